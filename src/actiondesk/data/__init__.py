@@ -1,0 +1,1 @@
+"""Data layer: the user's database (datasource) and actiondesk's own tables (state)."""

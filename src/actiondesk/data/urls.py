@@ -1,0 +1,54 @@
+"""Map the database URLs people write to the async drivers actiondesk uses."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from actiondesk.errors import ConfigurationError
+
+# Plain dialect names and the sync drivers people commonly write, mapped to the async driver
+# actiondesk ships support for.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mysql+asyncmy",
+}
+_ASYNC_ALREADY = {"aiosqlite", "asyncpg", "asyncmy", "aiomysql", "psycopg", "psycopg_async"}
+
+
+def to_async_url(url: str | URL) -> URL:
+    """Return the SQLAlchemy URL with an async driver.
+
+    ``postgresql://`` becomes ``postgresql+asyncpg://``, ``mysql://`` and ``mariadb://`` become
+    ``mysql+asyncmy://``, ``sqlite:///file.db`` becomes ``sqlite+aiosqlite:///file.db``. A URL
+    that already names an async driver is kept.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"database URL {redact(url)!r} is not a valid URL: write it as "
+            "sqlite:///file.db, postgresql://user@host/db or mysql://user@host/db"
+        ) from exc
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name() if "+" in parsed.drivername else ""
+    if driver in _ASYNC_ALREADY:
+        return parsed
+    target = _ASYNC_DRIVERS.get(backend)
+    if target is None:
+        raise ConfigurationError(
+            f"database URL {redact(url)!r} uses {backend!r}; actiondesk supports sqlite, "
+            "postgresql and mysql/mariadb"
+        )
+    return parsed.set(drivername=target)
+
+
+def redact(url: str | URL) -> str:
+    """The URL as text with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"

@@ -1,0 +1,61 @@
+"""Exceptions raised by actiondesk.
+
+Errors that reach a client carry an HTTP status and a message; the HTTP layer turns them into
+the JSON shape ``{error, detail?, fields?}``. ``ConfigurationError`` is for the developer: it is
+raised at declaration or start-up time and says what to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class ActiondeskError(Exception):
+    """Base class of every error actiondesk raises on purpose."""
+
+
+class ConfigurationError(ActiondeskError):
+    """The desk is configured in a way that cannot work; the message says what to change."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or [message]
+        super().__init__(message)
+
+
+class ClientError(ActiondeskError):
+    """An error caused by the request; shown to the client as JSON with ``status``."""
+
+    status: int = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: Any = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message
+        self.detail = detail
+        self.fields = dict(fields) if fields else None
+        super().__init__(message)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class BadRequestError(ClientError):
+    status = 400
+
+
+class NotFoundError(ClientError):
+    status = 404
+
+
+class FilterError(BadRequestError):
+    """A filter does not fit the collection it is applied to."""

@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI routers that translate requests to services and results to JSON."""

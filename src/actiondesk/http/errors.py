@@ -1,0 +1,71 @@
+"""Turn every error into the JSON shape ``{error, detail?, fields?}``; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from actiondesk.errors import ClientError
+
+log = logging.getLogger("actiondesk.http")
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status)
+
+
+async def _client_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ClientError)  # noqa: S101 - registered for ClientError only
+    return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
+    parts = [str(p) for p in loc]
+    where = parts[0] if parts else "request"
+    name = ".".join(parts[1:]) or where
+    return where, name
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    fields: dict[str, str] = {}
+    in_body = False
+    for err in exc.errors():
+        where, name = _location(err.get("loc", ()))
+        in_body = in_body or where == "body"
+        fields.setdefault(name, str(err.get("msg", "invalid value")))
+    # Bad query or path parameters are a 400; a body that parses but does not validate is a 422.
+    status = 422 if in_body else 400
+    names = ", ".join(fields)
+    return error_response(status, f"invalid value for {names}", fields=fields)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    messages = {404: "not found", 405: "method not allowed"}
+    message = exc.detail if isinstance(exc.detail, str) else messages.get(exc.status_code, "error")
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route {request.url.path!r}"
+    response = error_response(exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal server error; the details are in the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientError, _client_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,122 @@
+"""Routes for collections and records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from actiondesk.data.datasource import Page
+from actiondesk.http.models import CollectionList, CollectionOut, ErrorOut, RecordOut, RecordPage
+from actiondesk.services.records import ListQuery, RecordsService
+
+router = APIRouter(tags=["records"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Bad query parameters (the field is named)."},
+    404: {"model": ErrorOut, "description": "Unknown collection, record or relationship."},
+}
+
+FilterParam = Annotated[
+    str | None,
+    Query(
+        description='A filter in JSON, e.g. {"field":"status","operator":"equal",'
+        '"value":"live"} or {"aggregator":"and","conditions":[...]}.',
+        max_length=20_000,
+    ),
+]
+SearchParam = Annotated[
+    str | None,
+    Query(description="Text searched in every string field (case-insensitive).", max_length=200),
+]
+SortParam = Annotated[
+    str | None,
+    Query(description="Comma-separated field names; '-' before a name sorts descending.",
+          max_length=500),
+]
+PageParam = Annotated[int, Query(ge=1, le=10_000_000, description="1-based page number.")]
+PageSizeParam = Annotated[
+    int | None, Query(ge=1, description="Records per page; larger than the maximum is capped.")
+]
+
+
+def _records(request: Request) -> RecordsService:
+    service: RecordsService = request.app.state.records
+    return service
+
+
+def _page_out(collection: str, page: Page) -> dict[str, Any]:
+    return {
+        "collection": collection,
+        "records": page.records,
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+@router.get("/collections", response_model=CollectionList, summary="Collections and schemas")
+async def list_collections(request: Request) -> dict[str, Any]:
+    return {"collections": [c.to_json() for c in _records(request).collections()]}
+
+
+@router.get(
+    "/collections/{collection}",
+    response_model=CollectionOut,
+    responses=_ERRORS,
+    summary="One collection's schema",
+)
+async def get_collection(request: Request, collection: str) -> dict[str, Any]:
+    return _records(request).collection(collection).to_json()
+
+
+@router.get(
+    "/collections/{collection}/records",
+    response_model=RecordPage,
+    responses=_ERRORS,
+    summary="List records",
+)
+async def list_records(
+    request: Request,
+    collection: str,
+    filter: FilterParam = None,
+    search: SearchParam = None,
+    sort: SortParam = None,
+    page: PageParam = 1,
+    page_size: PageSizeParam = None,
+) -> dict[str, Any]:
+    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
+    result = await _records(request).list(collection, query)
+    return _page_out(collection, result)
+
+
+@router.get(
+    "/collections/{collection}/records/{record_id}",
+    response_model=RecordOut,
+    responses=_ERRORS,
+    summary="One record",
+)
+async def get_record(request: Request, collection: str, record_id: str) -> dict[str, Any]:
+    return await _records(request).get(collection, record_id)
+
+
+@router.get(
+    "/collections/{collection}/records/{record_id}/relationships/{relationship}",
+    response_model=RecordPage,
+    responses=_ERRORS,
+    summary="Related records of one record",
+)
+async def list_related(
+    request: Request,
+    collection: str,
+    record_id: str,
+    relationship: str,
+    filter: FilterParam = None,
+    search: SearchParam = None,
+    sort: SortParam = None,
+    page: PageParam = 1,
+    page_size: PageSizeParam = None,
+) -> dict[str, Any]:
+    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
+    target, result = await _records(request).related(collection, record_id, relationship, query)
+    return _page_out(target.name, result)

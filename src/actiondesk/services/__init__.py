@@ -1,0 +1,1 @@
+"""Services: every rule of actiondesk lives here; the HTTP layer only translates."""

@@ -1,0 +1,171 @@
+"""Browsing records: listing with filter, search, sort and paging; one record; related."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from actiondesk.data.datasource import Datasource, Page, SortKey
+from actiondesk.data.filters import compile_filter, parse_filter, search_clause
+from actiondesk.data.record_ids import decode_id
+from actiondesk.data.schema import Collection
+from actiondesk.errors import BadRequestError, FilterError, NotFoundError
+
+MAX_FILTER_LENGTH = 20_000
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A listing request as the client sent it (text), before validation."""
+
+    filter: str | None = None
+    search: str | None = None
+    sort: str | None = None
+    page: int = 1
+    page_size: int | None = None
+
+
+def parse_sort(text: str | None) -> list[SortKey]:
+    """``"name,-created_at"`` → ascending name, then descending created_at."""
+    if not text:
+        return []
+    keys = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part[1:] if descending or part.startswith("+") else part
+        if not name:
+            raise BadRequestError("sort needs field names", fields={"sort": "empty field name"})
+        keys.append(SortKey(name, descending))
+    if len(keys) > 5:
+        raise BadRequestError("sort by at most 5 fields", fields={"sort": "too many fields"})
+    return keys
+
+
+def parse_filter_text(text: str | None) -> Any:
+    if text is None or not text.strip():
+        return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise FilterError(
+            f"filter is longer than {MAX_FILTER_LENGTH} characters",
+            fields={"filter": "too long"},
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FilterError(
+            f"filter is not valid JSON: {exc.msg} at character {exc.pos}",
+            fields={"filter": "not valid JSON"},
+        ) from None
+    return parse_filter(data)
+
+
+class RecordsService:
+    def __init__(self, datasource: Datasource, *, default_page_size: int, max_page_size: int):
+        self.datasource = datasource
+        self.default_page_size = default_page_size
+        self.max_page_size = max_page_size
+
+    def collections(self) -> list[Collection]:
+        return list(self.datasource.collections.values())
+
+    def collection(self, name: str) -> Collection:
+        return self.datasource.collection(name)
+
+    def where(
+        self, collection: Collection, query: ListQuery
+    ) -> ColumnElement[bool] | None:
+        clauses: list[ColumnElement[bool]] = []
+        parsed = parse_filter_text(query.filter)
+        if parsed is not None:
+            clauses.append(compile_filter(collection, parsed))
+        if query.search:
+            found = search_clause(collection, query.search)
+            if found is not None:
+                clauses.append(found)
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else sa.and_(*clauses)
+
+    def _page_size(self, requested: int | None) -> int:
+        if requested is None:
+            return self.default_page_size
+        if requested < 1:
+            raise BadRequestError(
+                "page_size must be at least 1", fields={"page_size": "must be at least 1"}
+            )
+        # A huge page size is capped rather than refused: the response says what was used.
+        return min(requested, self.max_page_size)
+
+    async def list(self, collection_name: str, query: ListQuery) -> Page:
+        collection = self.collection(collection_name)
+        return await self._list(collection, query, extra=None)
+
+    async def _list(
+        self,
+        collection: Collection,
+        query: ListQuery,
+        extra: ColumnElement[bool] | None,
+    ) -> Page:
+        if query.page < 1:
+            raise BadRequestError("page must be at least 1", fields={"page": "must be >= 1"})
+        where = self.where(collection, query)
+        if extra is not None:
+            where = extra if where is None else sa.and_(extra, where)
+        return await self.datasource.list_records(
+            collection,
+            where=where,
+            sort=parse_sort(query.sort),
+            page=query.page,
+            page_size=self._page_size(query.page_size),
+        )
+
+    async def _row(self, collection: Collection, record_id: str) -> sa.Row[Any]:
+        pk = decode_id(collection, record_id)
+        row = await self.datasource.get_row(collection, pk)
+        if row is None:
+            raise NotFoundError(f"no record {record_id!r} in {collection.name}")
+        return row
+
+    async def get(self, collection_name: str, record_id: str) -> dict[str, Any]:
+        collection = self.collection(collection_name)
+        row = await self._row(collection, record_id)
+        return self.datasource.serialize(collection, row)
+
+    async def related(
+        self,
+        collection_name: str,
+        record_id: str,
+        relationship: str,
+        query: ListQuery,
+    ) -> tuple[Collection, Page]:
+        collection = self.collection(collection_name)
+        rel = collection.relationships.get(relationship)
+        if rel is None:
+            raise NotFoundError(
+                f"{collection.name} has no relationship {relationship!r}",
+                detail="relationships: " + (", ".join(collection.relationships) or "none"),
+            )
+        row = await self._row(collection, record_id)
+        target = self.datasource.collection(rel.target)
+        values = [row._mapping[name] for name in rel.fields]
+        scope = related_scope(target, rel.target_fields, values)
+        return target, await self._list(target, query, extra=scope)
+
+
+def related_scope(
+    target: Collection, target_fields: Sequence[str], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """Rows of ``target`` whose ``target_fields`` equal ``values`` (no rows if any is null)."""
+    if any(v is None for v in values):
+        return sa.false()
+    return sa.and_(
+        *(target.fields[n].column == v for n, v in zip(target_fields, values, strict=True))
+    )

@@ -1,0 +1,95 @@
+"""Desk settings: given in code, or read from ``ACTIONDESK_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ENV_PREFIX = "ACTIONDESK_"
+DEFAULT_DATABASE_URL = "sqlite:///actiondesk.db"
+DEFAULT_STATE_URL = "sqlite:///actiondesk-state.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a desk needs to know that is not code.
+
+    Each value given to ``Desk(...)`` wins over the environment; anything not given is read from
+    ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
+    ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
+    ``ACTIONDESK_MAX_PAGE_SIZE``), then falls back to the default.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    state_url: str = DEFAULT_STATE_URL
+    secret_key: str = field(default="", repr=False)
+    title: str = "actiondesk"
+    default_page_size: int = 25
+    max_page_size: int = 200
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        database_url: str | None = None,
+        state_url: str | None = None,
+        secret_key: str | None = None,
+        title: str | None = None,
+        default_page_size: int | None = None,
+        max_page_size: int | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def pick(given: str | None, name: str, default: str) -> str:
+            if given is not None:
+                return given
+            return env.get(ENV_PREFIX + name, default)
+
+        def pick_int(given: int | None, name: str, default: int) -> int:
+            if given is not None:
+                return given
+            raw = env.get(ENV_PREFIX + name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                from actiondesk.errors import ConfigurationError
+
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}{name} must be a whole number, got {raw!r}"
+                ) from None
+
+        key = pick(secret_key, "SECRET_KEY", "")
+        if not key:
+            warnings.warn(
+                "actiondesk: no secret key given (secret_key= or ACTIONDESK_SECRET_KEY); "
+                "using a random one, so sessions and tokens end when the process stops",
+                stacklevel=3,
+            )
+            key = secrets.token_urlsafe(32)
+        settings = cls(
+            database_url=pick(database_url, "DATABASE_URL", DEFAULT_DATABASE_URL),
+            state_url=pick(state_url, "STATE_URL", DEFAULT_STATE_URL),
+            secret_key=key,
+            title=pick(title, "TITLE", "actiondesk"),
+            default_page_size=pick_int(default_page_size, "DEFAULT_PAGE_SIZE", 25),
+            max_page_size=pick_int(max_page_size, "MAX_PAGE_SIZE", 200),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        from actiondesk.errors import ConfigurationError
+
+        problems = []
+        if self.max_page_size < 1:
+            problems.append("max_page_size must be at least 1")
+        if not 1 <= self.default_page_size <= max(self.max_page_size, 1):
+            problems.append("default_page_size must be between 1 and max_page_size")
+        if problems:
+            raise ConfigurationError("; ".join(problems), problems)
