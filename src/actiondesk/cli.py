@@ -1,0 +1,136 @@
+"""The ``actiondesk`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from actiondesk.desk import Desk
+from actiondesk.errors import ConfigurationError
+
+app = typer.Typer(
+    name="actiondesk",
+    help="actiondesk: an admin panel whose centre is business actions on records.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+TargetArg = Annotated[
+    str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
+]
+HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
+
+
+def load_target(target: str) -> Any:
+    """Import ``MODULE:ATTR`` (the current directory is importable) and return the object."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise typer.BadParameter(f"{target!r} is not MODULE:ATTR, e.g. myapp.admin:desk")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ConfigurationError:
+        raise
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise typer.BadParameter(f"module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+@app.command()
+def serve(
+    target: TargetArg,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart when code changes (development).")] = False,
+) -> None:
+    """Run the desk (or any ASGI app) at MODULE:ATTR with uvicorn."""
+    import uvicorn
+
+    if reload:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        uvicorn.run(target, host=host, port=port, reload=True)
+        return
+    uvicorn.run(load_target(target), host=host, port=port)
+
+
+@app.command()
+def check(target: TargetArg) -> None:
+    """Report every configuration problem of the desk at MODULE:ATTR, all at once."""
+    try:
+        desk = load_target(target)
+    except ConfigurationError as exc:
+        _report(exc.problems)
+        raise typer.Exit(1) from exc
+    if not isinstance(desk, Desk):
+        typer.echo(f"{target} is a {type(desk).__name__}, not an actiondesk Desk", err=True)
+        raise typer.Exit(1)
+    problems = asyncio.run(desk.check())
+    for note in desk.datasource.notes:
+        typer.echo(f"note: {note}")
+    if problems:
+        _report(problems)
+        raise typer.Exit(1)
+    names = ", ".join(desk.datasource.collections) or "none"
+    typer.echo(f"ok: {len(desk.datasource.collections)} collections ({names})")
+
+
+def _report(problems: list[str]) -> None:
+    typer.echo(f"{len(problems)} problem(s):", err=True)
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+
+
+@app.command()
+def demo(
+    path: Annotated[Path, typer.Option(help="The demo SQLite database file.")] = Path(
+        "actiondesk-demo.db"
+    ),
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    serve_: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")
+    ] = True,
+) -> None:
+    """Create and seed the demo database if absent, then start the server on it."""
+    import uvicorn
+
+    from actiondesk.data.urls import to_async_url
+    from actiondesk.demo.app import create_demo_desk, demo_database_url
+    from actiondesk.demo.seed import DEMO_COUNTS, seed_demo
+
+    async_url = to_async_url(demo_database_url(path)).render_as_string(hide_password=False)
+    seeded = asyncio.run(seed_demo(async_url))
+    rows = sum(DEMO_COUNTS.values())
+    typer.echo(
+        f"demo database: {path} ({'seeded with' if seeded else 'already holds'} "
+        f"{rows:,} rows in {len(DEMO_COUNTS)} tables)"
+    )
+    if not serve_:
+        return
+    desk = create_demo_desk(path, secret_key=os.environ.get("ACTIONDESK_SECRET_KEY") or "demo")
+    url = f"http://{host}:{port}/"
+    typer.echo(f"actiondesk demo: {url}  (API docs: {url}api/docs)")
+    typer.echo("logins: none yet; this version has no sign-in, so keep the demo on localhost")
+    uvicorn.run(desk, host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

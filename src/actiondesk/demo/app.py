@@ -1,0 +1,26 @@
+"""The demo desk: the demo dataset on SQLite, as started by ``actiondesk demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actiondesk.demo.models import DemoBase
+from actiondesk.desk import Desk
+
+DEFAULT_DEMO_PATH = Path("actiondesk-demo.db")
+
+
+def demo_database_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None = None) -> Desk:
+    """A desk over the demo database at ``path`` (which ``seed_demo`` fills)."""
+    state = path.with_name(path.stem + "-state.db")
+    return Desk(
+        database_url=demo_database_url(path),
+        state_url=f"sqlite:///{state}",
+        secret_key=secret_key,
+        models=[DemoBase],
+        title="actiondesk demo",
+    )

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from actiondesk import ConfigurationError, Settings
+from actiondesk.data.urls import redact, to_async_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///demo.db", "sqlite+aiosqlite:///demo.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("mysql://root@h:3306/db", "mysql+asyncmy://root@h:3306/db"),
+        ("mariadb://root@h/db", "mysql+asyncmy://root@h/db"),
+        ("mysql+pymysql://root@h/db", "mysql+asyncmy://root@h/db"),
+    ],
+)
+def test_plain_urls_map_to_async_drivers(given: str, expected: str) -> None:
+    assert to_async_url(given).render_as_string(hide_password=False) == expected
+
+
+def test_unsupported_or_invalid_urls_say_what_to_write() -> None:
+    with pytest.raises(ConfigurationError, match="supports sqlite, postgresql and mysql"):
+        to_async_url("oracle://u@h/db")
+    with pytest.raises(ConfigurationError, match="not a valid URL"):
+        to_async_url("just words")
+
+
+def test_passwords_are_redacted() -> None:
+    assert "s3cret" not in redact("postgresql://u:s3cret@h/db")
+
+
+def test_settings_come_from_arguments_then_environment_then_defaults() -> None:
+    env = {
+        "ACTIONDESK_DATABASE_URL": "postgresql://env/db",
+        "ACTIONDESK_SECRET_KEY": "from-env",
+        "ACTIONDESK_MAX_PAGE_SIZE": "50",
+    }
+    settings = Settings.resolve(database_url="sqlite:///given.db", environ=env)
+    assert settings.database_url == "sqlite:///given.db"
+    assert settings.secret_key == "from-env"
+    assert settings.max_page_size == 50
+    assert settings.state_url == "sqlite:///actiondesk-state.db"
+    assert "from-env" not in repr(settings)
+
+
+def test_bad_settings_fail_with_a_named_problem() -> None:
+    with pytest.raises(ConfigurationError, match="ACTIONDESK_MAX_PAGE_SIZE must be a whole"):
+        Settings.resolve(secret_key="k", environ={"ACTIONDESK_MAX_PAGE_SIZE": "lots"})
+    with pytest.raises(ConfigurationError, match="default_page_size"):
+        Settings.resolve(secret_key="k", default_page_size=500, max_page_size=100, environ={})
+
+
+def test_missing_secret_key_warns_and_uses_a_random_one() -> None:
+    with pytest.warns(UserWarning, match="no secret key"):
+        first = Settings.resolve(environ={})
+    with pytest.warns(UserWarning):
+        second = Settings.resolve(environ={})
+    assert first.secret_key != second.secret_key and len(first.secret_key) >= 32

@@ -1,0 +1,48 @@
+"""A desk mounted in a host application under a prefix, and start-up failures."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from actiondesk import Desk
+from tests.live_server import live_server
+from tests.sample_schema import metadata
+
+
+def test_mounted_under_a_prefix(sample_db: str) -> None:
+    host = FastAPI()
+
+    @host.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    desk = Desk(database_url=sample_db, secret_key="k", models=[metadata])
+    host.mount("/admin", desk)
+    with live_server(host) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        body = client.get("/admin/api/collections/companies/records").json()
+        assert body["count"] == 30
+        doc = client.get("/admin/api/openapi.json")
+        assert doc.status_code == 200 and "/api/collections" in doc.json()["paths"]
+        home = client.get("/admin/")
+        assert home.status_code == 200
+        assert 'href="/admin/api/collections/companies/records"' in home.text
+        assert client.get("/admin/api/collections/nope").status_code == 404
+
+
+def test_mounted_desk_that_cannot_start_answers_503_json() -> None:
+    host = FastAPI()
+    host.mount("/admin", Desk(database_url="postgresql://x@127.0.0.1:1/none", secret_key="k"))
+    with live_server(host) as base, httpx.Client(base_url=base) as client:
+        response = client.get("/admin/api/collections")
+        assert response.status_code == 503
+        assert response.json()["error"] == "actiondesk cannot start"
+        assert "cannot read the database" in response.json()["detail"]
+
+
+def test_home_page_escapes_names(sample_db: str) -> None:
+    desk = Desk(database_url=sample_db, secret_key="k", models=[metadata], title="<b>ops</b>")
+    with live_server(desk) as base, httpx.Client(base_url=base) as client:
+        page = client.get("/").text
+        assert "&lt;b&gt;ops&lt;/b&gt;" in page and "<b>ops</b>" not in page
