@@ -25,8 +25,14 @@ def sample_db(
 
 
 @pytest.fixture(scope="session")
-def sample_server(sample_db: str) -> Iterator[str]:
-    desk = Desk(database_url=sample_db, secret_key="test-secret", models=[metadata])
+def sample_server(sample_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state = tmp_path_factory.mktemp("state") / "state.db"
+    desk = Desk(
+        database_url=sample_db,
+        state_url=f"sqlite:///{state}",
+        secret_key="test-secret",
+        models=[metadata],
+    )
     with live_server(desk) as base_url:
         yield base_url
 
@@ -40,3 +46,31 @@ def api(sample_server: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def tmp_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def actions_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of each backend with the sample schema, which action tests may change."""
+    backend: str = request.param
+    with scratch_database(backend, tmp_path_factory.mktemp("actions-" + backend)) as url:
+        asyncio.run(create_and_seed(url))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def actions_server(
+    actions_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    from tests.actions_app import build_desk, state_url_in
+
+    desk = build_desk(actions_db, state_url_in(tmp_path_factory.mktemp("state")))
+    with live_server(desk) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def actions_api(actions_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=actions_server + "/api", timeout=60) as client:
+        yield client

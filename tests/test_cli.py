@@ -25,10 +25,12 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 def write_app(tmp_path: Path, url: str, extra: str = "") -> None:
+    state = f"sqlite:///{tmp_path / 'state.db'}"
     (tmp_path / "myadmin.py").write_text(
         "from actiondesk import Desk\n"
         "from tests.sample_schema import metadata\n"
-        f"desk = Desk(database_url={url!r}, secret_key='k', models=[metadata]{extra})\n"
+        f"desk = Desk(database_url={url!r}, state_url={state!r}, secret_key='k', "
+        f"models=[metadata]{extra})\n"
     )
 
 
@@ -64,7 +66,8 @@ def test_check_bad_target(tmp_path: Path) -> None:
 def test_check_configuration_error_at_import(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text(
         "from actiondesk import Desk\n"
-        "desk = Desk(database_url='oracle://x/y', secret_key='k')\n"
+        "desk = Desk(database_url='oracle://x/y', state_url='sqlite:///state.db', "
+        "secret_key='k')\n"
     )
     result = run(["check", "broken:desk"], tmp_path)
     assert result.returncode == 1 and "supports sqlite, postgresql" in result.stderr

@@ -3,6 +3,20 @@
 The names below are the public API; anything else may change without notice.
 """
 
+from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
+from actiondesk.actions.results import (
+    ActionError,
+    Error,
+    File,
+    Html,
+    Redirect,
+    Refresh,
+    Result,
+    Success,
+    Webhook,
+)
+from actiondesk.actions.selection import Selection
+from actiondesk.actions.spec import Action, Scope
 from actiondesk.data.filters import Condition, Filter, Group, Operator, all_of, any_of, parse_filter
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.schema import Collection, Field, FieldType, Relationship, RelationshipKind
@@ -13,6 +27,7 @@ from actiondesk.errors import (
     ClientError,
     ConfigurationError,
     FilterError,
+    ForbiddenError,
     NotFoundError,
 )
 from actiondesk.settings import Settings
@@ -20,23 +35,40 @@ from actiondesk.settings import Settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "Action",
+    "ActionContext",
+    "ActionError",
     "ActiondeskError",
     "BadRequestError",
+    "Caller",
     "ClientError",
     "Collection",
     "Condition",
     "ConfigurationError",
     "Desk",
+    "Error",
     "Field",
     "FieldType",
+    "File",
     "Filter",
     "FilterError",
+    "ForbiddenError",
+    "FormContext",
     "Group",
+    "Html",
     "NotFoundError",
     "Operator",
+    "ParentContext",
+    "Redirect",
+    "Refresh",
     "Relationship",
     "RelationshipKind",
+    "Result",
+    "Scope",
+    "Selection",
     "Settings",
+    "Success",
+    "Webhook",
     "__version__",
     "all_of",
     "any_of",

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from actiondesk.cli_runs import runs_app
 from actiondesk.desk import Desk
 from actiondesk.errors import ConfigurationError
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(runs_app, name="runs")
 
 TargetArg = Annotated[
     str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
@@ -86,6 +88,35 @@ def check(target: TargetArg) -> None:
         raise typer.Exit(1)
     names = ", ".join(desk.datasource.collections) or "none"
     typer.echo(f"ok: {len(desk.datasource.collections)} collections ({names})")
+
+
+@app.command()
+def migrate(target: TargetArg) -> None:
+    """Bring the state database of the desk at MODULE:ATTR up to date (safe to repeat)."""
+    from actiondesk.data.urls import redact
+
+    try:
+        desk = load_target(target)
+    except ConfigurationError as exc:
+        _report(exc.problems)
+        raise typer.Exit(1) from exc
+    if not isinstance(desk, Desk):
+        typer.echo(f"{target} is a {type(desk).__name__}, not an actiondesk Desk", err=True)
+        raise typer.Exit(1)
+
+    async def upgrade() -> str | None:
+        try:
+            await desk.state.start()
+            return await desk.state.revision()
+        finally:
+            await desk.state.close()
+
+    try:
+        revision = asyncio.run(upgrade())
+    except ConfigurationError as exc:
+        _report(exc.problems)
+        raise typer.Exit(1) from exc
+    typer.echo(f"state database {redact(desk.state.url)} is at revision {revision} (latest)")
 
 
 def _report(problems: list[str]) -> None:

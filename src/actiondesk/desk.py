@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
+from actiondesk.actions.engine import ActionsService
+from actiondesk.actions.forms import FormField
+from actiondesk.actions.registry import ActionRegistry
+from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
+from actiondesk.actions.spec import Scope as ActionScope
 from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
+from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
 from actiondesk.services.records import RecordsService
+from actiondesk.services.runs import RunsService
 from actiondesk.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ class Desk:
         title: str | None = None,
         default_page_size: int | None = None,
         max_page_size: int | None = None,
+        max_body_bytes: int | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -58,6 +66,7 @@ class Desk:
             title=title,
             default_page_size=default_page_size,
             max_page_size=max_page_size,
+            max_body_bytes=max_body_bytes,
         )
         self.datasource = Datasource(
             self.settings.database_url,
@@ -73,6 +82,10 @@ class Desk:
             default_page_size=self.settings.default_page_size,
             max_page_size=self.settings.max_page_size,
         )
+        self.state = StateStore(self.settings.state_url)
+        self.runs = RunsService(self.state)
+        self.registry = ActionRegistry()
+        self.actions = ActionsService(self.registry, self.datasource, self.runs)
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False
@@ -87,27 +100,80 @@ class Desk:
             self._app = build_app(self)
         return self._app
 
+    def action(
+        self,
+        collection: str | None = None,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+        scope: ActionScope | str | None = None,
+        description: str | None = None,
+        submit_label: str | None = None,
+        form: Sequence[FormField] = (),
+        download: bool = False,
+        enabled_if: EnabledIf | Mapping[str, Any] = None,
+        disabled_reason: str | None = None,
+    ) -> Callable[[Handler], Action]:
+        """Declare an action; the decorated function is its handler.
+
+        ``scope`` is ``single`` (default with a collection), ``bulk`` or ``global`` (default
+        without one). ``enabled_if`` is a filter on the record (``Condition(...)``, a filter
+        dict) or a function of the record; ``disabled_reason`` is what users are told when
+        it does not hold. The decorator returns the frozen ``Action`` spec.
+        """
+
+        def register(handler: Handler) -> Action:
+            spec = make_action(
+                handler, collection=collection, name=name, slug=slug, scope=scope,
+                description=description, submit_label=submit_label, form=form,
+                download=download, enabled_if=enabled_if, disabled_reason=disabled_reason,
+            )
+            self.add_action(spec)
+            return spec
+
+        return register
+
+    def add_action(self, action: Action) -> None:
+        """Register an action spec (what ``@desk.action`` does)."""
+        self.registry.add(action, self.datasource.declared_collections())
+
     async def start(self) -> None:
-        """Connect to the database and load the collections (once)."""
+        """Connect to the database, load the collections, check the actions and bring the
+        state database up to date (once)."""
         async with self._start_lock:
             if self._started:
                 return
             await self.datasource.connect()
+            problems = self.registry.check(self.datasource.collections)
+            if problems:
+                raise ConfigurationError("; ".join(problems), problems)
+            await self.state.start()
             self._started = True
 
     async def stop(self) -> None:
         await self.datasource.close()
+        await self.state.close()
         self._started = False
 
     async def check(self) -> list[str]:
         """Every configuration problem found, without raising; empty when all is well."""
+        problems: list[str] = []
         try:
             await self.datasource.connect()
+            problems.extend(self.registry.check(self.datasource.collections))
         except ConfigurationError as exc:
-            return list(exc.problems)
+            problems.extend(exc.problems)
         finally:
             await self.datasource.close()
-        return []
+        try:
+            await self.state.start()
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
+        except Exception as exc:
+            problems.append(f"the state database cannot be reached or migrated: {exc}")
+        finally:
+            await self.state.close()
+        return problems
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

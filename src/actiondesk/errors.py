@@ -59,3 +59,23 @@ class NotFoundError(ClientError):
 
 class FilterError(BadRequestError):
     """A filter does not fit the collection it is applied to."""
+
+
+class ForbiddenError(ClientError):
+    """403: a rule or a record condition forbids it; the message says which."""
+
+    status = 403
+
+
+class ConflictError(ClientError):
+    status = 409
+
+
+class PayloadTooLargeError(ClientError):
+    status = 413
+
+
+class ActionFailedError(ClientError):
+    """500 for a handler that crashed: a generic message and the run id, never the details."""
+
+    status = 500

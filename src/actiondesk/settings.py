@@ -20,7 +20,7 @@ class Settings:
     Each value given to ``Desk(...)`` wins over the environment; anything not given is read from
     ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
-    ``ACTIONDESK_MAX_PAGE_SIZE``), then falls back to the default.
+    ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``), then falls back to the default.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -29,6 +29,7 @@ class Settings:
     title: str = "actiondesk"
     default_page_size: int = 25
     max_page_size: int = 200
+    max_body_bytes: int = 25 * 1024 * 1024
 
     @classmethod
     def resolve(
@@ -40,6 +41,7 @@ class Settings:
         title: str | None = None,
         default_page_size: int | None = None,
         max_page_size: int | None = None,
+        max_body_bytes: int | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -79,6 +81,7 @@ class Settings:
             title=pick(title, "TITLE", "actiondesk"),
             default_page_size=pick_int(default_page_size, "DEFAULT_PAGE_SIZE", 25),
             max_page_size=pick_int(max_page_size, "MAX_PAGE_SIZE", 200),
+            max_body_bytes=pick_int(max_body_bytes, "MAX_BODY_BYTES", 25 * 1024 * 1024),
         )
         settings.validate()
         return settings
@@ -91,5 +94,7 @@ class Settings:
             problems.append("max_page_size must be at least 1")
         if not 1 <= self.default_page_size <= max(self.max_page_size, 1):
             problems.append("default_page_size must be between 1 and max_page_size")
+        if self.max_body_bytes < 1024:
+            problems.append("max_body_bytes must be at least 1024")
         if problems:
             raise ConfigurationError("; ".join(problems), problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from actiondesk import Desk, RelationshipKind
 
@@ -54,9 +55,10 @@ def test_include_exclude_and_relationship_names(sample_db: str) -> None:
     assert "emitted_transactions" in collections["companies"].relationships
 
 
-def test_check_reports_every_problem_at_once(sample_db: str) -> None:
+def test_check_reports_every_problem_at_once(sample_db: str, tmp_path: Path) -> None:
     desk = Desk(
         database_url=sample_db,
+        state_url=f"sqlite:///{tmp_path}/state.db",
         secret_key="k",
         include=["companies", "ghosts"],
         exclude=["audit_log"],
@@ -69,8 +71,12 @@ def test_check_reports_every_problem_at_once(sample_db: str) -> None:
     assert any("companies.nope" in p for p in problems)
 
 
-def test_check_reports_an_unreachable_database() -> None:
-    desk = Desk(database_url="postgresql://nobody:pw@127.0.0.1:1/none", secret_key="k")
+def test_check_reports_an_unreachable_database(tmp_path: Path) -> None:
+    desk = Desk(
+        database_url="postgresql://nobody:pw@127.0.0.1:1/none",
+        state_url=f"sqlite:///{tmp_path}/state.db",
+        secret_key="k",
+    )
     problems = asyncio.run(desk.check())
     assert len(problems) == 1 and "cannot read the database" in problems[0]
     assert "pw" not in problems[0]

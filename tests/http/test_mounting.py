@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 
@@ -10,14 +12,19 @@ from tests.live_server import live_server
 from tests.sample_schema import metadata
 
 
-def test_mounted_under_a_prefix(sample_db: str) -> None:
+def test_mounted_under_a_prefix(sample_db: str, tmp_path: Path) -> None:
     host = FastAPI()
 
     @host.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    desk = Desk(database_url=sample_db, secret_key="k", models=[metadata])
+    desk = Desk(
+        database_url=sample_db,
+        state_url=f"sqlite:///{tmp_path}/state.db",
+        secret_key="k",
+        models=[metadata],
+    )
     host.mount("/admin", desk)
     with live_server(host) as base, httpx.Client(base_url=base) as client:
         assert client.get("/health").json() == {"status": "ok"}
@@ -31,9 +38,14 @@ def test_mounted_under_a_prefix(sample_db: str) -> None:
         assert client.get("/admin/api/collections/nope").status_code == 404
 
 
-def test_mounted_desk_that_cannot_start_answers_503_json() -> None:
+def test_mounted_desk_that_cannot_start_answers_503_json(tmp_path: Path) -> None:
     host = FastAPI()
-    host.mount("/admin", Desk(database_url="postgresql://x@127.0.0.1:1/none", secret_key="k"))
+    desk = Desk(
+        database_url="postgresql://x@127.0.0.1:1/none",
+        state_url=f"sqlite:///{tmp_path}/state.db",
+        secret_key="k",
+    )
+    host.mount("/admin", desk)
     with live_server(host) as base, httpx.Client(base_url=base) as client:
         response = client.get("/admin/api/collections")
         assert response.status_code == 503
@@ -41,8 +53,14 @@ def test_mounted_desk_that_cannot_start_answers_503_json() -> None:
         assert "cannot read the database" in response.json()["detail"]
 
 
-def test_home_page_escapes_names(sample_db: str) -> None:
-    desk = Desk(database_url=sample_db, secret_key="k", models=[metadata], title="<b>ops</b>")
+def test_home_page_escapes_names(sample_db: str, tmp_path: Path) -> None:
+    desk = Desk(
+        database_url=sample_db,
+        state_url=f"sqlite:///{tmp_path}/state.db",
+        secret_key="k",
+        models=[metadata],
+        title="<b>ops</b>",
+    )
     with live_server(desk) as base, httpx.Client(base_url=base) as client:
         page = client.get("/").text
         assert "&lt;b&gt;ops&lt;/b&gt;" in page and "<b>ops</b>" not in page

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from actiondesk.data.collections import ModelSource, build_collections, tables_and_names
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType
-from actiondesk.data.urls import redact, to_async_url
+from actiondesk.data.urls import redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 
@@ -62,6 +62,7 @@ class Datasource:
         self._schema = schema
         self._engine_options = dict(engine_options or {})
         self._engine: AsyncEngine | None = None
+        self._sync_engine: sa.Engine | None = None
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         self.problems: list[str] = []
@@ -75,6 +76,25 @@ class Datasource:
             options.update(self._engine_options)
             self._engine = create_async_engine(self.url, **options)
         return self._engine
+
+    @property
+    def sync_engine(self) -> sa.Engine:
+        """A sync engine on the same database, for ``def`` handlers (worker threads)."""
+        if self._sync_engine is None:
+            options: dict[str, Any] = {"pool_pre_ping": True}
+            options.update(self._engine_options)
+            self._sync_engine = sa.create_engine(to_sync_url(self.url), **options)
+        return self._sync_engine
+
+    def declared_collections(self) -> Mapping[str, Collection] | None:
+        """The collections the given models describe, before connecting; None when the
+        collections come from reflection (known only once connected)."""
+        if self._collections:
+            return self._collections
+        if not self._models:
+            return None
+        tables, names = tables_and_names(self._models)
+        return build_collections(tables, names, self._renames).collections
 
     @property
     def collections(self) -> Mapping[str, Collection]:
@@ -142,6 +162,9 @@ class Datasource:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
 
     def collection(self, name: str) -> Collection:
         found = self._collections.get(name)

@@ -332,3 +332,77 @@ def search_clause(collection: Collection, text: str) -> ColumnElement[bool] | No
 
 def searchable_fields(collection: Collection) -> Iterable[Field]:
     return (f for f in collection.fields.values() if f.type in _TEXTUAL)
+
+
+def matches(filter_: Filter, values: Mapping[str, Any]) -> bool:
+    """Evaluate a filter on plain values (form values), in Python.
+
+    Numbers, decimals and numeric text compare as numbers; text comparisons of
+    ``contains``/``starts_with``/``ends_with`` are case-insensitive, as in SQL.
+    """
+    if isinstance(filter_, Group):
+        results = (matches(c, values) for c in filter_.conditions)
+        return all(results) if filter_.aggregator == "and" else any(results)
+    operator = _operator(filter_)
+    actual = values.get(filter_.field)
+    expected = filter_.value
+    if operator is Operator.IS_NULL:
+        return actual is None or actual == "" or actual == []
+    if operator is Operator.IS_NOT_NULL:
+        return not (actual is None or actual == "" or actual == [])
+    if operator in (Operator.IN, Operator.NOT_IN):
+        options = expected if isinstance(expected, list) else [expected]
+        found = any(_equal(actual, o) for o in options)
+        return found if operator is Operator.IN else not found
+    if operator is Operator.EQUAL:
+        return _equal(actual, expected)
+    if operator is Operator.NOT_EQUAL:
+        return not _equal(actual, expected)
+    if operator in (Operator.CONTAINS, Operator.NOT_CONTAINS, Operator.STARTS_WITH,
+                    Operator.ENDS_WITH):
+        if actual is None:
+            return operator is Operator.NOT_CONTAINS
+        text, needle = str(actual).lower(), str(expected).lower()
+        if operator is Operator.CONTAINS:
+            return needle in text
+        if operator is Operator.NOT_CONTAINS:
+            return needle not in text
+        if operator is Operator.STARTS_WITH:
+            return text.startswith(needle)
+        return text.endswith(needle)
+    if actual is None or expected is None:
+        return False
+    left, right = _comparable(actual), _comparable(expected)
+    try:
+        if operator in (Operator.LESS_THAN, Operator.BEFORE):
+            return bool(left < right)
+        if operator in (Operator.GREATER_THAN, Operator.AFTER):
+            return bool(left > right)
+        if operator is Operator.LESS_THAN_OR_EQUAL:
+            return bool(left <= right)
+        return bool(left >= right)
+    except TypeError:
+        return False
+
+
+def _comparable(value: Any) -> Any:
+    import decimal
+
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | decimal.Decimal):
+        return decimal.Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            return decimal.Decimal(value.strip())
+        except decimal.InvalidOperation:
+            return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return actual is expected
+    return bool(_comparable(actual) == _comparable(expected))

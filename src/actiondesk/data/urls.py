@@ -52,3 +52,17 @@ def redact(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable URL>"
+
+
+_SYNC_DRIVERS = {
+    "sqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+}
+
+
+def to_sync_url(url: str | URL) -> URL:
+    """The same database with a sync driver, for ``def`` handlers running in worker threads
+    (pysqlite, psycopg 3, PyMySQL)."""
+    parsed = to_async_url(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[parsed.get_backend_name()])

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
-from actiondesk.http import records
+from actiondesk.http import actions, records, runs
 from actiondesk.http.errors import install_error_handlers
 
 if TYPE_CHECKING:
@@ -39,10 +39,14 @@ def build_app(desk: Desk) -> FastAPI:
     )
     app.state.desk = desk
     app.state.records = desk.records
+    app.state.actions = desk.actions
+    app.state.runs = desk.runs
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api")
     api.include_router(records.router)
+    api.include_router(actions.router)
+    api.include_router(runs.router)
     app.include_router(api)
 
     templates = _templates(desk)

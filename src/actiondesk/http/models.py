@@ -59,3 +59,76 @@ class RecordPage(BaseModel):
     count: int = Field(description="How many records match the filter and search in all.")
     page: int
     page_size: int = Field(description="The page size used (a larger request is capped).")
+
+
+class ActionOut(BaseModel):
+    slug: str
+    name: str
+    collection: str | None
+    scope: str = Field(description="single, bulk or global")
+    description: str | None
+    submit_label: str
+    download: bool = Field(description="The action answers with a file.")
+    has_form: bool
+    enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
+    disabled_reason: str | None = None
+
+
+class ActionList(BaseModel):
+    actions: list[ActionOut]
+
+
+class FormFieldOut(BaseModel):
+    name: str
+    type: str
+    label: str
+    description: str | None
+    required: bool
+    value: Any = Field(description="The default on load; the current value on change.")
+    read_only: bool
+    enum_values: list[str] | None
+    placeholder: str | None
+    constraints: dict[str, Any]
+    visible: bool
+    reference: str | None = Field(description="The referenced collection, for references.")
+    max_file_bytes: int | None
+
+
+class FormOut(BaseModel):
+    action: ActionOut
+    fields: list[FormFieldOut]
+    changed_field: str | None
+
+
+class SubsetQuery(BaseModel):
+    filters: str | dict[str, Any] | None = Field(
+        default=None, description="A filter (JSON text or object)."
+    )
+    search: str | None = None
+
+
+class ExecuteAttributes(BaseModel):
+    collection_name: str | None = None
+    ids: list[str] = Field(default_factory=list, description="Selected record ids.")
+    values: dict[str, Any] | None = Field(default=None, description="Form values by name.")
+    all_records: bool = Field(default=False, description="Select every record matching "
+                              "all_records_subset_query, minus all_records_ids_excluded.")
+    all_records_subset_query: SubsetQuery | None = None
+    all_records_ids_excluded: list[str] = Field(default_factory=list)
+    parent_collection_name: str | None = None
+    parent_collection_id: str | None = None
+    parent_association_name: str | None = None
+    smart_action_id: str | None = None
+    changed_field: str | None = Field(default=None, description="Form change: the field "
+                                      "that changed.")
+
+
+class ExecuteData(BaseModel):
+    type: str = "custom-action-requests"
+    attributes: ExecuteAttributes
+
+
+class ExecuteBody(BaseModel):
+    """Forest's JSON:API ``custom-action-requests`` document."""
+
+    data: ExecuteData

@@ -1,0 +1,1 @@
+"""The actions engine: declaring actions, their forms, selections, execution and results."""

@@ -1,0 +1,98 @@
+"""Who runs an action, and the context a handler or a dynamic form property receives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from actiondesk.actions.selection import Selection
+    from actiondesk.actions.spec import Action
+    from actiondesk.data.schema import Collection
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person (or script) running an action: Forest's ``req.user``."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    team: str = ""
+    role: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "team": self.team,
+            "role": self.role,
+            "tags": dict(self.tags),
+        }
+
+
+ANONYMOUS = Caller(id="anonymous", email="anonymous@localhost", role="anonymous")
+
+
+@dataclass(frozen=True)
+class ParentContext:
+    """The record whose related-data view the action was triggered from."""
+
+    collection: str
+    id: str
+    association: str
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What a dynamic form property is computed from."""
+
+    caller: Caller
+    action: Action
+    collection: Collection | None
+    selection: Selection | None
+    values: Mapping[str, Any]
+    changed_field: str | None = None
+    parent: ParentContext | None = None
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What a handler receives.
+
+    ``db`` is the user's database: an ``AsyncEngine`` for ``async def`` handlers and a sync
+    ``Engine`` for ``def`` handlers (which run in a worker thread).
+    """
+
+    caller: Caller
+    action: Action
+    collection: Collection | None
+    selection: Selection | None
+    values: Mapping[str, Any]
+    parent: ParentContext | None
+    db: AsyncEngine | Engine
+    run_id: str
+
+    @property
+    def async_db(self) -> AsyncEngine:
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        if not isinstance(self.db, AsyncEngine):
+            raise TypeError("this handler is sync: use ctx.db, a sqlalchemy Engine")
+        return self.db
+
+    @property
+    def sync_db(self) -> Engine:
+        from sqlalchemy import Engine
+
+        if not isinstance(self.db, Engine):
+            raise TypeError("this handler is async: use ctx.db, an AsyncEngine")
+        return self.db

@@ -1,0 +1,558 @@
+"""The actions engine: list actions, serve their forms, execute them, audit every run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+
+from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
+from actiondesk.actions.form_values import json_value, validate_values
+from actiondesk.actions.forms import FormField, ResolvedField, compute, resolve_field
+from actiondesk.actions.registry import ActionRegistry
+from actiondesk.actions.request import ActionRequest
+from actiondesk.actions.results import ActionError, Error, File, Rendered, Result, render
+from actiondesk.actions.selection import Selection, pk_in
+from actiondesk.actions.spec import Action, Scope
+from actiondesk.data.filters import Condition, Group, compile_filter, matches, search_clause
+from actiondesk.data.record_ids import decode_id, encode_id
+from actiondesk.data.schema import Collection
+from actiondesk.errors import (
+    ActionFailedError,
+    BadRequestError,
+    ClientError,
+    FilterError,
+    ForbiddenError,
+    NotFoundError,
+)
+from actiondesk.services.records import related_scope
+
+if TYPE_CHECKING:
+    from actiondesk.data.datasource import Datasource
+    from actiondesk.services.runs import RunRecord, RunsService
+
+log = logging.getLogger("actiondesk.actions")
+
+REDACTED = "[redacted]"
+MAX_REPLAYABLE_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rendered: Rendered
+    run_id: str
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class EnabledState:
+    enabled: bool
+    reason: str | None = None
+
+
+class ActionsService:
+    def __init__(
+        self, registry: ActionRegistry, datasource: Datasource, runs: RunsService
+    ) -> None:
+        self.registry = registry
+        self.datasource = datasource
+        self.runs = runs
+
+    # -- finding actions ------------------------------------------------------------------
+
+    def action(self, collection: str | None, slug: str) -> Action:
+        if collection is not None:
+            self.datasource.collection(collection)
+        return self.registry.get(collection, slug)
+
+    def actions_of(self, collection: str | None) -> list[Action]:
+        if collection is not None:
+            self.datasource.collection(collection)
+        return self.registry.for_collection(collection)
+
+    async def list_with_state(
+        self, collection: str | None, ids: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Actions of a collection; with ids, whether each can run on that selection."""
+        result = []
+        for action in self.actions_of(collection):
+            entry = action.to_json()
+            if ids or collection is not None:
+                entry.update(await self._state_json(action, ids))
+            result.append(entry)
+        return result
+
+    async def _state_json(self, action: Action, ids: Sequence[str]) -> dict[str, Any]:
+        if action.scope is Scope.GLOBAL:
+            return {"enabled": True, "disabled_reason": None}
+        if not ids:
+            return {"enabled": False, "disabled_reason": "select a record first"}
+        if action.scope is Scope.SINGLE and len(ids) != 1:
+            return {"enabled": False, "disabled_reason": "applies to exactly one record"}
+        try:
+            selection, total = await self.selection(action, ActionRequest(ids=tuple(ids)))
+            assert selection is not None  # noqa: S101 - non-global actions have one
+            state = await self.enabled(action, selection, total)
+        except ClientError as exc:
+            return {"enabled": False, "disabled_reason": exc.message}
+        return {"enabled": state.enabled, "disabled_reason": state.reason}
+
+    # -- selections -----------------------------------------------------------------------
+
+    async def selection(
+        self, action: Action, request: ActionRequest
+    ) -> tuple[Selection | None, int]:
+        """The validated selection of a request, and how many records it holds."""
+        if action.collection is None:
+            return None, 0
+        collection = self.datasource.collection(action.collection)
+        if request.collection_name and request.collection_name != collection.name:
+            raise BadRequestError(
+                f"collection_name {request.collection_name!r} does not match the action's "
+                f"collection {collection.name!r}",
+                fields={"data.attributes.collection_name": "does not match the URL"},
+            )
+        scope_clause, parent_json = await self._parent_scope(collection, request.parent)
+        if action.scope is Scope.GLOBAL:
+            return None, 0
+        if request.all_records:
+            return await self._all_records(action, collection, request, scope_clause,
+                                           parent_json)
+        return await self._listed(action, collection, request, scope_clause, parent_json)
+
+    async def _parent_scope(
+        self, collection: Collection, parent: ParentContext | None
+    ) -> tuple[sa.ColumnElement[bool] | None, dict[str, Any] | None]:
+        if parent is None:
+            return None, None
+        parent_collection = self.datasource.collection(parent.collection)
+        rel = parent_collection.relationships.get(parent.association)
+        if rel is None or rel.target != collection.name:
+            raise BadRequestError(
+                f"{parent.association!r} is not a relationship from {parent.collection} "
+                f"to {collection.name}",
+                fields={"data.attributes.parent_association_name": "unknown relationship"},
+            )
+        row = await self.datasource.get_row(
+            parent_collection, decode_id(parent_collection, parent.id)
+        )
+        if row is None:
+            raise NotFoundError(f"no record {parent.id!r} in {parent.collection}")
+        values = [row._mapping[name] for name in rel.fields]
+        parent_json = {
+            "collection": parent.collection, "id": parent.id, "association": parent.association,
+        }
+        return related_scope(collection, rel.target_fields, values), parent_json
+
+    async def _all_records(
+        self,
+        action: Action,
+        collection: Collection,
+        request: ActionRequest,
+        scope_clause: sa.ColumnElement[bool] | None,
+        parent_json: dict[str, Any] | None,
+    ) -> tuple[Selection, int]:
+        if action.scope is Scope.SINGLE:
+            raise BadRequestError(
+                f"{action.name} applies to exactly one record; all_records is not allowed",
+                fields={"data.attributes.all_records": "not allowed for a single action"},
+            )
+        clauses: list[sa.ColumnElement[bool]] = []
+        try:
+            if request.subset_filter is not None:
+                clauses.append(compile_filter(collection, request.subset_filter))
+            if request.search:
+                found = search_clause(collection, request.search)
+                if found is not None:
+                    clauses.append(found)
+        except FilterError as exc:
+            path = "data.attributes.all_records_subset_query"
+            raise BadRequestError(f"{path}: {exc.message}", detail=exc.detail,
+                                  fields={path: exc.message}) from None
+        excluded = self._keys(collection, request.excluded_ids,
+                              "data.attributes.all_records_ids_excluded")
+        if excluded:
+            clauses.append(sa.not_(pk_in(collection, excluded)))
+        if scope_clause is not None:
+            clauses.append(scope_clause)
+        where = sa.and_(sa.true(), *clauses)
+        description = {
+            "all_records": True,
+            "filter": request.subset_filter.to_json() if request.subset_filter else None,
+            "search": request.search,
+            "excluded_ids": list(request.excluded_ids),
+            "parent": parent_json,
+        }
+        selection = Selection(self.datasource, collection, where, description=description)
+        total = await selection.count()
+        if total == 0:
+            raise BadRequestError(
+                "no record matches the selection", fields={"data.attributes.all_records":
+                                                           "the selection is empty"},
+            )
+        selection.description["count"] = total
+        return selection, total
+
+    def _keys(
+        self, collection: Collection, ids: Sequence[str], path: str
+    ) -> list[tuple[Any, ...]]:
+        keys = []
+        for text in ids:
+            try:
+                keys.append(decode_id(collection, text))
+            except NotFoundError:
+                raise NotFoundError(
+                    f"no record {text!r} in {collection.name}",
+                    fields={path: f"{text!r} is not an id of {collection.name}"},
+                ) from None
+        return keys
+
+    async def _listed(
+        self,
+        action: Action,
+        collection: Collection,
+        request: ActionRequest,
+        scope_clause: sa.ColumnElement[bool] | None,
+        parent_json: dict[str, Any] | None,
+    ) -> tuple[Selection, int]:
+        path = "data.attributes.ids"
+        if action.scope is Scope.SINGLE and len(request.ids) != 1:
+            raise BadRequestError(
+                f"{action.name} applies to exactly one record; {len(request.ids)} selected",
+                fields={path: "select exactly one record"},
+            )
+        if not request.ids:
+            raise BadRequestError(
+                f"{action.name} applies to at least one record; none selected",
+                fields={path: "select at least one record"},
+            )
+        keys = self._keys(collection, request.ids, path)
+        where = pk_in(collection, keys)
+        if scope_clause is not None:
+            where = sa.and_(where, scope_clause)
+        description = {"ids": list(request.ids), "parent": parent_json}
+        selection = Selection(self.datasource, collection, where, description=description,
+                              id_count=len(keys))
+        found = await selection.count()
+        if found != len(keys):
+            missing = await self._missing(selection, request.ids)
+            where_text = f" related to {parent_json['id']}" if parent_json else ""
+            raise NotFoundError(
+                f"{len(keys) - found} of the selected records do not exist in "
+                f"{collection.name}{where_text}",
+                detail={"missing_ids": missing[:20]},
+                fields={path: "unknown id(s): " + ", ".join(missing[:5])},
+            )
+        return selection, found
+
+    async def _missing(self, selection: Selection, ids: Sequence[str]) -> list[str]:
+        present: set[str] = set()
+        async for batch in selection.batches():
+            collection = selection.collection
+            present.update(
+                encode_id(collection, [row[n] for n in collection.primary_key]) for row in batch
+            )
+        return [i for i in ids if i not in present]
+
+    # -- record conditions ----------------------------------------------------------------
+
+    async def enabled(self, action: Action, selection: Selection, total: int) -> EnabledState:
+        """Whether every selected record meets the action's ``enabled_if`` (one set-based
+        query for a filter condition)."""
+        condition = action.enabled_if
+        if condition is None:
+            return EnabledState(True)
+        if isinstance(condition, Condition | Group):
+            clause = compile_filter(selection.collection, condition)
+            async with self.datasource.engine.connect() as conn:
+                ok = int((await conn.execute(selection.count_query(clause))).scalar_one())
+            failing = total - ok
+        else:
+            failing = 0
+            async for batch in selection.batches():
+                failing += sum(1 for row in batch if not condition(row))
+        if failing == 0:
+            return EnabledState(True)
+        reason = action.disabled_reason or _describe(condition)
+        if total == 1:
+            return EnabledState(False, reason)
+        return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
+
+    # -- forms ----------------------------------------------------------------------------
+
+    async def resolve_form(
+        self,
+        action: Action,
+        context: FormContext,
+        *,
+        initial: bool,
+    ) -> tuple[list[ResolvedField], dict[str, Any]]:
+        """Every field computed for the context; the values shown (defaults on load)."""
+        if initial:
+            defaults = {f.name: await compute(f.default, context) for f in action.form}
+            context = FormContext(
+                caller=context.caller, action=action, collection=context.collection,
+                selection=context.selection, values=defaults, parent=context.parent,
+            )
+
+        async def visible(spec: FormField) -> bool:
+            condition = spec.visible_if
+            if condition is None:
+                return True
+            if isinstance(condition, Condition | Group):
+                return matches(condition, context.values)
+            return bool(await compute(condition, context))
+
+        fields = [await resolve_field(spec, context, visible) for spec in action.form]
+        shown = {}
+        for field in fields:
+            if field.read_only or initial or field.name not in context.values:
+                shown[field.name] = json_value(field.default)
+            else:
+                shown[field.name] = context.values[field.name]
+        return fields, shown
+
+    async def form(
+        self,
+        collection: str | None,
+        slug: str,
+        request: ActionRequest,
+        caller: Caller,
+    ) -> dict[str, Any]:
+        """Form load (no ``changed_field``) or change: the same checks as execution."""
+        action = self.action(collection, slug)
+        selection, total = await self.selection(action, request)
+        if selection is not None:
+            state = await self.enabled(action, selection, total)
+            if not state.enabled:
+                raise ForbiddenError(f"{action.name} cannot run on this selection: "
+                                     f"{state.reason}")
+        changed = request.changed_field
+        if changed is not None and action.form_field(changed) is None:
+            raise BadRequestError(
+                f"changed_field {changed!r} is not a field of this form",
+                fields={"data.attributes.changed_field": "unknown field"},
+            )
+        context = FormContext(
+            caller=caller, action=action, collection=selection.collection if selection else None,
+            selection=selection, values=dict(request.values or {}), changed_field=changed,
+            parent=request.parent,
+        )
+        fields, shown = await self.resolve_form(action, context, initial=changed is None)
+        return {
+            "action": action.to_json(),
+            "fields": [field_json(f, shown[f.name]) for f in fields],
+            "changed_field": changed,
+        }
+
+    async def reference_exists(self, collection_name: str, record_id: str) -> bool:
+        collection = self.datasource.collection(collection_name)
+        try:
+            pk = decode_id(collection, record_id)
+        except NotFoundError:
+            return False
+        return await self.datasource.get_row(collection, pk) is not None
+
+    # -- execution ------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        collection: str | None,
+        slug: str,
+        request: ActionRequest,
+        caller: Caller,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        action = self.action(collection, slug)
+        selection, total = await self.selection(action, request)
+        if selection is not None:
+            state = await self.enabled(action, selection, total)
+            if not state.enabled:
+                message = f"{action.name} cannot run on this selection: {state.reason}"
+                run_id = await self.runs.record_refusal(
+                    action_slug=action.slug, action_name=action.name,
+                    collection=action.collection, scope=action.scope.value,
+                    caller=caller.to_json(), selection=selection.description,
+                    status_code=403, message=message,
+                )
+                raise ForbiddenError(message, detail={"run_id": run_id})
+        context = FormContext(
+            caller=caller, action=action, collection=selection.collection if selection else None,
+            selection=selection, values=dict(request.values or {}), parent=request.parent,
+        )
+        fields, _ = await self.resolve_form(action, context, initial=False)
+        values = await validate_values(fields, request.values or {}, self.reference_exists)
+        begun = await self.runs.begin(
+            action_slug=action.slug, action_name=action.name, collection=action.collection,
+            scope=action.scope.value, caller=caller.to_json(),
+            selection=selection.description if selection else {},
+            values=redact(action, values), record_count=total if selection else None,
+            idempotency_key=idempotency_key,
+        )
+        if not isinstance(begun, str):
+            return await self._replay(begun)
+        return await self._run(action, begun, caller, selection, values, request.parent,
+                               replayable=idempotency_key is not None)
+
+    async def _run(
+        self,
+        action: Action,
+        run_id: str,
+        caller: Caller,
+        selection: Selection | None,
+        values: Mapping[str, Any],
+        parent: ParentContext | None,
+        *,
+        replayable: bool,
+    ) -> Outcome:
+        context = ActionContext(
+            caller=caller, action=action, collection=selection.collection if selection else None,
+            selection=selection, values=values, parent=parent,
+            db=self.datasource.engine if action.is_async else self.datasource.sync_engine,
+            run_id=run_id,
+        )
+        try:
+            result: Result
+            if action.is_async:
+                result = await action.handler(context)  # type: ignore[misc]
+            else:
+                # A sync handler runs in a worker thread so it cannot block the event loop.
+                result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]
+            rendered = render(result)
+            if replayable and rendered.file is not None:
+                rendered = await _materialise(rendered)
+        except ActionError as exc:
+            rendered = render(Error(exc.message, exc.html))
+        except Exception as exc:
+            log.exception("action %s failed (run %s)", action.slug, run_id)
+            await self.runs.finish(
+                run_id, status="failed", status_code=500, result_kind=None,
+                message=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+            raise ActionFailedError(
+                f"{action.name} failed unexpectedly; the details are in the server log",
+                detail={"run_id": run_id},
+            ) from exc
+        file = rendered.file
+        await self.runs.finish(
+            run_id,
+            status="succeeded" if rendered.status < 400 else "error",
+            status_code=rendered.status,
+            result_kind=rendered.kind,
+            message=rendered.message,
+            result=rendered.body,
+            result_file=file.content if file is not None and isinstance(file.content, bytes)
+            and replayable else None,
+            result_filename=rendered.message if file is not None else None,
+            result_mime=file.mime if file is not None else None,
+        )
+        return Outcome(rendered, run_id)
+
+    async def _replay(self, run: RunRecord) -> Outcome:
+        if run.status == "failed":
+            raise ActionFailedError(
+                f"{run.action_name} failed on the first request with this Idempotency-Key",
+                detail={"run_id": run.id},
+            )
+        file = None
+        if run.result_kind == "file":
+            stored = await self.runs.get_file(run.id)
+            if stored is None:
+                raise ClientError(
+                    "the first request's file result was not kept, so it cannot be replayed",
+                    detail={"run_id": run.id},
+                )
+            content, filename, mime = stored
+            file = File(filename=filename, content=content, mime=mime)
+        body = run.result if isinstance(run.result, dict) else None
+        rendered = Rendered(run.status_code or 200, body, run.result_kind or "none", run.message,
+                            file=file)
+        return Outcome(rendered, run.id, replayed=True)
+
+
+async def _materialise(rendered: Rendered) -> Rendered:
+    """Read a file result into memory so it can be kept for an idempotent replay."""
+    file = rendered.file
+    assert file is not None  # noqa: S101 - only called for file results
+    if isinstance(file.content, bytes):
+        return rendered
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in iterate_file(file):
+        size += len(chunk)
+        if size > MAX_REPLAYABLE_FILE_BYTES:
+            raise ActionError("the file is too large to keep for an Idempotency-Key replay")
+        chunks.append(chunk)
+    kept = File(filename=file.filename, content=b"".join(chunks), mime=file.mime)
+    return Rendered(rendered.status, rendered.body, rendered.kind, rendered.message, file=kept)
+
+
+async def iterate_file(file: File, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """The bytes of a file result, chunk by chunk (async generator)."""
+    if file.content is not None:
+        yield file.content.encode() if isinstance(file.content, str) else file.content
+        return
+    if file.path is not None:
+        async with await anyio.open_file(file.path, "rb") as handle:
+            while chunk := await handle.read(chunk_size):
+                yield chunk
+        return
+    stream = file.stream
+    if hasattr(stream, "__aiter__"):
+        async for chunk in stream:  # type: ignore[union-attr]
+            yield chunk
+    else:
+        for chunk in stream:  # type: ignore[union-attr]
+            yield chunk
+
+
+def redact(action: Action, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values for the audit: secret fields hidden, files reduced to name, type and size."""
+    result = {}
+    for name, value in values.items():
+        spec = action.form_field(name)
+        result[name] = REDACTED if spec is not None and spec.secret and value is not None else (
+            json_value(value)
+        )
+    return result
+
+
+def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
+    constraints = {
+        k: json_value(v)
+        for k, v in (
+            ("min", field.min), ("max", field.max), ("min_length", field.min_length),
+            ("max_length", field.max_length), ("pattern", field.pattern),
+        )
+        if v is not None
+    }
+    return {
+        "name": field.name,
+        "type": field.type.value,
+        "label": field.label,
+        "description": field.description,
+        "required": field.required,
+        "value": value,
+        "read_only": field.read_only,
+        "enum_values": list(field.enum_values) if field.enum_values is not None else None,
+        "placeholder": field.placeholder,
+        "constraints": constraints,
+        "visible": field.visible,
+        "reference": field.spec.reference,
+        "max_file_bytes": field.spec.max_file_bytes if field.type.value.startswith("file")
+        else None,
+    }
+
+
+def _describe(condition: Any) -> str:
+    if isinstance(condition, Condition | Group):
+        return "the action's condition does not hold: " + json.dumps(
+            condition.to_json(), default=str
+        )
+    return "the action's condition does not hold"

@@ -1,0 +1,180 @@
+"""``actiondesk runs``: the audit of action runs, from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from actiondesk.errors import ClientError, ConfigurationError
+from actiondesk.services.runs import RunRecord
+
+if TYPE_CHECKING:
+    from actiondesk.desk import Desk
+
+T = TypeVar("T")
+
+runs_app = typer.Typer(help="The audit of action runs.", no_args_is_help=True)
+
+TargetArg = Annotated[
+    str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+_MESSAGE_WIDTH = 60
+
+
+def _load_desk(target: str) -> Desk:
+    # Imported here: actiondesk.cli imports this module to register the sub-command.
+    from actiondesk.cli import load_target
+    from actiondesk.desk import Desk
+
+    try:
+        desk = load_target(target)
+    except ConfigurationError as exc:
+        _fail(exc.problems)
+    if not isinstance(desk, Desk):
+        _fail([f"{target} is a {type(desk).__name__}, not an actiondesk Desk"])
+    return desk
+
+
+def _with_state(desk: Desk, work: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
+        try:
+            await desk.state.start()
+            return await work()
+        finally:
+            await desk.state.close()
+
+    try:
+        return asyncio.run(run())
+    except ConfigurationError as exc:
+        _fail(exc.problems)
+    except ClientError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        for name, problem in (exc.fields or {}).items():
+            typer.echo(f"  {name}: {problem}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _fail(problems: list[str]) -> NoReturn:
+    typer.echo(f"{len(problems)} problem(s):", err=True)
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+    raise typer.Exit(1)
+
+
+@runs_app.command("list")
+def list_runs(
+    target: TargetArg,
+    action: Annotated[str | None, typer.Option(help="Only this action (its slug).")] = None,
+    caller: Annotated[str | None, typer.Option(help="Only this caller (id or email).")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: running, succeeded, failed, error or refused."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1, max=200)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the latest runs of the desk at MODULE:ATTR."""
+    desk = _load_desk(target)
+    runs, count = _with_state(
+        desk,
+        lambda: desk.runs.list(action=action, caller=caller, status=status, page_size=limit),
+    )
+    if as_json:
+        typer.echo(json.dumps({"runs": [r.to_json() for r in runs], "count": count}, indent=2))
+        return
+    if not runs:
+        typer.echo("no runs")
+        return
+    typer.echo(_table(runs))
+    typer.echo(f"{len(runs)} of {count} run(s)")
+
+
+@runs_app.command("show")
+def show_run(
+    target: TargetArg,
+    run_id: Annotated[str, typer.Argument(help="The run id (from `runs list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show everything recorded about one run."""
+    desk = _load_desk(target)
+    run = _with_state(desk, lambda: desk.runs.get(run_id))
+    if as_json:
+        typer.echo(json.dumps(run.to_json(), indent=2))
+        return
+    typer.echo(_details(run))
+
+
+def _table(runs: list[RunRecord]) -> str:
+    header = ("STARTED", "STATUS", "ACTION", "COLLECTION", "CALLER", "RECORDS", "DURATION",
+              "MESSAGE")
+    rows = [
+        (
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.status,
+            r.action_slug,
+            r.collection or "-",
+            r.caller.get("email") or r.caller.get("id") or "-",
+            "-" if r.record_count is None else str(r.record_count),
+            _duration(r.duration_ms),
+            _one_line(r.message or "", _MESSAGE_WIDTH),
+        )
+        for r in runs
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        .rstrip()
+        for row in (header, *rows)
+    ]
+    return "\n".join(lines)
+
+
+def _details(run: RunRecord) -> str:
+    caller = run.caller
+    who = str(caller.get("email") or "")
+    if caller.get("id") is not None:
+        who += f" (id {caller['id']})"
+    lines = [
+        f"run:          {run.id}",
+        f"action:       {run.action_name} ({run.action_slug}, {run.scope})",
+        f"collection:   {run.collection or '-'}",
+        f"caller:       {who.strip()}",
+        f"status:       {run.status}"
+        + (f" (HTTP {run.status_code})" if run.status_code is not None else ""),
+        f"result:       {run.result_kind or '-'}",
+        f"message:      {run.message or '-'}",
+        f"records:      {'-' if run.record_count is None else run.record_count}",
+        f"started:      {run.started_at.isoformat()}",
+        f"finished:     {run.finished_at.isoformat() if run.finished_at else '-'}",
+        f"duration:     {_duration(run.duration_ms)}",
+    ]
+    if run.idempotency_key:
+        lines.append(f"idempotency:  {run.idempotency_key}")
+    if run.has_file:
+        lines.append(f"file:         {run.result_filename} ({run.result_mime})")
+    lines.append("selection:    " + _indented_json(run.selection))
+    lines.append("values:       " + _indented_json(run.values))
+    if run.result is not None:
+        lines.append("response:     " + _indented_json(run.result))
+    return "\n".join(lines)
+
+
+def _indented_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * 14)
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

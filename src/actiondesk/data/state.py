@@ -1,0 +1,287 @@
+"""actiondesk's own tables (the state database) and the store that migrates and connects to it.
+
+Every table is prefixed ``actiondesk_`` so the state database may be the user's own database.
+Schema changes ship as Alembic migrations in ``actiondesk/migrations``; ``StateStore.start``
+runs them to the head revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import decimal
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import event
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeEngine
+
+from actiondesk.data.urls import redact, to_async_url
+from actiondesk.errors import ConfigurationError
+
+VERSION_TABLE = "actiondesk_alembic_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Any fixed 64-bit number: the PostgreSQL advisory lock serialising migrations.
+_PG_MIGRATION_LOCK = 0x61637469_6F6E6465
+_MYSQL_MIGRATION_LOCK = "actiondesk_migrations"
+_SQLITE_BEGIN = "actiondesk_sqlite_begin"
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite and MySQL/MariaDB keep no time zone, so values are stored as naive UTC there and
+    read back as aware UTC. MySQL gets microseconds, which its ``DATETIME`` drops by default.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return aware if dialect.name == "postgresql" else aware.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)  # noqa: S101 - the column type guarantees it
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _key_string(length: int) -> TypeEngine[str]:
+    # Columns filtered or keyed on exactly compare exactly on MariaDB too, whose default
+    # collation ignores case.
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+LongText: TypeEngine[str] = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+LongBinary: TypeEngine[bytes] = sa.LargeBinary().with_variant(
+    mysql.LONGBLOB(), "mysql", "mariadb"
+)
+
+state_metadata = sa.MetaData()
+
+runs_table = sa.Table(
+    "actiondesk_runs",
+    state_metadata,
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("action_slug", _key_string(120), nullable=False),
+    sa.Column("action_name", sa.String(200), nullable=False),
+    sa.Column("collection", _key_string(120), nullable=True),
+    sa.Column("scope", sa.String(10), nullable=False),
+    sa.Column("caller_id", _key_string(200), nullable=False),
+    sa.Column("caller_email", _key_string(320), nullable=False),
+    sa.Column("caller", sa.JSON(), nullable=False),
+    sa.Column("selection", sa.JSON(), nullable=False),
+    sa.Column("values", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("result_kind", sa.String(20), nullable=True),
+    sa.Column("message", LongText, nullable=True),
+    sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("result_file", LongBinary, nullable=True),
+    sa.Column("result_filename", sa.String(255), nullable=True),
+    sa.Column("result_mime", sa.String(200), nullable=True),
+    sa.Column("idempotency_key", _key_string(200), nullable=True),
+    sa.Column("record_count", sa.Integer(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("duration_ms", sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint("id", name="pk_actiondesk_runs"),
+    sa.UniqueConstraint(
+        "caller_id",
+        "action_slug",
+        "collection",
+        "idempotency_key",
+        name="uq_actiondesk_runs_idempotency",
+    ),
+    sa.Index("ix_actiondesk_runs_started_at", "started_at"),
+    sa.Index("ix_actiondesk_runs_action_slug", "action_slug"),
+    sa.Index("ix_actiondesk_runs_caller_id", "caller_id"),
+    sa.Index("ix_actiondesk_runs_status", "status"),
+    mysql_charset="utf8mb4",
+)
+
+meta_table = sa.Table(
+    "actiondesk_meta",
+    state_metadata,
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("value", LongText, nullable=True),
+    sa.PrimaryKeyConstraint("key", name="pk_actiondesk_meta"),
+    mysql_charset="utf8mb4",
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+
+
+def dumps(value: Any) -> str:
+    """JSON for the state tables: dates ISO 8601, decimals as strings, bytes in base64."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+class StateStore:
+    """The connection to the state database, migrated to the latest schema on ``start``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = to_async_url(url)
+        self._engine: AsyncEngine | None = None
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> AsyncEngine:
+        if self.dialect != "sqlite":
+            return create_async_engine(self.url, pool_pre_ping=True, json_serializer=dumps)
+        # Another process (the CLI, a second worker) may hold the file's lock for a moment.
+        engine = create_async_engine(
+            self.url, connect_args={"timeout": 30}, json_serializer=dumps
+        )
+        # The sqlite3 module begins transactions late and never for DDL; take that over so
+        # transactions mean what they say, and migrations can take the write lock up front.
+        # (The recipe from SQLAlchemy's aiosqlite documentation.)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+        return engine
+
+    async def start(self) -> None:
+        """Migrate the state database to the latest schema (nothing to do if it is there).
+
+        Safe to call from several processes at once: migrations are serialised by a database
+        lock. Raises ConfigurationError when the database cannot be reached or migrated.
+        """
+        async with self._lock:
+            if self._started:
+                return
+            try:
+                await self._upgrade()
+            except (OSError, sa.exc.SQLAlchemyError) as exc:
+                await self.close()
+                raise ConfigurationError(
+                    f"cannot reach or migrate the state database at {redact(self.url)}: "
+                    f"{_short(exc)}"
+                ) from exc
+            except CommandError as exc:
+                await self.close()
+                raise ConfigurationError(
+                    f"cannot migrate the state database at {redact(self.url)}: {exc} "
+                    "(was it migrated by a newer version of actiondesk?)"
+                ) from exc
+            self._started = True
+
+    async def _upgrade(self) -> None:
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            elif self.dialect == "mysql":
+                # MySQL DDL commits implicitly, so a transaction cannot serialise migrations.
+                got = await conn.scalar(
+                    sa.text("SELECT GET_LOCK(:name, 120)"), {"name": _MYSQL_MIGRATION_LOCK}
+                )
+                await conn.commit()
+                if got != 1:
+                    raise ConfigurationError(
+                        f"the state database at {redact(self.url)} is being migrated by "
+                        "another process that did not finish in 120 s"
+                    )
+            try:
+                async with conn.begin():
+                    if self.dialect == "postgresql":
+                        await conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": _PG_MIGRATION_LOCK},
+                        )
+                    await conn.run_sync(_run_alembic_upgrade)
+            finally:
+                if self.dialect == "mysql":
+                    await conn.execute(
+                        sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_MIGRATION_LOCK}
+                    )
+                    await conn.commit()
+
+    async def revision(self) -> str | None:
+        """The schema revision the state database is at (None before the first migration)."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+        self._started = False
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic ``Config`` for actiondesk's migrations, bound to ``connection`` if given."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision that ships with this version of actiondesk."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _run_alembic_upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _current_revision(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

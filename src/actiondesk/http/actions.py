@@ -1,0 +1,137 @@
+"""Routes for actions: list (with enabled state), form load/change, execute."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from actiondesk.actions.context import ANONYMOUS, Caller
+from actiondesk.actions.engine import ActionsService, Outcome, iterate_file
+from actiondesk.actions.request import parse_action_request
+from actiondesk.actions.results import content_disposition
+from actiondesk.http.bodies import read_json
+from actiondesk.http.models import ActionList, ErrorOut, ExecuteBody, FormOut
+
+router = APIRouter(tags=["actions"])
+
+RUN_HEADER = "X-Actiondesk-Run-Id"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed document or selection."},
+    403: {"model": ErrorOut, "description": "A record condition or rule forbids it."},
+    404: {"model": ErrorOut, "description": "Unknown collection, action or record."},
+    413: {"model": ErrorOut, "description": "The body is too large."},
+    422: {"model": ErrorOut, "description": "Invalid form values (a message per field)."},
+}
+_EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    200: {
+        "description": "A result: {success, html?, refresh?}, {html}, {webhook}, {redirectTo},"
+        " or a file (Content-Disposition: attachment).",
+        "content": {"application/json": {}, "application/octet-stream": {}},
+    },
+    204: {"description": "Done; nothing to show."},
+    409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running."},
+    500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
+}
+
+IdsParam = Annotated[
+    list[str] | None,
+    Query(description="Selected record ids: the answer tells for each action whether it can "
+          "run on them, and why not.", max_length=1000),
+]
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200,
+           description="A retried request with the same key returns the first result."),
+]
+
+
+def _service(request: Request) -> ActionsService:
+    service: ActionsService = request.app.state.actions
+    return service
+
+
+def _caller(request: Request) -> Caller:
+    return ANONYMOUS
+
+
+def _limit(request: Request) -> int:
+    limit: int = request.app.state.desk.settings.max_body_bytes
+    return limit
+
+
+def _response(outcome: Outcome) -> Response:
+    rendered = outcome.rendered
+    headers = {RUN_HEADER: outcome.run_id, "Access-Control-Expose-Headers":
+               f"Content-Disposition, {RUN_HEADER}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if rendered.file is not None:
+        headers["Content-Disposition"] = content_disposition(rendered.file.filename)
+        headers["X-Content-Type-Options"] = "nosniff"
+        return StreamingResponse(
+            iterate_file(rendered.file), media_type=rendered.file.mime, headers=headers
+        )
+    if rendered.body is None:
+        return Response(status_code=204, headers=headers)
+    return JSONResponse(rendered.body, status_code=rendered.status, headers=headers)
+
+
+@router.get("/collections/{collection}/actions", response_model=ActionList, responses=_ERRORS,
+            summary="Actions of a collection")
+async def list_actions(request: Request, collection: str, ids: IdsParam = None) -> Any:
+    return {"actions": await _service(request).list_with_state(collection, ids or [])}
+
+
+@router.get("/actions", response_model=ActionList, summary="Global actions")
+async def list_global_actions(request: Request) -> Any:
+    return {"actions": await _service(request).list_with_state(None, [])}
+
+
+async def _form(request: Request, collection: str | None, slug: str) -> Any:
+    document = parse_action_request(await read_json(request, _limit(request)))
+    return await _service(request).form(collection, slug, document, _caller(request))
+
+
+async def _execute(
+    request: Request, collection: str | None, slug: str, key: str | None
+) -> Response:
+    document = parse_action_request(await read_json(request, _limit(request)))
+    outcome = await _service(request).execute(
+        collection, slug, document, _caller(request), idempotency_key=key
+    )
+    return _response(outcome)
+
+
+@router.post("/collections/{collection}/actions/{slug}/form", response_model=FormOut,
+             responses=_ERRORS, summary="Load or change an action's form",
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": ExecuteBody.model_json_schema()}}}})
+async def action_form(request: Request, collection: str, slug: str) -> Any:
+    return await _form(request, collection, slug)
+
+
+@router.post("/actions/{slug}/form", response_model=FormOut, responses=_ERRORS,
+             summary="Load or change a global action's form")
+async def global_action_form(request: Request, slug: str) -> Any:
+    return await _form(request, None, slug)
+
+
+@router.post("/collections/{collection}/actions/{slug}", responses=_EXECUTE_RESPONSES,
+             summary="Execute an action (Forest JSON:API body)",
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": ExecuteBody.model_json_schema()}}}})
+async def execute_action(
+    request: Request, collection: str, slug: str, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    return await _execute(request, collection, slug, idempotency_key)
+
+
+@router.post("/actions/{slug}", responses=_EXECUTE_RESPONSES,
+             summary="Execute a global action")
+async def execute_global_action(
+    request: Request, slug: str, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    return await _execute(request, None, slug, idempotency_key)

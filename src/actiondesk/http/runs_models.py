@@ -1,0 +1,47 @@
+"""Response models of the runs audit API, which also document it in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RunOut(BaseModel):
+    id: str
+    action_slug: str
+    action_name: str
+    collection: str | None = Field(description="None for a global action.")
+    scope: str = Field(description="single, bulk or global")
+    caller: dict[str, Any] = Field(description="Who ran it: id, email, names, team, role, tags.")
+    selection: dict[str, Any] = Field(
+        description="What it applied to: ids, or all_records with filter, search, excluded "
+        "ids and count; and the parent record when run from a relationship."
+    )
+    values: dict[str, Any] = Field(description="The form values, secrets redacted.")
+    status: str = Field(description="running, succeeded, failed, error or refused")
+    status_code: int | None = Field(description="The HTTP status the request was answered with.")
+    result_kind: str | None = Field(
+        description="none, success, html, error, webhook, file or redirect"
+    )
+    message: str | None
+    result: Any = Field(description="The response body, replayed for a repeated idempotency key.")
+    has_file: bool = Field(description="Whether a file is stored: GET /api/runs/{id}/file.")
+    result_filename: str | None
+    result_mime: str | None
+    idempotency_key: str | None
+    record_count: int | None = Field(description="How many records the selection held.")
+    started_at: str = Field(
+        description="ISO 8601, UTC.", json_schema_extra={"format": "date-time"}
+    )
+    finished_at: str | None = Field(
+        description="ISO 8601, UTC; None while running.", json_schema_extra={"format": "date-time"}
+    )
+    duration_ms: int | None
+
+
+class RunPage(BaseModel):
+    runs: list[RunOut] = Field(description="Newest first.")
+    count: int = Field(description="How many runs match the filters in all.")
+    page: int
+    page_size: int = Field(description="The page size used (a larger request is capped).")

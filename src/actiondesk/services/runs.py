@@ -1,0 +1,386 @@
+"""The runs audit: every execution of an action is recorded, with the result to replay.
+
+The actions engine calls ``begin`` before running a handler and ``finish`` after it; a
+request refused before it ran (permissions, validation) is one ``record_refusal`` row.
+An idempotency key makes a retried request replay the first one's result instead of
+running the action twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from actiondesk.data.state import StateStore, runs_table
+from actiondesk.errors import BadRequestError, ClientError, NotFoundError
+
+RunStatus = Literal["running", "succeeded", "failed", "error", "refused"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+MAX_PAGE_SIZE = 200
+MAX_IDEMPOTENCY_KEY = 200
+
+# Global actions are stored with collection "" rather than NULL: NULLs never collide in a
+# UNIQUE constraint, and a global action's idempotency key must.
+_NO_COLLECTION = ""
+
+_t = runs_table.c
+_RECORD_COLUMNS = [c for c in runs_table.c if c.name != "result_file"]
+_HAS_FILE = _t.result_file.is_not(None).label("has_file")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run of an action."""
+
+    id: str
+    action_slug: str
+    action_name: str
+    collection: str | None
+    scope: str
+    caller: dict[str, Any]
+    selection: dict[str, Any]
+    values: dict[str, Any]
+    status: str
+    status_code: int | None
+    result_kind: str | None
+    message: str | None
+    result: Any
+    result_filename: str | None
+    result_mime: str | None
+    idempotency_key: str | None
+    record_count: int | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    duration_ms: int | None
+    has_file: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action_slug": self.action_slug,
+            "action_name": self.action_name,
+            "collection": self.collection,
+            "scope": self.scope,
+            "caller": self.caller,
+            "selection": self.selection,
+            "values": self.values,
+            "status": self.status,
+            "status_code": self.status_code,
+            "result_kind": self.result_kind,
+            "message": self.message,
+            "result": self.result,
+            "has_file": self.has_file,
+            "result_filename": self.result_filename,
+            "result_mime": self.result_mime,
+            "idempotency_key": self.idempotency_key,
+            "record_count": self.record_count,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_ms": self.duration_ms,
+        }
+
+
+class IdempotencyConflict(ClientError):
+    """A request with the same idempotency key is still running."""
+
+    status = 409
+
+
+class RunsService:
+    """Records runs in the state database and reads them back for the audit."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    async def begin(
+        self,
+        *,
+        action_slug: str,
+        action_name: str,
+        collection: str | None,
+        scope: str,
+        caller: Mapping[str, Any],
+        selection: Mapping[str, Any],
+        values: Mapping[str, Any],
+        record_count: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str | RunRecord:
+        """Record a run as ``running`` and return its id.
+
+        With an idempotency key already used by the same caller for the same action, return
+        that run's record if it finished (to replay it), or raise IdempotencyConflict if it
+        is still running. The unique constraint decides, so concurrent requests are safe.
+        """
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            message = f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+            raise BadRequestError(
+                f"the idempotency key {message}", fields={"idempotency_key": message}
+            )
+        run_id = uuid.uuid4().hex
+        caller_id = str(caller.get("id", ""))
+        row = {
+            "id": run_id,
+            "action_slug": action_slug,
+            "action_name": _clip(action_name, 200),
+            "collection": _NO_COLLECTION if collection is None else collection,
+            "scope": scope,
+            "caller_id": caller_id,
+            "caller_email": _clip(str(caller.get("email", "")), 320),
+            "caller": dict(caller),
+            "selection": dict(selection),
+            "values": dict(values),
+            "status": "running",
+            "idempotency_key": idempotency_key,
+            "record_count": record_count,
+            "started_at": _now(),
+        }
+        try:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(sa.insert(runs_table).values(row))
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = await self._by_key(caller_id, action_slug, collection, idempotency_key)
+            if existing is None:
+                raise
+            if not existing.finished:
+                raise IdempotencyConflict(
+                    "a request with this idempotency key is still running; "
+                    "wait for it to finish, then retry to get its result",
+                    detail={"run_id": existing.id},
+                ) from None
+            return existing
+        return run_id
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        status_code: int,
+        result_kind: str | None,
+        message: str | None,
+        result: Any = None,
+        result_file: bytes | None = None,
+        result_filename: str | None = None,
+        result_mime: str | None = None,
+    ) -> None:
+        """Record the outcome of a running run, with its finish time and duration.
+
+        Raises NotFoundError for an unknown run and ValueError if it is already finished.
+        """
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"a run finishes with one of {', '.join(RUN_STATUSES[1:])}")
+        finished_at = _now()
+        async with self.store.engine.begin() as conn:
+            started_at = await conn.scalar(
+                sa.select(_t.started_at).where(_t.id == run_id)
+            )
+            if started_at is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            done = await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id == run_id, _t.status == "running")
+                .values(
+                    status=status,
+                    status_code=status_code,
+                    result_kind=result_kind,
+                    message=message,
+                    result=result,
+                    result_file=result_file,
+                    result_filename=_clip(result_filename, 255),
+                    result_mime=_clip(result_mime, 200),
+                    finished_at=finished_at,
+                    duration_ms=_duration_ms(started_at, finished_at),
+                )
+            )
+            if done.rowcount != 1:
+                raise ValueError(f"run {run_id} is already finished")
+
+    async def record_refusal(
+        self,
+        *,
+        action_slug: str,
+        action_name: str,
+        collection: str | None,
+        scope: str,
+        caller: Mapping[str, Any],
+        selection: Mapping[str, Any],
+        status_code: int,
+        message: str,
+    ) -> str:
+        """Record a request refused before it ran (one finished row); return its id."""
+        run_id = uuid.uuid4().hex
+        now = _now()
+        row = {
+            "id": run_id,
+            "action_slug": action_slug,
+            "action_name": _clip(action_name, 200),
+            "collection": _NO_COLLECTION if collection is None else collection,
+            "scope": scope,
+            "caller_id": str(caller.get("id", "")),
+            "caller_email": _clip(str(caller.get("email", "")), 320),
+            "caller": dict(caller),
+            "selection": dict(selection),
+            "values": {},
+            "status": "refused",
+            "status_code": status_code,
+            "result_kind": "error",
+            "message": message,
+            "result": {"error": message},
+            "started_at": now,
+            "finished_at": now,
+            "duration_ms": 0,
+        }
+        async with self.store.engine.begin() as conn:
+            await conn.execute(sa.insert(runs_table).values(row))
+        return run_id
+
+    async def get(self, run_id: str) -> RunRecord:
+        """The run with this id; NotFoundError if there is none."""
+        async with self.store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(*_RECORD_COLUMNS, _HAS_FILE).where(_t.id == run_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        return _record(row._mapping)
+
+    async def get_file(self, run_id: str) -> tuple[bytes, str, str] | None:
+        """The file a run returned as ``(content, filename, mime)``; None if it returned none.
+
+        Raises NotFoundError for an unknown run.
+        """
+        async with self.store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(_t.result_file, _t.result_filename, _t.result_mime).where(
+                        _t.id == run_id
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        content, filename, mime = row
+        if content is None:
+            return None
+        return bytes(content), filename or "download", mime or "application/octet-stream"
+
+    async def list(
+        self,
+        *,
+        action: str | None = None,
+        collection: str | None = None,
+        caller: str | None = None,
+        status: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[list[RunRecord], int]:
+        """Runs matching every filter given, newest first, and how many match in all.
+
+        ``caller`` matches the caller's id or email exactly; ``since`` is inclusive and
+        ``until`` exclusive (both on the start time). ``page_size`` is capped at 200.
+        """
+        if status is not None and status not in RUN_STATUSES:
+            raise BadRequestError(
+                f"unknown run status {status!r}",
+                fields={"status": f"must be one of {', '.join(RUN_STATUSES)}"},
+            )
+        if page < 1:
+            raise BadRequestError("page must be at least 1", fields={"page": "must be >= 1"})
+        if page_size < 1:
+            raise BadRequestError(
+                "page_size must be at least 1", fields={"page_size": "must be >= 1"}
+            )
+        page_size = min(page_size, MAX_PAGE_SIZE)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if action is not None:
+            conditions.append(_t.action_slug == action)
+        if collection is not None:
+            conditions.append(_t.collection == collection)
+        if caller is not None:
+            conditions.append(sa.or_(_t.caller_id == caller, _t.caller_email == caller))
+        if status is not None:
+            conditions.append(_t.status == status)
+        if since is not None:
+            conditions.append(_t.started_at >= since)
+        if until is not None:
+            conditions.append(_t.started_at < until)
+        query = (
+            sa.select(*_RECORD_COLUMNS, _HAS_FILE)
+            .where(*conditions)
+            .order_by(_t.started_at.desc(), _t.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        count_query = sa.select(sa.func.count()).select_from(runs_table).where(*conditions)
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            count = await conn.scalar(count_query)
+        return [_record(row._mapping) for row in rows], int(count or 0)
+
+    async def _by_key(
+        self, caller_id: str, action_slug: str, collection: str | None, key: str
+    ) -> RunRecord | None:
+        query = sa.select(*_RECORD_COLUMNS, _HAS_FILE).where(
+            _t.caller_id == caller_id,
+            _t.action_slug == action_slug,
+            _t.collection == (_NO_COLLECTION if collection is None else collection),
+            _t.idempotency_key == key,
+        )
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _record(row._mapping)
+
+
+def _record(m: RowMapping) -> RunRecord:
+    return RunRecord(
+        id=m["id"],
+        action_slug=m["action_slug"],
+        action_name=m["action_name"],
+        collection=m["collection"] or None,
+        scope=m["scope"],
+        caller=m["caller"] or {},
+        selection=m["selection"] or {},
+        values=m["values"] or {},
+        status=m["status"],
+        status_code=m["status_code"],
+        result_kind=m["result_kind"],
+        message=m["message"],
+        result=m["result"],
+        result_filename=m["result_filename"],
+        result_mime=m["result_mime"],
+        idempotency_key=m["idempotency_key"],
+        record_count=m["record_count"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        duration_ms=m["duration_ms"],
+        has_file=bool(m["has_file"]),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:
+    return max(0, round((finished - started).total_seconds() * 1000))
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    return text if text is None or len(text) <= length else text[:length]
