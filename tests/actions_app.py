@@ -237,6 +237,8 @@ def build_desk(url: str, state_url: str) -> Desk:
 
     @desk.action("companies", name="Recount all", scope="global")
     async def recount(ctx: ActionContext) -> Success:
+        assert ctx.collection is not None and ctx.collection.name == "companies"
+        assert ctx.selection is None
         async with ctx.async_db.connect() as conn:
             total = (await conn.execute(sa.select(sa.func.count()).select_from(companies)))
             return Success(f"{total.scalar_one()} companies")

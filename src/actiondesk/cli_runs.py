@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -25,6 +26,7 @@ TargetArg = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 _MESSAGE_WIDTH = 60
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _load_desk(target: str) -> Desk:
@@ -110,29 +112,31 @@ def show_run(
     typer.echo(_details(run))
 
 
+_HEADER = ("STARTED", "STATUS", "ACTION", "COLLECTION", "CALLER", "RECORDS", "DURATION",
+           "MESSAGE")
+
+
+def _row(run: RunRecord) -> tuple[str, ...]:
+    cells = (
+        run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        run.status,
+        run.action_slug,
+        run.collection or "-",
+        str(run.caller.get("email") or run.caller.get("id") or "-"),
+        "-" if run.record_count is None else str(run.record_count),
+        _duration(run.duration_ms),
+        _one_line(run.message or "", _MESSAGE_WIDTH),
+    )
+    return tuple(_safe(cell) for cell in cells)
+
+
 def _table(runs: list[RunRecord]) -> str:
-    header = ("STARTED", "STATUS", "ACTION", "COLLECTION", "CALLER", "RECORDS", "DURATION",
-              "MESSAGE")
-    rows = [
-        (
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.status,
-            r.action_slug,
-            r.collection or "-",
-            r.caller.get("email") or r.caller.get("id") or "-",
-            "-" if r.record_count is None else str(r.record_count),
-            _duration(r.duration_ms),
-            _one_line(r.message or "", _MESSAGE_WIDTH),
-        )
-        for r in runs
-    ]
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-        .rstrip()
-        for row in (header, *rows)
-    ]
-    return "\n".join(lines)
+    rows = [_HEADER, *(_row(r) for r in runs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def _details(run: RunRecord) -> str:
@@ -148,7 +152,7 @@ def _details(run: RunRecord) -> str:
         f"status:       {run.status}"
         + (f" (HTTP {run.status_code})" if run.status_code is not None else ""),
         f"result:       {run.result_kind or '-'}",
-        f"message:      {run.message or '-'}",
+        "message:      " + (run.message or "-").replace("\n", "\n" + " " * 14),
         f"records:      {'-' if run.record_count is None else run.record_count}",
         f"started:      {run.started_at.isoformat()}",
         f"finished:     {run.finished_at.isoformat() if run.finished_at else '-'}",
@@ -162,7 +166,7 @@ def _details(run: RunRecord) -> str:
     lines.append("values:       " + _indented_json(run.values))
     if run.result is not None:
         lines.append("response:     " + _indented_json(run.result))
-    return "\n".join(lines)
+    return _safe("\n".join(lines))
 
 
 def _indented_json(value: Any) -> str:
@@ -176,5 +180,10 @@ def _duration(ms: int | None) -> str:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(_safe(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _safe(text: str) -> str:
+    # Recorded text comes from handlers and requests: keep terminal escapes out of the output.
+    return _CONTROL.sub("?", text)

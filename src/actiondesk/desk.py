@@ -170,7 +170,10 @@ class Desk:
         except ConfigurationError as exc:
             problems.extend(exc.problems)
         except Exception as exc:
-            problems.append(f"the state database cannot be reached or migrated: {exc}")
+            # The message of an unexpected error may hold the URL; name only its type.
+            problems.append(
+                f"the state database cannot be reached or migrated ({type(exc).__name__})"
+            )
         finally:
             await self.state.close()
         return problems

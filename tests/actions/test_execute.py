@@ -282,6 +282,11 @@ def test_idempotency_key_replays_the_first_result(actions_api: httpx.Client) -> 
     third = run(actions_api, "counted", jsonapi(["2"], {"n": 1}),
                 headers={"Idempotency-Key": "key-456"})
     assert third.json() != first.json() and CALLS["counted"] == before + 2
+    other_values = run(actions_api, "counted", jsonapi(["2"], {"n": 2}), headers=headers)
+    assert error(other_values, 409)["detail"]["run_id"] == first.headers["x-actiondesk-run-id"]
+    other_ids = run(actions_api, "counted", jsonapi(["3"], {"n": 1}), headers=headers)
+    assert other_ids.status_code == 409
+    assert CALLS["counted"] == before + 2
     file_headers = {"Idempotency-Key": "file-key"}
     file_first = run(actions_api, "stream", jsonapi(["2"]), headers=file_headers)
     file_again = run(actions_api, "stream", jsonapi(["2"]), headers=file_headers)

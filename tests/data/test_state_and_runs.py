@@ -351,3 +351,22 @@ async def test_concurrent_begins_with_one_key_make_one_run(runs: RunsService) ->
     replays = await asyncio.gather(*(attempt() for _ in range(20)))
     assert all(isinstance(r, RunRecord) and r.id == created[0] for r in replays)
     assert (await runs.list())[1] == 1
+
+
+async def test_awkward_text_never_breaks_the_audit(runs: RunsService) -> None:
+    run_id = await new_run(runs, values={"nul": "a\x00b", "lone": "\ud800", "emoji": "😀"})
+    await runs.finish(run_id, status="failed", status_code=500, result_kind="error",
+                      message="bad\x00byte", result_filename="a\x00.txt", result_file=b"x",
+                      result_mime="text/plain")
+    run = await runs.get(run_id)
+    assert run.values == {"nul": "a\x00b", "lone": "?", "emoji": "😀"}
+    assert run.message == "badbyte" and run.result_filename == "a.txt"
+    for name in ("action", "collection", "caller"):
+        with pytest.raises(BadRequestError) as caught:
+            await runs.list(**{name: "x\x00"})
+        assert caught.value.fields is not None and name in caught.value.fields
+    with pytest.raises(BadRequestError):
+        await begin(runs, idempotency_key="k\x00")
+    for bad_id in ("\x00", "x" * 33, "é" * 32):
+        with pytest.raises(NotFoundError):
+            await runs.get(bad_id)

@@ -144,6 +144,8 @@ def test_paging(client: httpx.Client, ids: dict[str, str]) -> None:
         ({"page": 0}, "page"),
         ({"page_size": 0}, "page_size"),
         ({"page": "x"}, "page"),
+        ({"action": "\x00"}, "action"),
+        ({"caller": "a" * 321}, "caller"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_field(
@@ -165,7 +167,7 @@ def test_one_run(client: httpx.Client, ids: dict[str, str]) -> None:
 
 
 def test_unknown_run_is_404_json(client: httpx.Client) -> None:
-    for path in ("/runs/nope", "/runs/nope/file"):
+    for path in ("/runs/nope", "/runs/nope/file", "/runs/%00", "/runs/%00/file"):
         response = client.get(path)
         assert response.status_code == 404 and "no run" in response.json()["error"]
 

@@ -26,6 +26,7 @@ from actiondesk.errors import (
     ActionFailedError,
     BadRequestError,
     ClientError,
+    ConflictError,
     FilterError,
     ForbiddenError,
     NotFoundError,
@@ -101,6 +102,11 @@ class ActionsService:
         except ClientError as exc:
             return {"enabled": False, "disabled_reason": exc.message}
         return {"enabled": state.enabled, "disabled_reason": state.reason}
+
+    def _collection_of(self, action: Action) -> Collection | None:
+        if action.collection is None:
+            return None
+        return self.datasource.collection(action.collection)
 
     # -- selections -----------------------------------------------------------------------
 
@@ -339,7 +345,7 @@ class ActionsService:
                 fields={"data.attributes.changed_field": "unknown field"},
             )
         context = FormContext(
-            caller=caller, action=action, collection=selection.collection if selection else None,
+            caller=caller, action=action, collection=self._collection_of(action),
             selection=selection, values=dict(request.values or {}), changed_field=changed,
             parent=request.parent,
         )
@@ -383,7 +389,7 @@ class ActionsService:
                 )
                 raise ForbiddenError(message, detail={"run_id": run_id})
         context = FormContext(
-            caller=caller, action=action, collection=selection.collection if selection else None,
+            caller=caller, action=action, collection=self._collection_of(action),
             selection=selection, values=dict(request.values or {}), parent=request.parent,
         )
         fields, _ = await self.resolve_form(action, context, initial=False)
@@ -396,6 +402,15 @@ class ActionsService:
             idempotency_key=idempotency_key,
         )
         if not isinstance(begun, str):
+            asked = {"selection": selection.description if selection else {},
+                     "values": redact(action, values)}
+            if _canonical(asked) != _canonical({"selection": begun.selection,
+                                                "values": begun.values}):
+                raise ConflictError(
+                    "this Idempotency-Key was used for a different request (other records "
+                    "or values); use a new key",
+                    detail={"run_id": begun.id},
+                )
             return await self._replay(begun)
         return await self._run(action, begun, caller, selection, values, request.parent,
                                replayable=idempotency_key is not None)
@@ -412,7 +427,7 @@ class ActionsService:
         replayable: bool,
     ) -> Outcome:
         context = ActionContext(
-            caller=caller, action=action, collection=selection.collection if selection else None,
+            caller=caller, action=action, collection=self._collection_of(action),
             selection=selection, values=values, parent=parent,
             db=self.datasource.engine if action.is_async else self.datasource.sync_engine,
             run_id=run_id,
@@ -548,6 +563,10 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
         "max_file_bytes": field.spec.max_file_bytes if field.type.value.startswith("file")
         else None,
     }
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _describe(condition: Any) -> str:

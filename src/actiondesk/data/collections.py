@@ -20,6 +20,9 @@ from actiondesk.data.schema import (
 # (child table, parent table, child fk columns) identifies one foreign key.
 _FkKey = tuple[str, str, tuple[str, ...]]
 
+# actiondesk's own tables, when the state database is the user's database, are not data.
+STATE_TABLE_PREFIX = "actiondesk_"
+
 ModelSource = sa.Table | sa.MetaData | type[DeclarativeBase]
 
 
@@ -91,6 +94,8 @@ def build_collections(
     by_name: dict[str, sa.Table] = {}
     skipped: list[str] = []
     for table in tables:
+        if table.name.startswith(STATE_TABLE_PREFIX):
+            continue
         if not table.primary_key.columns:
             skipped.append(f"table {table.name!r} has no primary key, so it is not a collection")
             continue

@@ -147,7 +147,10 @@ def _json_default(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """JSON for the state tables: dates ISO 8601, decimals as strings, bytes in base64."""
-    return json.dumps(value, default=_json_default, ensure_ascii=False)
+    text = json.dumps(value, default=_json_default, ensure_ascii=False)
+    # A lone surrogate (a JSON body may carry "\ud800") has no UTF-8 form, so no database
+    # takes it; it becomes "?".
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class StateStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actiondesk.demo.actions import register_demo_actions
 from actiondesk.demo.models import DemoBase
 from actiondesk.desk import Desk
 
@@ -17,10 +18,12 @@ def demo_database_url(path: Path) -> str:
 def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None = None) -> Desk:
     """A desk over the demo database at ``path`` (which ``seed_demo`` fills)."""
     state = path.with_name(path.stem + "-state.db")
-    return Desk(
+    desk = Desk(
         database_url=demo_database_url(path),
         state_url=f"sqlite:///{state}",
         secret_key=secret_key,
         models=[DemoBase],
         title="actiondesk demo",
     )
+    register_demo_actions(desk)
+    return desk

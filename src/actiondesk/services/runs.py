@@ -25,6 +25,7 @@ RunStatus = Literal["running", "succeeded", "failed", "error", "refused"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MAX_PAGE_SIZE = 200
 MAX_IDEMPOTENCY_KEY = 200
+MAX_MESSAGE = 1_000_000
 
 # Global actions are stored with collection "" rather than NULL: NULLs never collide in a
 # UNIQUE constraint, and a global action's idempotency key must.
@@ -127,16 +128,17 @@ class RunsService:
             raise BadRequestError(
                 f"the idempotency key {message}", fields={"idempotency_key": message}
             )
+        _check_no_nul("idempotency_key", idempotency_key)
         run_id = uuid.uuid4().hex
         caller_id = str(caller.get("id", ""))
         row = {
             "id": run_id,
             "action_slug": action_slug,
-            "action_name": _clip(action_name, 200),
+            "action_name": _text(action_name, 200),
             "collection": _NO_COLLECTION if collection is None else collection,
             "scope": scope,
             "caller_id": caller_id,
-            "caller_email": _clip(str(caller.get("email", "")), 320),
+            "caller_email": _text(str(caller.get("email", "")), 320),
             "caller": dict(caller),
             "selection": dict(selection),
             "values": dict(values),
@@ -182,6 +184,7 @@ class RunsService:
         """
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"a run finishes with one of {', '.join(RUN_STATUSES[1:])}")
+        _check_run_id(run_id)
         finished_at = _now()
         async with self.store.engine.begin() as conn:
             started_at = await conn.scalar(
@@ -196,11 +199,11 @@ class RunsService:
                     status=status,
                     status_code=status_code,
                     result_kind=result_kind,
-                    message=message,
+                    message=_text(message, MAX_MESSAGE),
                     result=result,
                     result_file=result_file,
-                    result_filename=_clip(result_filename, 255),
-                    result_mime=_clip(result_mime, 200),
+                    result_filename=_text(result_filename, 255),
+                    result_mime=_text(result_mime, 200),
                     finished_at=finished_at,
                     duration_ms=_duration_ms(started_at, finished_at),
                 )
@@ -226,18 +229,18 @@ class RunsService:
         row = {
             "id": run_id,
             "action_slug": action_slug,
-            "action_name": _clip(action_name, 200),
+            "action_name": _text(action_name, 200),
             "collection": _NO_COLLECTION if collection is None else collection,
             "scope": scope,
             "caller_id": str(caller.get("id", "")),
-            "caller_email": _clip(str(caller.get("email", "")), 320),
+            "caller_email": _text(str(caller.get("email", "")), 320),
             "caller": dict(caller),
             "selection": dict(selection),
             "values": {},
             "status": "refused",
             "status_code": status_code,
             "result_kind": "error",
-            "message": message,
+            "message": _text(message, MAX_MESSAGE),
             "result": {"error": message},
             "started_at": now,
             "finished_at": now,
@@ -249,6 +252,7 @@ class RunsService:
 
     async def get(self, run_id: str) -> RunRecord:
         """The run with this id; NotFoundError if there is none."""
+        _check_run_id(run_id)
         async with self.store.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -264,6 +268,7 @@ class RunsService:
 
         Raises NotFoundError for an unknown run.
         """
+        _check_run_id(run_id)
         async with self.store.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -296,6 +301,8 @@ class RunsService:
         ``caller`` matches the caller's id or email exactly; ``since`` is inclusive and
         ``until`` exclusive (both on the start time). ``page_size`` is capped at 200.
         """
+        for name, value in (("action", action), ("collection", collection), ("caller", caller)):
+            _check_no_nul(name, value)
         if status is not None and status not in RUN_STATUSES:
             raise BadRequestError(
                 f"unknown run status {status!r}",
@@ -374,6 +381,13 @@ def _record(m: RowMapping) -> RunRecord:
     )
 
 
+def _check_run_id(run_id: str) -> None:
+    # Run ids are 32 hex digits; anything else names no run, and must not reach the database
+    # (PostgreSQL rejects NUL characters with an error).
+    if len(run_id) != 32 or not run_id.isalnum() or not run_id.isascii():
+        raise NotFoundError(f"no run {run_id!r}")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -382,5 +396,15 @@ def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:
     return max(0, round((finished - started).total_seconds() * 1000))
 
 
-def _clip(text: str | None, length: int) -> str | None:
-    return text if text is None or len(text) <= length else text[:length]
+def _text(text: str | None, length: int) -> str | None:
+    """Text fit for a column of ``length``: clipped, without NUL (PostgreSQL refuses it)."""
+    if text is None:
+        return None
+    return text.replace("\x00", "")[:length]
+
+
+def _check_no_nul(name: str, value: str | None) -> None:
+    if value is not None and "\x00" in value:
+        raise BadRequestError(
+            f"{name} must not contain NUL characters", fields={name: "contains a NUL character"}
+        )
