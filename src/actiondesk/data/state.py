@@ -288,3 +288,8 @@ def _current_revision(connection: Connection) -> str | None:
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+# The access tables share ``state_metadata``; importing them here keeps the metadata complete
+# for whoever imports this module (migrations are compared against it in the tests).
+from actiondesk.data import state_access as _state_access  # noqa: E402, F401
