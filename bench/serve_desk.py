@@ -1,22 +1,41 @@
 """Helper for the benchmarks (not a benchmark itself): serve a Desk with uvicorn.
 
-    python bench/serve_desk.py --database-url URL --state-url URL --port PORT [--include T ...]
+    ACTIONDESK_DATABASE_URL=URL python bench/serve_desk.py --state-url URL --port PORT \
+        [--include TABLE ...]
 
 Runs in its own process so the benchmark's client and the server do not share an event loop.
+The database URL comes from ``--database-url`` or, kept out of the process list, from
+``ACTIONDESK_DATABASE_URL`` (which ``Desk`` reads itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import threading
+import time
 
 import uvicorn
 
 from actiondesk import Desk
 
 
+def stop_when_orphaned() -> None:
+    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--database-url", default=None)
     parser.add_argument("--state-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -28,6 +47,7 @@ def main() -> None:
         secret_key="bench-not-secret",  # noqa: S106 - a throwaway local server
         include=args.include,
     )
+    stop_when_orphaned()
     uvicorn.run(desk, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

@@ -76,7 +76,8 @@ async def _record_capital(ctx: FormContext) -> Any:
 
 
 def build_desk(url: str, state_url: str) -> Desk:
-    desk = Desk(database_url=url, state_url=state_url, secret_key="k", models=[metadata])
+    desk = Desk(database_url=url, state_url=state_url, secret_key="k", models=[metadata],
+                dev_mode=True)
 
     @desk.action(
         "companies",

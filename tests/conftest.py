@@ -8,9 +8,14 @@ import httpx
 import pytest
 
 from actiondesk import Desk
+from tests.auth_support import client, token_for
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+
+
+# The bearer token of the admin of each running test server, by base URL.
+TOKENS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -33,14 +38,16 @@ def sample_server(sample_db: str, tmp_path_factory: pytest.TempPathFactory) -> I
         secret_key="test-secret",
         models=[metadata],
     )
+    token = token_for(desk)
     with live_server(desk) as base_url:
+        TOKENS[base_url] = token
         yield base_url
 
 
 @pytest.fixture
 def api(sample_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sample_server + "/api", timeout=30) as client:
-        yield client
+    with client(sample_server + "/api", TOKENS[sample_server]) as api_client:
+        yield api_client
 
 
 @pytest.fixture
@@ -66,11 +73,13 @@ def actions_server(
     from tests.actions_app import build_desk, state_url_in
 
     desk = build_desk(actions_db, state_url_in(tmp_path_factory.mktemp("state")))
+    token = token_for(desk)
     with live_server(desk) as base_url:
+        TOKENS[base_url] = token
         yield base_url
 
 
 @pytest.fixture
 def actions_api(actions_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=actions_server + "/api", timeout=60) as client:
-        yield client
+    with client(actions_server + "/api", TOKENS[actions_server]) as api_client:
+        yield api_client

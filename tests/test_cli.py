@@ -12,7 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from actiondesk import Desk
+from tests.auth_support import ADMIN_EMAIL, token_for
 from tests.live_server import free_port
+from tests.sample_schema import metadata
 
 CLI = [sys.executable, "-m", "actiondesk.cli"]
 
@@ -81,8 +84,50 @@ def test_demo_seeds_once(tmp_path: Path) -> None:
     assert "already holds" in second.stdout
 
 
+def _provision_admin(tmp_path: Path, url: str) -> None:
+    desk = Desk(database_url=url, state_url=f"sqlite:///{tmp_path / 'state.db'}",
+                secret_key="k", models=[metadata])
+    token_for(desk)
+
+
+def test_users_and_tokens_commands(sample_db: str, tmp_path: Path, pythonpath: str) -> None:
+    write_app(tmp_path, sample_db)
+    _provision_admin(tmp_path, sample_db)
+    env = {"PYTHONPATH": pythonpath}
+    created = run(["users", "create", "myadmin:desk", "ops@test.example", "--role", "admin",
+                   "--first-name", "Op", "--password", "long-enough-pass"], tmp_path, **env)
+    assert created.returncode == 0, created.stderr
+    listed = run(["users", "list", "myadmin:desk"], tmp_path, **env)
+    assert "ops@test.example" in listed.stdout and ADMIN_EMAIL in listed.stdout
+    duplicate = run(["users", "create", "myadmin:desk", "ops@test.example", "--role", "admin",
+                     "--no-password"], tmp_path, **env)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    bad_role = run(["users", "create", "myadmin:desk", "x@test.example", "--role", "ghost",
+                    "--no-password"], tmp_path, **env)
+    assert bad_role.returncode == 1 and "no role named 'ghost'" in bad_role.stderr
+    short = run(["users", "create", "myadmin:desk", "y@test.example", "--role", "admin",
+                 "--password", "short"], tmp_path, **env)
+    assert short.returncode == 1 and "at least 8" in short.stderr
+    bad_expiry = run(["tokens", "create", "myadmin:desk", "--user", "ops@test.example",
+                      "--expires", "forever"], tmp_path, **env)
+    assert bad_expiry.returncode == 2 and "90m, 12h or 30d" in bad_expiry.stderr
+    moved = run(["users", "set-role", "myadmin:desk", "ops@test.example", "ghost"], tmp_path,
+                **env)
+    assert moved.returncode == 1
+    off = run(["users", "deactivate", "myadmin:desk", "ops@test.example"], tmp_path, **env)
+    assert off.returncode == 0 and "deactivated" in off.stdout
+    refused = run(["tokens", "create", "myadmin:desk", "--user", "ops@test.example"], tmp_path,
+                  **env)
+    assert refused.returncode == 1 and "deactivated" in refused.stderr
+
+
 def test_serve_starts_a_real_server(sample_db: str, tmp_path: Path, pythonpath: str) -> None:
     write_app(tmp_path, sample_db)
+    _provision_admin(tmp_path, sample_db)
+    token = run(["tokens", "create", "myadmin:desk", "--user", ADMIN_EMAIL, "--expires", "1h"],
+                tmp_path, PYTHONPATH=pythonpath)
+    assert token.returncode == 0, token.stderr
+    headers = {"Authorization": "Bearer " + token.stdout.strip()}
     port = free_port()
     proc = subprocess.Popen(
         [*CLI, "serve", "myadmin:desk", "--port", str(port)],
@@ -93,7 +138,8 @@ def test_serve_starts_a_real_server(sample_db: str, tmp_path: Path, pythonpath: 
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/collections", timeout=2)
+                response = httpx.get(f"http://127.0.0.1:{port}/api/collections", timeout=2,
+                                     headers=headers)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or proc.poll() is not None:

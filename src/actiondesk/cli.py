@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from actiondesk.cli_runs import runs_app
+from actiondesk.cli_users import tokens_app, users_app
 from actiondesk.desk import Desk
 from actiondesk.errors import ConfigurationError
 
@@ -22,6 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(runs_app, name="runs")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 TargetArg = Annotated[
     str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
@@ -140,7 +143,8 @@ def demo(
     import uvicorn
 
     from actiondesk.data.urls import to_async_url
-    from actiondesk.demo.app import create_demo_desk, demo_database_url
+    from actiondesk.demo.access import DEMO_LOGINS
+    from actiondesk.demo.app import create_demo_desk, demo_database_url, demo_secret
     from actiondesk.demo.seed import DEMO_COUNTS, seed_demo
 
     async_url = to_async_url(demo_database_url(path)).render_as_string(hide_password=False)
@@ -152,11 +156,25 @@ def demo(
     )
     if not serve_:
         return
-    desk = create_demo_desk(path, secret_key=os.environ.get("ACTIONDESK_SECRET_KEY") or "demo")
+    desk = create_demo_desk(path, secret_key=os.environ.get("ACTIONDESK_SECRET_KEY")
+                            or demo_secret(path))
+    asyncio.run(_prepare_demo(desk))
     url = f"http://{host}:{port}/"
     typer.echo(f"actiondesk demo: {url}  (API docs: {url}api/docs)")
-    typer.echo("logins: none yet; this version has no sign-in, so keep the demo on localhost")
+    typer.echo("logins (demo only):")
+    for login in DEMO_LOGINS:
+        typer.echo(f"  {login.email:<24} {login.password:<18} {login.role:<8} {login.what}")
     uvicorn.run(desk, host=host, port=port, log_level="info")
+
+
+async def _prepare_demo(desk: Desk) -> None:
+    from actiondesk.demo.access import seed_demo_access
+
+    await desk.start()
+    try:
+        await seed_demo_access(desk)
+    finally:
+        await desk.stop()
 
 
 def main() -> None:

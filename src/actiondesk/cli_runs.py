@@ -2,71 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from actiondesk.errors import ClientError, ConfigurationError
+from actiondesk._cli_support import TargetArg, load_desk, with_state
 from actiondesk.services.runs import RunRecord
-
-if TYPE_CHECKING:
-    from actiondesk.desk import Desk
-
-T = TypeVar("T")
 
 runs_app = typer.Typer(help="The audit of action runs.", no_args_is_help=True)
 
-TargetArg = Annotated[
-    str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 _MESSAGE_WIDTH = 60
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _load_desk(target: str) -> Desk:
-    # Imported here: actiondesk.cli imports this module to register the sub-command.
-    from actiondesk.cli import load_target
-    from actiondesk.desk import Desk
-
-    try:
-        desk = load_target(target)
-    except ConfigurationError as exc:
-        _fail(exc.problems)
-    if not isinstance(desk, Desk):
-        _fail([f"{target} is a {type(desk).__name__}, not an actiondesk Desk"])
-    return desk
-
-
-def _with_state(desk: Desk, work: Callable[[], Awaitable[T]]) -> T:
-    async def run() -> T:
-        try:
-            await desk.state.start()
-            return await work()
-        finally:
-            await desk.state.close()
-
-    try:
-        return asyncio.run(run())
-    except ConfigurationError as exc:
-        _fail(exc.problems)
-    except ClientError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        for name, problem in (exc.fields or {}).items():
-            typer.echo(f"  {name}: {problem}", err=True)
-        raise typer.Exit(1) from exc
-
-
-def _fail(problems: list[str]) -> NoReturn:
-    typer.echo(f"{len(problems)} problem(s):", err=True)
-    for problem in problems:
-        typer.echo(f"  - {problem}", err=True)
-    raise typer.Exit(1)
 
 
 @runs_app.command("list")
@@ -82,8 +32,8 @@ def list_runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List the latest runs of the desk at MODULE:ATTR."""
-    desk = _load_desk(target)
-    runs, count = _with_state(
+    desk = load_desk(target)
+    runs, count = with_state(
         desk,
         lambda: desk.runs.list(action=action, caller=caller, status=status, page_size=limit),
     )
@@ -104,8 +54,8 @@ def show_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Show everything recorded about one run."""
-    desk = _load_desk(target)
-    run = _with_state(desk, lambda: desk.runs.get(run_id))
+    desk = load_desk(target)
+    run = with_state(desk, lambda: desk.runs.get(run_id))
     if as_json:
         typer.echo(json.dumps(run.to_json(), indent=2))
         return

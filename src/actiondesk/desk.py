@@ -20,8 +20,12 @@ from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
+from actiondesk.services.audit import AuditService
+from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
 from actiondesk.services.runs import RunsService
+from actiondesk.services.tokens import TokenService
+from actiondesk.services.users import UsersService
 from actiondesk.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +43,9 @@ class Desk:
     apps do not receive lifespan events).
 
     Settings not given here are read from ``ACTIONDESK_*`` environment variables.
+    Every API request needs a signed-in user (session cookie with CSRF, or a bearer token);
+    ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
+    ``external_identity_secret`` accepts JWTs signed by the host application instead.
     """
 
     def __init__(
@@ -56,6 +63,8 @@ class Desk:
         default_page_size: int | None = None,
         max_page_size: int | None = None,
         max_body_bytes: int | None = None,
+        dev_mode: bool | None = None,
+        external_identity_secret: str | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -67,6 +76,8 @@ class Desk:
             default_page_size=default_page_size,
             max_page_size=max_page_size,
             max_body_bytes=max_body_bytes,
+            dev_mode=dev_mode,
+            external_identity_secret=external_identity_secret,
         )
         self.datasource = Datasource(
             self.settings.database_url,
@@ -84,6 +95,13 @@ class Desk:
         )
         self.state = StateStore(self.settings.state_url)
         self.runs = RunsService(self.state)
+        self.users = UsersService(self.state)
+        self.audit = AuditService(self.state)
+        self.permissions = PermissionsService(self.state, dev_mode=self.settings.dev_mode)
+        self.tokens = TokenService(
+            self.settings.secret_key,
+            external_secret=self.settings.external_identity_secret,
+        )
         self.registry = ActionRegistry()
         self.actions = ActionsService(self.registry, self.datasource, self.runs)
         self.template_dirs = tuple(str(d) for d in template_dirs)

@@ -37,6 +37,8 @@ class ClientError(ActiondeskError):
     ) -> None:
         self.message = message
         self.detail = detail
+        # Set when the refusal is already recorded (as a run), so it is not audited twice.
+        self.audited = False
         self.fields = dict(fields) if fields else None
         super().__init__(message)
 

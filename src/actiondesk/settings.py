@@ -20,7 +20,8 @@ class Settings:
     Each value given to ``Desk(...)`` wins over the environment; anything not given is read from
     ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
-    ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``), then falls back to the default.
+    ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
+    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``), then falls back to the default.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -30,6 +31,8 @@ class Settings:
     default_page_size: int = 25
     max_page_size: int = 200
     max_body_bytes: int = 25 * 1024 * 1024
+    dev_mode: bool = False
+    external_identity_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def resolve(
@@ -42,6 +45,8 @@ class Settings:
         default_page_size: int | None = None,
         max_page_size: int | None = None,
         max_body_bytes: int | None = None,
+        dev_mode: bool | None = None,
+        external_identity_secret: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -82,6 +87,11 @@ class Settings:
             default_page_size=pick_int(default_page_size, "DEFAULT_PAGE_SIZE", 25),
             max_page_size=pick_int(max_page_size, "MAX_PAGE_SIZE", 200),
             max_body_bytes=pick_int(max_body_bytes, "MAX_BODY_BYTES", 25 * 1024 * 1024),
+            dev_mode=dev_mode if dev_mode is not None else env.get(ENV_PREFIX + "DEV_MODE", "")
+            .strip().lower() in ("1", "true", "yes", "on"),
+            external_identity_secret=pick(
+                external_identity_secret, "EXTERNAL_IDENTITY_SECRET", ""
+            ) or None,
         )
         settings.validate()
         return settings
@@ -94,6 +104,8 @@ class Settings:
             problems.append("max_page_size must be at least 1")
         if not 1 <= self.default_page_size <= max(self.max_page_size, 1):
             problems.append("default_page_size must be between 1 and max_page_size")
+        if self.external_identity_secret is not None and len(self.external_identity_secret) < 32:
+            problems.append("external_identity_secret must have at least 32 characters")
         if self.max_body_bytes < 1024:
             problems.append("max_body_bytes must be at least 1024")
         if problems:

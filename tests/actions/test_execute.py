@@ -11,12 +11,19 @@ import httpx
 import pytest
 
 from tests.actions_app import CALLS, SYNC_ENTERED, SYNC_GATE, jsonapi
+from tests.auth_support import client
+from tests.conftest import TOKENS
 
 
 def run(api: httpx.Client, slug: str, body: dict[str, Any], collection: str | None = "companies",
         **kwargs: Any) -> httpx.Response:
     path = f"/collections/{collection}/actions/{slug}" if collection else f"/actions/{slug}"
     return api.post(path, json=body, **kwargs)
+
+
+def caller_id(api: httpx.Client) -> str:
+    me: str = api.get("/me").json()["user"]["id"]
+    return me
 
 
 def record(api: httpx.Client, collection: str, record_id: str) -> dict[str, Any]:
@@ -238,7 +245,7 @@ def test_a_crash_is_a_generic_500_with_the_run_id(actions_api: httpx.Client) -> 
 
 def test_global_actions(actions_api: httpx.Client) -> None:
     response = run(actions_api, "ping", jsonapi(values={"who": "ops"}), collection=None)
-    assert response.json() == {"success": "pong ops from anonymous"}
+    assert response.json() == {"success": "pong ops from " + caller_id(actions_api)}
     error(run(actions_api, "ping", jsonapi(values={}), collection=None), 422)
     on_collection = run(actions_api, "recount-all", jsonapi())
     assert on_collection.json() == {"success": "30 companies"}
@@ -252,15 +259,15 @@ def test_sync_handlers_run_in_a_thread_and_do_not_block_the_server(
     result: dict[str, httpx.Response] = {}
 
     def call() -> None:
-        with httpx.Client(base_url=actions_server + "/api", timeout=60) as client:
-            result["r"] = run(client, "sync-update", jsonapi(["4"]))
+        with client(actions_server + "/api", TOKENS[actions_server]) as api:
+            result["r"] = run(api, "sync-update", jsonapi(["4"]))
 
     worker = threading.Thread(target=call)
     worker.start()
     try:
         assert SYNC_ENTERED.wait(timeout=30)
         # The handler is parked in its thread; the event loop must still answer.
-        with httpx.Client(base_url=actions_server + "/api", timeout=10) as other:
+        with client(actions_server + "/api", TOKENS[actions_server]) as other:
             assert other.get("/collections/companies/records/4").status_code == 200
     finally:
         SYNC_GATE.set()

@@ -119,7 +119,7 @@ def test_form_load_computes_defaults_and_dynamic_properties(actions_api: httpx.C
         "refund", "charge"]
     assert fields["reason"]["visible"] is False and fields["reason"]["required"] is False
     assert fields["amount"]["value"] == "5000.25"
-    assert fields["amount"]["label"] == "Amount for anonymous@localhost"
+    assert fields["amount"]["label"] == "Amount for admin@test.example"
     assert fields["amount"]["constraints"] == {"max": "999999"}
 
 

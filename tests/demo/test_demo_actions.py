@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from actiondesk import Desk
+from actiondesk.demo.access import seed_demo_access
 from actiondesk.demo.actions import SLACK_WEBHOOK_URL, masked_card
 from actiondesk.demo.app import create_demo_desk
 from actiondesk.demo.seed import BASE_DATE, seed_demo
@@ -54,13 +56,34 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     desk = create_demo_desk(path, secret_key="test-secret")
     # The state database must be in the temporary directory too, never in the checkout.
     assert Path(desk.settings.state_url.split("///", 1)[1]).parent == directory
+    asyncio.run(_prepare(desk))
     with live_server(desk) as base_url:
+        with httpx.Client(base_url=base_url + "/api") as anonymous:
+            signed_in = anonymous.post("/login", json={"email": "admin@demo.example",
+                                                       "password": "admin-demo-2026"})
+            assert signed_in.status_code == 200, signed_in.text
+            HEADERS[base_url] = {"X-CSRF-Token": signed_in.json()["csrf_token"]}
+            COOKIES[base_url] = dict(anonymous.cookies)
         yield base_url
+
+
+HEADERS: dict[str, dict[str, str]] = {}
+COOKIES: dict[str, dict[str, str]] = {}
+
+
+async def _prepare(desk: Desk) -> None:
+    await desk.start()
+    try:
+        assert await seed_demo_access(desk)
+    finally:
+        await desk.stop()
 
 
 @pytest.fixture
 def api(demo_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo_server + "/api", timeout=60) as client:
+    # Signed in as the demo admin with the session cookie and its CSRF token, as the UI is.
+    with httpx.Client(base_url=demo_server + "/api", timeout=60, headers=HEADERS[demo_server],
+                      cookies=COOKIES[demo_server]) as client:
         yield client
 
 

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from actiondesk import Desk
+from tests.auth_support import ADMIN_EMAIL, PASSWORD, bearer, token_for
 from tests.live_server import live_server
 from tests.sample_schema import metadata
 
@@ -26,12 +27,20 @@ def test_mounted_under_a_prefix(sample_db: str, tmp_path: Path) -> None:
         models=[metadata],
     )
     host.mount("/admin", desk)
+    token = token_for(desk)
     with live_server(host) as base, httpx.Client(base_url=base) as client:
         assert client.get("/health").json() == {"status": "ok"}
-        body = client.get("/admin/api/collections/companies/records").json()
+        assert client.get("/admin/api/collections/companies/records").status_code == 401
+        body = client.get("/admin/api/collections/companies/records",
+                          headers=bearer(token)).json()
         assert body["count"] == 30
         doc = client.get("/admin/api/openapi.json")
         assert doc.status_code == 200 and "/api/collections" in doc.json()["paths"]
+        # The session cookie is scoped to the mount point.
+        login = client.post("/admin/api/login",
+                            json={"email": ADMIN_EMAIL, "password": PASSWORD})
+        assert login.status_code == 200
+        assert "Path=/admin/" in login.headers["set-cookie"]
         home = client.get("/admin/")
         assert home.status_code == 200
         assert 'href="/admin/api/collections/companies/records"' in home.text
@@ -61,6 +70,10 @@ def test_home_page_escapes_names(sample_db: str, tmp_path: Path) -> None:
         models=[metadata],
         title="<b>ops</b>",
     )
+    token_for(desk)
     with live_server(desk) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/").headers["location"].endswith("/login")
+        assert "&lt;b&gt;ops&lt;/b&gt;" in client.get("/login").text
+        client.post("/api/login", json={"email": ADMIN_EMAIL, "password": PASSWORD})
         page = client.get("/").text
         assert "&lt;b&gt;ops&lt;/b&gt;" in page and "<b>ops</b>" not in page

@@ -18,8 +18,15 @@ from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.request import ActionRequest
 from actiondesk.actions.results import ActionError, Error, File, Rendered, Result, render
 from actiondesk.actions.selection import Selection, pk_in
-from actiondesk.actions.spec import Action, Scope
-from actiondesk.data.filters import Condition, Group, compile_filter, matches, search_clause
+from actiondesk.actions.spec import Action, EnabledIf, Scope
+from actiondesk.data.filters import (
+    Condition,
+    Filter,
+    Group,
+    compile_filter,
+    matches,
+    search_clause,
+)
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.schema import Collection
 from actiondesk.errors import (
@@ -35,6 +42,8 @@ from actiondesk.services.records import related_scope
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
+    from actiondesk.services.access import Access
+    from actiondesk.services.permissions import Decision
     from actiondesk.services.runs import RunRecord, RunsService
 
 log = logging.getLogger("actiondesk.actions")
@@ -77,18 +86,27 @@ class ActionsService:
         return self.registry.for_collection(collection)
 
     async def list_with_state(
-        self, collection: str | None, ids: Sequence[str]
+        self, collection: str | None, ids: Sequence[str], access: Access
     ) -> list[dict[str, Any]]:
-        """Actions of a collection; with ids, whether each can run on that selection."""
+        """The actions of a collection this caller may see; with ids, whether each can run
+        on that selection and why not."""
+        if collection is not None:
+            access.require_read(collection)
         result = []
         for action in self.actions_of(collection):
+            if not access.visible(action):
+                continue
             entry = action.to_json()
+            decision = access.decide(action)
+            entry["rule"] = "trigger" if access.dev_mode else decision.rule
             if ids or collection is not None:
-                entry.update(await self._state_json(action, ids))
+                entry.update(await self._state_json(action, ids, access))
             result.append(entry)
         return result
 
-    async def _state_json(self, action: Action, ids: Sequence[str]) -> dict[str, Any]:
+    async def _state_json(
+        self, action: Action, ids: Sequence[str], access: Access
+    ) -> dict[str, Any]:
         if action.scope is Scope.GLOBAL:
             return {"enabled": True, "disabled_reason": None}
         if not ids:
@@ -98,7 +116,7 @@ class ActionsService:
         try:
             selection, total = await self.selection(action, ActionRequest(ids=tuple(ids)))
             assert selection is not None  # noqa: S101 - non-global actions have one
-            state = await self.enabled(action, selection, total)
+            state = await self.enabled(action, selection, total, access.extra_condition(action))
         except ClientError as exc:
             return {"enabled": False, "disabled_reason": exc.message}
         return {"enabled": state.enabled, "disabled_reason": state.reason}
@@ -267,10 +285,26 @@ class ActionsService:
 
     # -- record conditions ----------------------------------------------------------------
 
-    async def enabled(self, action: Action, selection: Selection, total: int) -> EnabledState:
-        """Whether every selected record meets the action's ``enabled_if`` (one set-based
-        query for a filter condition)."""
-        condition = action.enabled_if
+    async def enabled(
+        self, action: Action, selection: Selection, total: int, extra: Filter | None = None
+    ) -> EnabledState:
+        """Whether every selected record meets the action's ``enabled_if`` and the admin's
+        extra condition (one set-based query for a filter condition)."""
+        state = await self._meets(action, action.enabled_if, action.disabled_reason,
+                                  selection, total)
+        if state.enabled and extra is not None:
+            state = await self._meets(action, extra, "an administrator's condition on this "
+                                      "action does not hold", selection, total)
+        return state
+
+    async def _meets(
+        self,
+        action: Action,
+        condition: EnabledIf,
+        disabled_reason: str | None,
+        selection: Selection,
+        total: int,
+    ) -> EnabledState:
         if condition is None:
             return EnabledState(True)
         if isinstance(condition, Condition | Group):
@@ -284,7 +318,7 @@ class ActionsService:
                 failing += sum(1 for row in batch if not condition(row))
         if failing == 0:
             return EnabledState(True)
-        reason = action.disabled_reason or _describe(condition)
+        reason = disabled_reason or _describe(condition)
         if total == 1:
             return EnabledState(False, reason)
         return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
@@ -328,13 +362,14 @@ class ActionsService:
         collection: str | None,
         slug: str,
         request: ActionRequest,
-        caller: Caller,
+        access: Access,
     ) -> dict[str, Any]:
         """Form load (no ``changed_field``) or change: the same checks as execution."""
         action = self.action(collection, slug)
+        access.require_visible(action)
         selection, total = await self.selection(action, request)
         if selection is not None:
-            state = await self.enabled(action, selection, total)
+            state = await self.enabled(action, selection, total, access.extra_condition(action))
             if not state.enabled:
                 raise ForbiddenError(f"{action.name} cannot run on this selection: "
                                      f"{state.reason}")
@@ -345,7 +380,7 @@ class ActionsService:
                 fields={"data.attributes.changed_field": "unknown field"},
             )
         context = FormContext(
-            caller=caller, action=action, collection=self._collection_of(action),
+            caller=access.caller, action=action, collection=self._collection_of(action),
             selection=selection, values=dict(request.values or {}), changed_field=changed,
             parent=request.parent,
         )
@@ -371,29 +406,39 @@ class ActionsService:
         collection: str | None,
         slug: str,
         request: ActionRequest,
-        caller: Caller,
+        access: Access,
         *,
         idempotency_key: str | None = None,
     ) -> Outcome:
+        caller = access.caller
         action = self.action(collection, slug)
+        try:
+            decision = access.require_visible(action)
+        except ForbiddenError as exc:
+            raise await self._refuse(action, caller, {}, exc.message) from None
         selection, total = await self.selection(action, request)
+        described = selection.description if selection else {}
         if selection is not None:
-            state = await self.enabled(action, selection, total)
+            state = await self.enabled(action, selection, total, access.extra_condition(action))
             if not state.enabled:
-                message = f"{action.name} cannot run on this selection: {state.reason}"
-                run_id = await self.runs.record_refusal(
-                    action_slug=action.slug, action_name=action.name,
-                    collection=action.collection, scope=action.scope.value,
-                    caller=caller.to_json(), selection=selection.description,
-                    status_code=403, message=message,
+                raise await self._refuse(
+                    action, caller, described,
+                    f"{action.name} cannot run on this selection: {state.reason}",
                 )
-                raise ForbiddenError(message, detail={"run_id": run_id})
         context = FormContext(
             caller=caller, action=action, collection=self._collection_of(action),
             selection=selection, values=dict(request.values or {}), parent=request.parent,
         )
         fields, _ = await self.resolve_form(action, context, initial=False)
         values = await validate_values(fields, request.values or {}, self.reference_exists)
+        if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
+            decision, selection, values
+        ):
+            raise await self._refuse(
+                action, caller, described,
+                f"{action.name} needs approval for role {caller.role!r} ({decision.reason}); "
+                "approval requests are not available in this version",
+            )
         begun = await self.runs.begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(),
@@ -414,6 +459,36 @@ class ActionsService:
             return await self._replay(begun)
         return await self._run(action, begun, caller, selection, values, request.parent,
                                replayable=idempotency_key is not None)
+
+    async def _refuse(
+        self, action: Action, caller: Caller, selection: dict[str, Any], message: str
+    ) -> ForbiddenError:
+        """A 403 for this action, recorded in the runs audit."""
+        run_id = await self.runs.record_refusal(
+            action_slug=action.slug, action_name=action.name, collection=action.collection,
+            scope=action.scope.value, caller=caller.to_json(), selection=selection,
+            status_code=403, message=message,
+        )
+        error = ForbiddenError(message, detail={"run_id": run_id})
+        error.audited = True
+        return error
+
+    async def _approval_applies(
+        self, decision: Decision, selection: Selection | None, values: Mapping[str, Any]
+    ) -> bool:
+        """Whether an approval rule's condition holds: on the form values, or on any
+        selected record."""
+        policy = decision.policy
+        if policy is None or policy.condition is None:
+            return True
+        if policy.condition_on == "values":
+            return matches(policy.condition, {k: json_value(v) for k, v in values.items()})
+        if selection is None:
+            return False
+        clause = compile_filter(selection.collection, policy.condition)
+        async with self.datasource.engine.connect() as conn:
+            hits = await conn.execute(selection.count_query(clause))
+            return int(hits.scalar_one()) > 0
 
     async def _run(
         self,

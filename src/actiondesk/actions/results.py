@@ -10,6 +10,7 @@ HTML is sanitised (formatting and classes kept; scripts, handlers, ``javascript:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,8 +153,10 @@ Result = Success | Html | Refresh | Error | Webhook | Redirect | File | None
 def content_disposition(filename: str) -> str:
     """An attachment header safe from injection, with the UTF-8 name for modern browsers."""
     safe = safe_filename(filename, "download")
-    ascii_name = safe.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    ascii_name = re.sub(r'[";\\%]', "_", ascii_name)
+    ascii_name = unicodedata.normalize("NFKD", safe).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r'[";\\%/]', "_", ascii_name).strip()
+    if not re.search(r"[A-Za-z0-9]", ascii_name.rsplit(".", 1)[0]):
+        ascii_name = "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe, safe='')}"
 
 

@@ -27,3 +27,15 @@ def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None =
     )
     register_demo_actions(desk)
     return desk
+
+
+def demo_secret(path: Path) -> str:
+    """A random secret kept next to the demo database, so sessions survive restarts and
+    nobody can sign tokens for the demo with a well-known key."""
+    import secrets
+
+    secret_file = path.with_name(path.stem + ".secret")
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    return secret_file.read_text().strip()

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from actiondesk.actions.context import ANONYMOUS, Caller
 from actiondesk.actions.engine import ActionsService, Outcome, iterate_file
 from actiondesk.actions.request import parse_action_request
 from actiondesk.actions.results import content_disposition
+from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import ActionList, ErrorOut, ExecuteBody, FormOut
 
@@ -53,8 +53,6 @@ def _service(request: Request) -> ActionsService:
     return service
 
 
-def _caller(request: Request) -> Caller:
-    return ANONYMOUS
 
 
 def _limit(request: Request) -> int:
@@ -82,17 +80,19 @@ def _response(outcome: Outcome) -> Response:
 @router.get("/collections/{collection}/actions", response_model=ActionList, responses=_ERRORS,
             summary="Actions of a collection")
 async def list_actions(request: Request, collection: str, ids: IdsParam = None) -> Any:
-    return {"actions": await _service(request).list_with_state(collection, ids or [])}
+    access = await access_of(request)
+    return {"actions": await _service(request).list_with_state(collection, ids or [], access)}
 
 
 @router.get("/actions", response_model=ActionList, summary="Global actions")
 async def list_global_actions(request: Request) -> Any:
-    return {"actions": await _service(request).list_with_state(None, [])}
+    access = await access_of(request)
+    return {"actions": await _service(request).list_with_state(None, [], access)}
 
 
 async def _form(request: Request, collection: str | None, slug: str) -> Any:
     document = parse_action_request(await read_json(request, _limit(request)))
-    return await _service(request).form(collection, slug, document, _caller(request))
+    return await _service(request).form(collection, slug, document, await access_of(request))
 
 
 async def _execute(
@@ -100,7 +100,7 @@ async def _execute(
 ) -> Response:
     document = parse_action_request(await read_json(request, _limit(request)))
     outcome = await _service(request).execute(
-        collection, slug, document, _caller(request), idempotency_key=key
+        collection, slug, document, await access_of(request), idempotency_key=key
     )
     return _response(outcome)
 

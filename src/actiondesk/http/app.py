@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
-from actiondesk.http import actions, records, runs
+from actiondesk.errors import ClientError
+from actiondesk.http import actions, auth, records, runs, settings
 from actiondesk.http.errors import install_error_handlers
+from actiondesk.http.models import ErrorOut
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
@@ -41,9 +44,18 @@ def build_app(desk: Desk) -> FastAPI:
     app.state.records = desk.records
     app.state.actions = desk.actions
     app.state.runs = desk.runs
+    app.state.permissions = desk.permissions
+    app.state.audit = desk.audit
     install_error_handlers(app)
 
-    api = APIRouter(prefix="/api")
+    public = APIRouter(prefix="/api")
+    public.include_router(auth.public_router)
+    app.include_router(public)
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(auth.authenticate)],
+                    responses={401: {"model": ErrorOut, "description": "Not signed in."}})
+    api.include_router(auth.router)
+    api.include_router(settings.router)
     api.include_router(records.router)
     api.include_router(actions.router)
     api.include_router(runs.router)
@@ -51,12 +63,26 @@ def build_app(desk: Desk) -> FastAPI:
 
     templates = _templates(desk)
 
+    app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request) -> HTMLResponse:
+    async def home(request: Request) -> Response:
+        try:
+            access = await auth.access_of(request)
+        except ClientError:
+            return RedirectResponse(request.url_for("login_page"), status_code=303)
         return templates.TemplateResponse(
             request,
             "actiondesk/home.html",
-            {"title": desk.settings.title, "collections": desk.records.collections()},
+            {"title": desk.settings.title, "collections": desk.records.collections(access),
+             "caller": access.caller, "dev_mode": access.dev_mode},
+        )
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False,
+             name="login_page")
+    async def login_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "actiondesk/login.html", {"title": desk.settings.title}
         )
 
     return app

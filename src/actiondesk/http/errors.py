@@ -21,9 +21,32 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+_AUDITED_KINDS = {401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}
+
+
 async def _client_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClientError)  # noqa: S101 - registered for ClientError only
+    if exc.status in _AUDITED_KINDS and not exc.audited:
+        await _audit_refusal(request, exc)
     return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+async def _audit_refusal(request: Request, exc: ClientError) -> None:
+    """Every refusal (401, 403, 429) lands in the audit with who, what and why."""
+    audit = getattr(request.app.state, "audit", None)
+    if audit is None:
+        return
+    caller = getattr(request.state, "caller", None)
+    try:
+        await audit.record(
+            kind=_AUDITED_KINDS[exc.status], status_code=exc.status, reason=exc.message,
+            caller_id=caller.id if caller else None,
+            caller_email=caller.email if caller else None, method=request.method,
+            path=request.url.path, address=request.client.host if request.client else None,
+        )
+    except Exception:
+        # The refusal stands even when it cannot be written down; say so in the log.
+        log.exception("could not audit a refusal of %s %s", request.method, request.url.path)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:

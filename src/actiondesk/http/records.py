@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from actiondesk.data.datasource import Page
+from actiondesk.http.auth import access_of
 from actiondesk.http.models import CollectionList, CollectionOut, ErrorOut, RecordOut, RecordPage
+from actiondesk.services.access import Access
 from actiondesk.services.records import ListQuery, RecordsService
 
 router = APIRouter(tags=["records"])
@@ -45,6 +47,10 @@ def _records(request: Request) -> RecordsService:
     return service
 
 
+async def _access(request: Request) -> Access:
+    return await access_of(request)
+
+
 def _page_out(collection: str, page: Page) -> dict[str, Any]:
     return {
         "collection": collection,
@@ -57,7 +63,8 @@ def _page_out(collection: str, page: Page) -> dict[str, Any]:
 
 @router.get("/collections", response_model=CollectionList, summary="Collections and schemas")
 async def list_collections(request: Request) -> dict[str, Any]:
-    return {"collections": [c.to_json() for c in _records(request).collections()]}
+    access = await _access(request)
+    return {"collections": [c.to_json() for c in _records(request).collections(access)]}
 
 
 @router.get(
@@ -67,7 +74,7 @@ async def list_collections(request: Request) -> dict[str, Any]:
     summary="One collection's schema",
 )
 async def get_collection(request: Request, collection: str) -> dict[str, Any]:
-    return _records(request).collection(collection).to_json()
+    return _records(request).collection(collection, await _access(request)).to_json()
 
 
 @router.get(
@@ -86,7 +93,7 @@ async def list_records(
     page_size: PageSizeParam = None,
 ) -> dict[str, Any]:
     query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
-    result = await _records(request).list(collection, query)
+    result = await _records(request).list(collection, query, await _access(request))
     return _page_out(collection, result)
 
 
@@ -97,7 +104,7 @@ async def list_records(
     summary="One record",
 )
 async def get_record(request: Request, collection: str, record_id: str) -> dict[str, Any]:
-    return await _records(request).get(collection, record_id)
+    return await _records(request).get(collection, record_id, await _access(request))
 
 
 @router.get(
@@ -118,5 +125,7 @@ async def list_related(
     page_size: PageSizeParam = None,
 ) -> dict[str, Any]:
     query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
-    target, result = await _records(request).related(collection, record_id, relationship, query)
+    target, result = await _records(request).related(
+        collection, record_id, relationship, query, await _access(request)
+    )
     return _page_out(target.name, result)

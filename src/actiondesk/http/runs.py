@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 
-from actiondesk.errors import NotFoundError
+from actiondesk.actions.results import content_disposition
+from actiondesk.errors import ForbiddenError, NotFoundError
+from actiondesk.http.auth import access_of
 from actiondesk.http.models import ErrorOut
 from actiondesk.http.runs_models import RunOut, RunPage
 from actiondesk.services.runs import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
@@ -24,7 +24,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # A media type as a handler may give it, e.g. "text/csv; charset=utf-8"; anything else is
 # served as octet-stream so a stored value can never shape the response headers.
 _MIME = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\r\n]*\"|[\w.+-]+))*$")
-_UNSAFE_FALLBACK = re.compile(r'["\\;/\x00-\x1f\x7f]')
 
 
 def _runs(request: Request) -> RunsService:
@@ -56,6 +55,12 @@ async def list_runs(
     ] = 50,
 ) -> dict[str, Any]:
     page_size = min(page_size, MAX_PAGE_SIZE)
+    access = await access_of(request)
+    if not access.is_admin:
+        # Everyone sees their own runs; admins see all.
+        if caller is not None and caller not in (access.caller.id, access.caller.email):
+            raise ForbiddenError("only admins may see other people's runs")
+        caller = access.caller.id
     runs, count = await _runs(request).list(
         action=action,
         collection=collection,
@@ -76,7 +81,15 @@ async def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=_ERRORS, summary="One run")
 async def get_run(request: Request, run_id: str) -> dict[str, Any]:
-    return (await _runs(request).get(run_id)).to_json()
+    run = await _runs(request).get(run_id)
+    await _require_own(request, run.caller)
+    return run.to_json()
+
+
+async def _require_own(request: Request, run_caller: dict[str, Any]) -> None:
+    access = await access_of(request)
+    if not access.is_admin and run_caller.get("id") != access.caller.id:
+        raise ForbiddenError("only admins may see other people's runs")
 
 
 @router.get(
@@ -89,6 +102,7 @@ async def get_run(request: Request, run_id: str) -> dict[str, Any]:
     summary="The file a run returned",
 )
 async def get_run_file(request: Request, run_id: str) -> Response:
+    await _require_own(request, (await _runs(request).get(run_id)).caller)
     stored = await _runs(request).get_file(run_id)
     if stored is None:
         raise NotFoundError(f"run {run_id!r} returned no file")
@@ -102,13 +116,3 @@ async def get_run_file(request: Request, run_id: str) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
-
-
-def content_disposition(filename: str) -> str:
-    """An ``attachment`` header naming ``filename`` safely, whatever characters it holds.
-
-    Clients that read RFC 5987 get the exact name; others get an ASCII approximation.
-    """
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = _UNSAFE_FALLBACK.sub("", ascii_name).strip() or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

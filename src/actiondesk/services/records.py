@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,6 +15,9 @@ from actiondesk.data.filters import compile_filter, parse_filter, search_clause
 from actiondesk.data.record_ids import decode_id
 from actiondesk.data.schema import Collection
 from actiondesk.errors import BadRequestError, FilterError, NotFoundError
+
+if TYPE_CHECKING:
+    from actiondesk.services.access import Access
 
 MAX_FILTER_LENGTH = 20_000
 
@@ -73,11 +76,14 @@ class RecordsService:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
 
-    def collections(self) -> list[Collection]:
-        return list(self.datasource.collections.values())
+    def collections(self, access: Access) -> list[Collection]:
+        """The collections this caller may read."""
+        return [c for c in self.datasource.collections.values() if access.can_read(c.name)]
 
-    def collection(self, name: str) -> Collection:
-        return self.datasource.collection(name)
+    def collection(self, name: str, access: Access) -> Collection:
+        found = self.datasource.collection(name)
+        access.require_read(name)
+        return found
 
     def where(
         self, collection: Collection, query: ListQuery
@@ -104,8 +110,8 @@ class RecordsService:
         # A huge page size is capped rather than refused: the response says what was used.
         return min(requested, self.max_page_size)
 
-    async def list(self, collection_name: str, query: ListQuery) -> Page:
-        collection = self.collection(collection_name)
+    async def list(self, collection_name: str, query: ListQuery, access: Access) -> Page:
+        collection = self.collection(collection_name, access)
         return await self._list(collection, query, extra=None)
 
     async def _list(
@@ -134,8 +140,10 @@ class RecordsService:
             raise NotFoundError(f"no record {record_id!r} in {collection.name}")
         return row
 
-    async def get(self, collection_name: str, record_id: str) -> dict[str, Any]:
-        collection = self.collection(collection_name)
+    async def get(
+        self, collection_name: str, record_id: str, access: Access
+    ) -> dict[str, Any]:
+        collection = self.collection(collection_name, access)
         row = await self._row(collection, record_id)
         return self.datasource.serialize(collection, row)
 
@@ -145,16 +153,17 @@ class RecordsService:
         record_id: str,
         relationship: str,
         query: ListQuery,
+        access: Access,
     ) -> tuple[Collection, Page]:
-        collection = self.collection(collection_name)
+        collection = self.collection(collection_name, access)
         rel = collection.relationships.get(relationship)
         if rel is None:
             raise NotFoundError(
                 f"{collection.name} has no relationship {relationship!r}",
                 detail="relationships: " + (", ".join(collection.relationships) or "none"),
             )
+        target = self.collection(rel.target, access)
         row = await self._row(collection, record_id)
-        target = self.datasource.collection(rel.target)
         values = [row._mapping[name] for name in rel.fields]
         scope = related_scope(target, rel.target_fields, values)
         return target, await self._list(target, query, extra=scope)

@@ -1,0 +1,62 @@
+"""Shared pieces of the CLI sub-commands: loading the desk and running against its state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+
+import typer
+
+from actiondesk.errors import ClientError, ConfigurationError
+
+if TYPE_CHECKING:
+    from actiondesk.desk import Desk
+
+T = TypeVar("T")
+
+TargetArg = Annotated[
+    str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
+]
+
+
+def load_desk(target: str) -> Desk:
+    # Imported here: actiondesk.cli imports this module to register the sub-command.
+    from actiondesk.cli import load_target
+    from actiondesk.desk import Desk
+
+    try:
+        desk = load_target(target)
+    except ConfigurationError as exc:
+        fail(exc.problems)
+    if not isinstance(desk, Desk):
+        fail([f"{target} is a {type(desk).__name__}, not an actiondesk Desk"])
+    return desk
+
+
+def with_state(desk: Desk, work: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
+        try:
+            await desk.state.start()
+            return await work()
+        finally:
+            await desk.state.close()
+
+    try:
+        return asyncio.run(run())
+    except ConfigurationError as exc:
+        fail(exc.problems)
+    except ClientError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        for name, problem in (exc.fields or {}).items():
+            typer.echo(f"  {name}: {problem}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def fail(problems: list[str]) -> NoReturn:
+    typer.echo(f"{len(problems)} problem(s):", err=True)
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+    raise typer.Exit(1)
+
+

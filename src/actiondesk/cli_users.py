@@ -1,0 +1,131 @@
+"""``actiondesk users`` and ``actiondesk tokens``: accounts and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+import typer
+
+from actiondesk._cli_support import TargetArg, load_desk, with_state
+from actiondesk.services.users import User
+
+users_app = typer.Typer(help="Accounts: create, list, change role, (de)activate.",
+                        no_args_is_help=True)
+tokens_app = typer.Typer(help="Bearer tokens for scripts.", no_args_is_help=True)
+
+EmailArg = Annotated[str, typer.Argument(help="The user's email.")]
+_DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90m``, ``12h``, ``30d``."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a duration like 90m, 12h or 30d")
+    amount, unit = int(match.group(1)), match.group(2)
+    delta = {"m": dt.timedelta(minutes=amount), "h": dt.timedelta(hours=amount),
+             "d": dt.timedelta(days=amount)}[unit]
+    if not dt.timedelta(minutes=1) <= delta <= dt.timedelta(days=3650):
+        raise typer.BadParameter("a token lives between 1 minute and 10 years")
+    return delta
+
+
+def _line(user: User) -> str:
+    name = f"{user.first_name} {user.last_name}".strip() or "-"
+    state = "active" if user.active else "inactive"
+    return f"{user.email:<36} {user.role:<14} {state:<9} {user.team or '-':<14} {name}"
+
+
+@users_app.command("create")
+def create(
+    target: TargetArg,
+    email: EmailArg,
+    role: Annotated[str, typer.Option(help="The user's role (it must exist).")],
+    first_name: Annotated[str, typer.Option()] = "",
+    last_name: Annotated[str, typer.Option()] = "",
+    team: Annotated[str, typer.Option()] = "",
+    password: Annotated[
+        str | None,
+        typer.Option(help="The password; asked for when omitted on a terminal.", hide_input=True),
+    ] = None,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="No password: the account signs in only "
+                           "with tokens.")
+    ] = False,
+) -> None:
+    """Create a user of the desk at MODULE:ATTR."""
+    desk = load_desk(target)
+    if password is None and not no_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = with_state(desk, lambda: desk.users.create(
+        email, role=role, password=password, first_name=first_name, last_name=last_name,
+        team=team,
+    ))
+    typer.echo(f"created {user.email} ({user.role})")
+
+
+@users_app.command("list")
+def list_users(target: TargetArg) -> None:
+    """List the users."""
+    desk = load_desk(target)
+    users = with_state(desk, desk.users.list)
+    for user in users:
+        typer.echo(_line(user))
+    if not users:
+        typer.echo("no users yet: actiondesk users create MODULE:ATTR EMAIL --role ROLE")
+
+
+@users_app.command("set-role")
+def set_role(target: TargetArg, email: EmailArg,
+             role: Annotated[str, typer.Argument(help="The new role.")]) -> None:
+    """Change a user's role (their sessions and tokens end)."""
+    desk = load_desk(target)
+    user = with_state(desk, lambda: desk.users.set_role(email, role))
+    typer.echo(f"{user.email} is now {user.role}")
+
+
+@users_app.command("deactivate")
+def deactivate(target: TargetArg, email: EmailArg) -> None:
+    """Deactivate a user: their sessions and tokens stop working at once."""
+    desk = load_desk(target)
+    user = with_state(desk, lambda: desk.users.deactivate(email))
+    typer.echo(f"{user.email} is deactivated")
+
+
+@users_app.command("activate")
+def activate(target: TargetArg, email: EmailArg) -> None:
+    """Activate a user again."""
+    desk = load_desk(target)
+    user = with_state(desk, lambda: desk.users.activate(email))
+    typer.echo(f"{user.email} is active")
+
+
+@users_app.command("set-password")
+def set_password(
+    target: TargetArg,
+    email: EmailArg,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+) -> None:
+    """Set a user's password (their sessions and tokens end)."""
+    desk = load_desk(target)
+    user = with_state(desk, lambda: desk.users.set_password(email, password))
+    typer.echo(f"password of {user.email} changed")
+
+
+@tokens_app.command("create")
+def create_token(
+    target: TargetArg,
+    user: Annotated[str, typer.Option("--user", help="The user's email.")],
+    expires: Annotated[str, typer.Option(help="Lifetime: 90m, 12h, 30d.")] = "30d",
+) -> None:
+    """Print a bearer token for a user (send it as 'Authorization: Bearer <token>')."""
+    desk = load_desk(target)
+    lifetime = parse_duration(expires)
+    account = with_state(desk, lambda: desk.users.require(user))
+    if not account.active:
+        typer.echo(f"{account.email} is deactivated", err=True)
+        raise typer.Exit(1)
+    typer.echo(desk.tokens.access(account, lifetime))

@@ -1,0 +1,194 @@
+"""The settings API, for admin roles: roles, action policies, action settings, and the
+export and import of all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from actiondesk.data.schema import Collection
+from actiondesk.errors import BadRequestError, ConfigurationError
+from actiondesk.http.auth import require_admin
+from actiondesk.http.models import ErrorOut
+from actiondesk.http.settings_models import (
+    ActionSettingIn,
+    ActionSettingList,
+    ActionSettingOut,
+    PermissionsData,
+    PermissionsImport,
+    PolicyIn,
+    PolicyList,
+    PolicyOut,
+    RoleIn,
+    RoleList,
+    RoleOut,
+)
+from actiondesk.services.permissions import (
+    PermissionsService,
+    action_setting_from_data,
+    policy_from_data,
+    role_from_data,
+)
+
+router = APIRouter(
+    prefix="/settings",
+    tags=["settings"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        400: {"model": ErrorOut, "description": "Invalid settings (the field is named)."},
+        403: {"model": ErrorOut, "description": "The caller's role is not an admin role."},
+    },
+)
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such role, policy or action setting."}
+}
+CollectionParam = Annotated[
+    str | None,
+    Query(max_length=120, description="The action's collection; omit it for a global action."),
+]
+ActionParam = Annotated[str, Query(max_length=120, description="The action's slug.")]
+
+
+def _permissions(request: Request) -> PermissionsService:
+    service: PermissionsService = request.app.state.permissions
+    return service
+
+
+def _known(request: Request) -> dict[str, Any]:
+    """The desk's actions and collections, so a setting naming neither is refused."""
+    desk = getattr(request.app.state, "desk", None)
+    if desk is None:
+        return {}
+    schemas: Mapping[str, Collection] = desk.datasource.collections
+    actions = {(a.collection, a.slug) for a in desk.registry.all()}
+    return {"known_actions": actions, "schemas": schemas}
+
+
+@router.get("/roles", response_model=RoleList, summary="Every role")
+async def list_roles(request: Request) -> dict[str, Any]:
+    roles = await _permissions(request).list_roles()
+    return {"roles": [r.to_json() for r in roles]}
+
+
+@router.get("/roles/{name}", response_model=RoleOut, responses=_NOT_FOUND, summary="One role")
+async def get_role(request: Request, name: str) -> dict[str, Any]:
+    return (await _permissions(request).get_role(name)).to_json()
+
+
+@router.put("/roles/{name}", response_model=RoleOut, summary="Create or replace a role")
+async def put_role(request: Request, name: str, body: RoleIn) -> dict[str, Any]:
+    role = role_from_data({"name": name, **body.model_dump()})
+    known = _known(request)
+    stored = await _permissions(request).put_role(role, schemas=known.get("schemas"))
+    return stored.to_json()
+
+
+@router.delete(
+    "/roles/{name}",
+    status_code=204,
+    response_class=Response,
+    responses={**_NOT_FOUND, 409: {"model": ErrorOut, "description": "Users have the role."}},
+    summary="Delete a role and its policies",
+)
+async def delete_role(request: Request, name: str) -> Response:
+    await _permissions(request).delete_role(name)
+    return Response(status_code=204)
+
+
+@router.get("/policies", response_model=PolicyList, summary="Policies, of one role or all")
+async def list_policies(
+    request: Request,
+    role: Annotated[str | None, Query(max_length=100, description="Only this role's.")] = None,
+) -> dict[str, Any]:
+    policies = await _permissions(request).list_policies(role)
+    return {"policies": [p.to_json() for p in policies]}
+
+
+@router.put(
+    "/policies",
+    response_model=PolicyOut,
+    summary="Create or replace the policy of a role for an action",
+)
+async def put_policy(request: Request, body: PolicyIn) -> dict[str, Any]:
+    policy = policy_from_data(body.model_dump())
+    stored = await _permissions(request).put_policy(policy, **_known(request))
+    return stored.to_json()
+
+
+@router.delete(
+    "/policies",
+    status_code=204,
+    response_class=Response,
+    responses=_NOT_FOUND,
+    summary="Delete a policy (the action is then hidden from the role)",
+)
+async def delete_policy(
+    request: Request,
+    role: Annotated[str, Query(max_length=100)],
+    action: ActionParam,
+    collection: CollectionParam = None,
+) -> Response:
+    await _permissions(request).delete_policy(role, collection, action)
+    return Response(status_code=204)
+
+
+@router.get("/actions", response_model=ActionSettingList, summary="Every action setting")
+async def list_action_settings(request: Request) -> dict[str, Any]:
+    settings = await _permissions(request).list_action_settings()
+    return {"actions": [s.to_json() for s in settings]}
+
+
+@router.put("/actions", response_model=ActionSettingOut, summary="Set an action's settings")
+async def put_action_setting(request: Request, body: ActionSettingIn) -> dict[str, Any]:
+    setting = action_setting_from_data(body.model_dump())
+    stored = await _permissions(request).put_action_setting(setting, **_known(request))
+    return stored.to_json()
+
+
+@router.delete(
+    "/actions",
+    status_code=204,
+    response_class=Response,
+    responses=_NOT_FOUND,
+    summary="Reset an action's settings (visible, no extra condition)",
+)
+async def delete_action_setting(
+    request: Request, action: ActionParam, collection: CollectionParam = None
+) -> Response:
+    await _permissions(request).delete_action_setting(collection, action)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/permissions/export",
+    response_model=PermissionsData,
+    summary="Every role, policy and action setting",
+)
+async def export_permissions(request: Request) -> dict[str, Any]:
+    return await _permissions(request).export_data()
+
+
+@router.post(
+    "/permissions/import",
+    response_model=PermissionsData,
+    summary="Apply exported permissions: all checked first, nothing applied on a problem",
+    description="Replaces every role, policy and action setting, or with merge=true only "
+    "those given. A 400 lists every problem in detail.problems. Answers the permissions "
+    "now in force.",
+)
+async def import_permissions(
+    request: Request,
+    body: PermissionsImport,
+    merge: Annotated[
+        bool, Query(description="Keep what the import does not mention.")
+    ] = False,
+) -> dict[str, Any]:
+    service = _permissions(request)
+    try:
+        await service.import_data(body.model_dump(), replace=not merge, **_known(request))
+    except ConfigurationError as exc:
+        raise BadRequestError(str(exc), detail={"problems": exc.problems}) from None
+    return await service.export_data()
