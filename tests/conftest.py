@@ -13,7 +13,6 @@ from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
 
-
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}
 
