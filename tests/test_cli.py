@@ -94,6 +94,11 @@ def test_users_and_tokens_commands(sample_db: str, tmp_path: Path, pythonpath: s
     write_app(tmp_path, sample_db)
     _provision_admin(tmp_path, sample_db)
     env = {"PYTHONPATH": pythonpath}
+    role = run(["roles", "create", "myadmin:desk", "support", "--read", "companies",
+                "--read", "transactions"], tmp_path, **env)
+    assert role.returncode == 0, role.stderr
+    roles = run(["roles", "list", "myadmin:desk"], tmp_path, **env)
+    assert "support" in roles.stdout and "companies, transactions" in roles.stdout
     created = run(["users", "create", "myadmin:desk", "ops@test.example", "--role", "admin",
                    "--first-name", "Op", "--password", "long-enough-pass"], tmp_path, **env)
     assert created.returncode == 0, created.stderr

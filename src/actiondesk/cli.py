@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from actiondesk.cli_runs import runs_app
-from actiondesk.cli_users import tokens_app, users_app
+from actiondesk.cli_users import roles_app, tokens_app, users_app
 from actiondesk.desk import Desk
 from actiondesk.errors import ConfigurationError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(roles_app, name="roles")
 
 TargetArg = Annotated[
     str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")

@@ -36,6 +36,7 @@ FileArg = Annotated[Path, typer.Argument(help="The TOML file ('-' for standard o
 _TABLES = (("role", "roles"), ("policy", "policies"), ("action", "actions"))
 _FILTER_KEYS = frozenset({"condition", "enabled_if"})
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_NOT_LITERAL = re.compile(r"['\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
             "\r": "\\r"}
 _HEADER = """\
@@ -92,6 +93,9 @@ def _value(value: Any) -> str:
 
 
 def _string(text: str) -> str:
+    # JSON conditions read best without escaped quotes: a literal string when TOML allows.
+    if ('"' in text or "\\" in text) and not _NOT_LITERAL.search(text):
+        return f"'{text}'"
     out = []
     for char in text:
         code = ord(char)

@@ -129,3 +129,37 @@ def create_token(
         typer.echo(f"{account.email} is deactivated", err=True)
         raise typer.Exit(1)
     typer.echo(desk.tokens.access(account, lifetime))
+
+
+roles_app = typer.Typer(help="Roles: who reads which collections, who administers.",
+                        no_args_is_help=True)
+
+
+@roles_app.command("create")
+def create_role(
+    target: TargetArg,
+    name: Annotated[str, typer.Argument(help="The role's name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="May use the settings API.")] = False,
+    read_all: Annotated[bool, typer.Option("--read-all", help="Reads every collection.")] = False,
+    read: Annotated[list[str] | None, typer.Option(help="A collection it may read "
+                                                    "(repeat the option).")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create or replace a role (policies per action: the settings API or
+    `actiondesk permissions import`)."""
+    from actiondesk.services.permissions import RoleSpec
+
+    desk = load_desk(target)
+    spec = RoleSpec(name, description, is_admin=admin, read_all=read_all,
+                    readable=frozenset(read or ()))
+    with_state(desk, lambda: desk.permissions.put_role(spec))
+    typer.echo(f"role {name} saved")
+
+
+@roles_app.command("list")
+def list_roles(target: TargetArg) -> None:
+    """List the roles."""
+    desk = load_desk(target)
+    for role in with_state(desk, desk.permissions.list_roles):
+        reads = "everything" if role.read_all else ", ".join(sorted(role.readable)) or "nothing"
+        typer.echo(f"{role.name:<16} {'admin' if role.is_admin else '':<6} reads {reads}")

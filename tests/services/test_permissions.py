@@ -564,6 +564,13 @@ def test_toml_strings_survive_every_character() -> None:
         json.loads(back["policies"][0]["condition"])
     ).to_json()
     assert back == data
+    # JSON without a single quote is written as a literal string, easier to review.
+    plain = {"actions": [{"collection": "c", "action": "a", "visible": True,
+                          "enabled_if": {"field": "f", "operator": "equal", "value": "a\\b"}}]}
+    assert """enabled_if = '{"field": "f", "operator": "equal", "value": "a\\\\b"}'""" in (
+        to_toml(plain))
+    assert from_toml(to_toml(plain))["actions"][0]["enabled_if"] == json.dumps(
+        plain["actions"][0]["enabled_if"])
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         from_toml("[[role]\nname = 1")
 
