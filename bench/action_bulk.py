@@ -27,12 +27,16 @@ created if absent.
 
 A report, not a test: the exit code is 0 whether or not a target is met, non-zero only when
 the setup fails.
+
+Requests carry the bearer token of a user of a role ``bench`` with ``trigger`` policies on
+both actions, provisioned before the first server starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import socket
@@ -65,6 +69,9 @@ SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 900.0
 MIB = 1024 * 1024
 
+SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
+BENCH_ROLE = "bench"
+BENCH_EMAIL = "bench@bench.example"
 VALIDATE_SLUG = "validate-all"
 COUNT_SLUG = "count-in-batches"
 ACTIONS_PATH = f"/api/collections/{TABLE}/actions"
@@ -120,12 +127,8 @@ def serve(port: int, data_url: str, state_url: str, batch_size: int) -> None:
 
     from actiondesk import ActionContext, Desk, Success
 
-    desk = Desk(
-        database_url=data_url,
-        state_url=state_url,
-        secret_key="bench-not-secret",  # noqa: S106 - a throwaway local server
-        include=[TABLE],
-    )
+    desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
+                include=[TABLE])
 
     @desk.action(TABLE, name="Validate all", scope="bulk")
     async def validate_all(ctx: ActionContext) -> Success:
@@ -216,6 +219,28 @@ async def fill(data_dsn: str, rows: int) -> None:
         await conn.close()
 
 
+async def provision(urls: Urls) -> str:
+    """The role, its policies on both actions and the user the benchmark calls as; its
+    bearer token (signed with the servers' secret key). The table must exist."""
+    from actiondesk import Desk
+    from actiondesk.services.permissions import Policy, RoleSpec
+
+    desk = Desk(database_url=urls.data, state_url=urls.state, secret_key=SECRET_KEY,
+                include=[TABLE])
+    await desk.start()
+    try:
+        if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:
+            await desk.permissions.put_role(RoleSpec(BENCH_ROLE, read_all=True))
+        for slug in (VALIDATE_SLUG, COUNT_SLUG):
+            await desk.permissions.put_policy(Policy(BENCH_ROLE, TABLE, slug))
+        user = await desk.users.by_email(BENCH_EMAIL) or await desk.users.create(
+            BENCH_EMAIL, role=BENCH_ROLE
+        )
+        return desk.tokens.access(user, dt.timedelta(hours=12))
+    finally:
+        await desk.stop()
+
+
 async def reset(conn: asyncpg.Connection) -> None:
     """Every status back to 'new', dead rows vacuumed away, dirty pages flushed: each timed
     UPDATE starts from the same state (outside the timings)."""
@@ -232,7 +257,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(urls: Urls, batch_size: int, workdir: Path) -> Iterator[tuple[str, int]]:
+def server(
+    urls: Urls, batch_size: int, token: str, workdir: Path
+) -> Iterator[tuple[str, int]]:
     """This script in ``--serve-port`` mode (a Desk on uvicorn) in its own process; always
     stopped on the way out. Yields (base URL, pid)."""
     port = free_port()
@@ -246,7 +273,7 @@ def server(urls: Urls, batch_size: int, workdir: Path) -> Iterator[tuple[str, in
     # Our own interpreter running this very script; nothing comes from outside.
     process = subprocess.Popen(command, cwd=workdir)  # noqa: S603
     try:
-        asyncio.run(wait_until_ready(f"http://127.0.0.1:{port}", process))
+        asyncio.run(wait_until_ready(f"http://127.0.0.1:{port}", token, process))
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
         if process.poll() is None:
@@ -258,10 +285,14 @@ def server(urls: Urls, batch_size: int, workdir: Path) -> Iterator[tuple[str, in
                 process.wait()
 
 
-async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def wait_until_ready(base_url: str, token: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     last_problem = "no answer"
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=bearer(token)) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise SetupError(f"the actiondesk server exited with code {process.returncode}")
@@ -390,12 +421,13 @@ def check(side: str, got: int, expected: int) -> None:
 
 
 async def measure_update(
-    base_url: str, watch: Watch, data_dsn: str, rows: int, repeat: int
+    base_url: str, token: str, watch: Watch, data_dsn: str, rows: int, repeat: int
 ) -> Workload:
     result = Workload("update", rows, rows - len(EXCLUDED_IDS))
     conn = await connect(data_dsn)
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S,
+                                     headers=bearer(token)) as client:
             # Warm-up: the action on a few rows (code paths, pools), then one raw UPDATE of
             # the whole table so the table reaches the size it keeps for the timed runs.
             await run_action(client, VALIDATE_SLUG, SELECT_FEW)
@@ -432,12 +464,14 @@ async def measure_update(
 
 
 async def measure_batches(
-    base_url: str, watch: Watch, data_dsn: str, rows: int, repeat: int, batch_size: int
+    base_url: str, token: str, watch: Watch, data_dsn: str, rows: int, repeat: int,
+    batch_size: int,
 ) -> Workload:
     result = Workload("batches", rows, rows - len(EXCLUDED_IDS))
     conn = await connect(data_dsn)
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S,
+                                     headers=bearer(token)) as client:
             await run_action(client, COUNT_SLUG, SELECT_FEW)
             await raw_batches(conn, batch_size)
             watch.before_timed_runs()
@@ -461,16 +495,18 @@ async def measure_batches(
 
 def run_all(args: argparse.Namespace, urls: Urls, workdir: Path) -> list[Workload]:
     results: list[Workload] = []
+    token: str | None = None
     for rows in args.sizes:
         asyncio.run(fill(urls.data, rows))
+        token = token or asyncio.run(provision(urls))
         # A fresh server per size and workload: its peak memory is theirs alone.
-        with server(urls, args.batch_size, workdir) as (base_url, pid):
+        with server(urls, args.batch_size, token, workdir) as (base_url, pid):
             results.append(asyncio.run(
-                measure_update(base_url, Watch(pid), urls.data, rows, args.repeat)
+                measure_update(base_url, token, Watch(pid), urls.data, rows, args.repeat)
             ))
-        with server(urls, args.batch_size, workdir) as (base_url, pid):
+        with server(urls, args.batch_size, token, workdir) as (base_url, pid):
             results.append(asyncio.run(
-                measure_batches(base_url, Watch(pid), urls.data, rows, args.repeat,
+                measure_batches(base_url, token, Watch(pid), urls.data, rows, args.repeat,
                                 args.batch_size)
             ))
     return results

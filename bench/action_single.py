@@ -8,8 +8,11 @@ with a bare route ``POST /bare/{id}`` running ``UPDATE bench_single SET counter 
 WHERE id = :id`` through its own SQLAlchemy ``AsyncEngine``, and a ``Desk`` mounted at
 ``/desk`` whose single action ``Bump`` runs the same UPDATE through ``ctx.async_db`` and
 ``ctx.selection.where``. The action path pays for everything actiondesk does per run: parse
-the JSON:API body, resolve and count the selection, check conditions, and write the runs
-audit (one row on begin, updated on finish) in the state database.
+the JSON:API body, authenticate the bearer token (the caller's user is read from the state
+database), check the permissions, resolve and count the selection, check conditions, and
+write the runs audit (one row on begin, updated on finish) in the state database. The caller
+is a user of a role ``bench`` with a ``trigger`` policy on the action, provisioned (with its
+token) before the server starts; the bare route ignores the token.
 
 The client (this process) is an httpx.AsyncClient with ``--concurrency`` workers sending
 requests for ``--seconds`` per phase, on random ids of the 1,000 rows; bare and actiondesk
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import random
@@ -61,9 +65,14 @@ TARGET_RATIO = 0.7
 SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 60.0
 
+SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
+BENCH_ROLE = "bench"
+BENCH_EMAIL = "bench@bench.example"
+ACTION_SLUG = "bump"
+
 BARE = "bare"
 DESK = "actiondesk"
-DESK_PATH = f"/desk/api/collections/{TABLE}/actions/bump"
+DESK_PATH = f"/desk/api/collections/{TABLE}/actions/{ACTION_SLUG}"
 UPDATE_SQL = f"UPDATE {TABLE} SET counter = counter + 1 WHERE id = :id"
 
 
@@ -80,12 +89,8 @@ def build_app(data_url: str, state_url: str) -> FastAPI:
     from actiondesk import ActionContext, Desk, Success
     from actiondesk.data.urls import to_async_url
 
-    desk = Desk(
-        database_url=data_url,
-        state_url=state_url,
-        secret_key="bench-not-secret",  # noqa: S106 - a throwaway local server
-        include=[TABLE],
-    )
+    desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
+                include=[TABLE])
 
     @desk.action(TABLE, name="Bump")
     async def bump(ctx: ActionContext) -> Success:
@@ -234,6 +239,27 @@ async def prepare_sqlite(workdir: Path) -> Target:
         await data.dispose()
     return Target("SQLite", sqlite3.sqlite_version, data_url,
                   f"sqlite:///{workdir / 'state.db'}")
+
+
+async def provision(target: Target) -> str:
+    """The role, its policy on the action and the user the benchmark calls as; its bearer
+    token (signed with the server's secret key)."""
+    from actiondesk import Desk
+    from actiondesk.services.permissions import Policy, RoleSpec
+
+    desk = Desk(database_url=target.data_url, state_url=target.state_url,
+                secret_key=SECRET_KEY, include=[TABLE])
+    await desk.start()
+    try:
+        if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:
+            await desk.permissions.put_role(RoleSpec(BENCH_ROLE, read_all=True))
+        await desk.permissions.put_policy(Policy(BENCH_ROLE, TABLE, ACTION_SLUG))
+        user = await desk.users.by_email(BENCH_EMAIL) or await desk.users.create(
+            BENCH_EMAIL, role=BENCH_ROLE
+        )
+        return desk.tokens.access(user, dt.timedelta(hours=12))
+    finally:
+        await desk.stop()
 
 
 async def counter_sum(target: Target) -> int:
@@ -490,12 +516,13 @@ class Measurement:
 
 
 async def measure(
-    base_url: str, process: subprocess.Popen[bytes], target: Target, args: argparse.Namespace
+    base_url: str, process: subprocess.Popen[bytes], target: Target, token: str,
+    args: argparse.Namespace,
 ) -> Measurement:
     limits = httpx.Limits(max_connections=args.concurrency,
                           max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits,
-                                 timeout=REQUEST_TIMEOUT_S) as client:
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_S,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         await wait_until_ready(client, process)
         await check_both_update(client, target)
         probe = Probe(target)
@@ -564,7 +591,8 @@ def report(result: Measurement, target: Target, args: argparse.Namespace) -> Non
         f"{target.backend} {target.version} | {ROWS:,} rows | {args.concurrency} concurrent "
         f"clients | {args.rounds} rounds x {args.seconds:g} s per side (ABBA), after "
         f"{args.warmup:g} s warm-up each | {os.cpu_count()} CPUs (client, server and database "
-        "share them) | one uvicorn process (h11, asyncio)"
+        "share them) | one uvicorn process (h11, asyncio) | actiondesk calls carry a bearer "
+        "token"
     )
     print()
     header = (
@@ -676,8 +704,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 target = asyncio.run(prepare_postgresql(args.database_url))
             print(f"{target.backend} {target.version}: {ROWS:,} rows in {TABLE}", flush=True)
+            token = asyncio.run(provision(target))
             with server(target, workdir) as (base_url, process):
-                result = asyncio.run(measure(base_url, process, target, args))
+                result = asyncio.run(measure(base_url, process, target, token, args))
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return 2

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 import httpx
 
 from actiondesk import Desk
-from actiondesk.services.permissions import RoleSpec
+from actiondesk.services.permissions import ActionSetting, Policy, RoleSpec
+from actiondesk.services.users import User
+
+T = TypeVar("T")
 
 ADMIN_EMAIL = "admin@test.example"
 PASSWORD = "correct-horse-battery"
@@ -41,3 +46,49 @@ def bearer(token: str) -> dict[str, str]:
 
 def client(base_url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=bearer(token), timeout=60)
+
+
+def with_started(desk: Desk, work: Callable[[Desk], Awaitable[T]]) -> T:
+    """Run ``work`` on a started desk in its own event loop, then stop the desk: to provision
+    before a server starts, or to change the state database as another process would."""
+
+    async def main() -> T:
+        await desk.start()
+        try:
+            return await work(desk)
+        finally:
+            await desk.stop()
+
+    return asyncio.run(main())
+
+
+def provision(
+    desk: Desk,
+    *,
+    roles: Iterable[RoleSpec] = (),
+    policies: Iterable[Policy] = (),
+    settings: Iterable[ActionSetting] = (),
+    users: Mapping[str, tuple[str, str | None]] | None = None,
+) -> dict[str, User]:
+    """Store roles, policies and action settings, and create users (email -> (role,
+    password or None: a user without a password costs no argon2 hash)); call before serving."""
+
+    async def work(desk: Desk) -> dict[str, User]:
+        for role in roles:
+            await desk.permissions.put_role(role)
+        for policy in policies:
+            await desk.permissions.put_policy(policy)
+        for setting in settings:
+            await desk.permissions.put_action_setting(setting)
+        made = {}
+        for email, (role_name, password) in (users or {}).items():
+            made[email] = await desk.users.by_email(email) or await desk.users.create(
+                email, role=role_name, password=password
+            )
+        return made
+
+    return with_started(desk, work)
+
+
+def access_token(desk: Desk, user: User, hours: float = 4) -> str:
+    return desk.tokens.access(user, dt.timedelta(hours=hours))

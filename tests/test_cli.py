@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from actiondesk import Desk
 from tests.auth_support import ADMIN_EMAIL, token_for
 from tests.live_server import free_port
-from tests.sample_schema import metadata
+from tests.sample_schema import create_and_seed, metadata
 
 CLI = [sys.executable, "-m", "actiondesk.cli"]
 
@@ -31,7 +32,7 @@ def write_app(tmp_path: Path, url: str, extra: str = "") -> None:
     state = f"sqlite:///{tmp_path / 'state.db'}"
     (tmp_path / "myadmin.py").write_text(
         "from actiondesk import Desk\n"
-        "from tests.sample_schema import metadata\n"
+        "from tests.sample_schema import create_and_seed, metadata\n"
         f"desk = Desk(database_url={url!r}, state_url={state!r}, secret_key='k', "
         f"models=[metadata]{extra})\n"
     )
@@ -90,7 +91,10 @@ def _provision_admin(tmp_path: Path, url: str) -> None:
     token_for(desk)
 
 
-def test_users_and_tokens_commands(sample_db: str, tmp_path: Path, pythonpath: str) -> None:
+def test_users_and_tokens_commands(tmp_path: Path, pythonpath: str) -> None:
+    # Users live in the state database (SQLite here); the data backend does not matter.
+    sample_db = f"sqlite:///{tmp_path / 'data.db'}"
+    asyncio.run(create_and_seed(sample_db))
     write_app(tmp_path, sample_db)
     _provision_admin(tmp_path, sample_db)
     env = {"PYTHONPATH": pythonpath}

@@ -674,7 +674,9 @@ def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def desk_dir(state_url: str, tmp_path: Path) -> Path:
+def desk_dir(tmp_path: Path) -> Path:
+    # The CLI is the same on every backend (the service tests cover those): SQLite only.
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
     data = f"sqlite:///{tmp_path / 'data.db'}"
     asyncio.run(create_and_seed(data))
     (tmp_path / "permdesk.py").write_text(DESK_MODULE.format(data=data, state=state_url))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
-# Verified when the account does not exist, so a miss costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("actiondesk-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified when the account does not exist, so a miss costs as much as a wrong password.
+    return _hasher.hash("actiondesk-dummy-password")
+
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -18,7 +25,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
