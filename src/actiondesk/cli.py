@@ -78,14 +78,9 @@ def serve(
 @app.command()
 def check(target: TargetArg) -> None:
     """Report every configuration problem of the desk at MODULE:ATTR, all at once."""
-    try:
-        desk = load_target(target)
-    except ConfigurationError as exc:
-        _report(exc.problems)
-        raise typer.Exit(1) from exc
-    if not isinstance(desk, Desk):
-        typer.echo(f"{target} is a {type(desk).__name__}, not an actiondesk Desk", err=True)
-        raise typer.Exit(1)
+    from actiondesk._cli_support import load_desk
+
+    desk = load_desk(target)
     problems = asyncio.run(desk.check())
     for note in desk.datasource.notes:
         typer.echo(f"note: {note}")
@@ -99,36 +94,18 @@ def check(target: TargetArg) -> None:
 @app.command()
 def migrate(target: TargetArg) -> None:
     """Bring the state database of the desk at MODULE:ATTR up to date (safe to repeat)."""
+    from actiondesk._cli_support import load_desk, with_state
     from actiondesk.data.urls import redact
 
-    try:
-        desk = load_target(target)
-    except ConfigurationError as exc:
-        _report(exc.problems)
-        raise typer.Exit(1) from exc
-    if not isinstance(desk, Desk):
-        typer.echo(f"{target} is a {type(desk).__name__}, not an actiondesk Desk", err=True)
-        raise typer.Exit(1)
-
-    async def upgrade() -> str | None:
-        try:
-            await desk.state.start()
-            return await desk.state.revision()
-        finally:
-            await desk.state.close()
-
-    try:
-        revision = asyncio.run(upgrade())
-    except ConfigurationError as exc:
-        _report(exc.problems)
-        raise typer.Exit(1) from exc
+    desk = load_desk(target)
+    revision = with_state(desk, desk.state.revision)
     typer.echo(f"state database {redact(desk.state.url)} is at revision {revision} (latest)")
 
 
 def _report(problems: list[str]) -> None:
-    typer.echo(f"{len(problems)} problem(s):", err=True)
-    for problem in problems:
-        typer.echo(f"  - {problem}", err=True)
+    from actiondesk._cli_support import fail
+
+    fail(problems)
 
 
 @app.command()

@@ -1,0 +1,477 @@
+"""The permission matrix on every backend: each endpoint x role x rule, with conditions that
+hold for some selected records and not others, select-all, related-data contexts, action
+settings, and a change made through one server enforced by another at its next request.
+Every refusal is audited: as a refused run for an execution, in /api/audit otherwise.
+
+The state tables live in the data database of each backend, as they may in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from actiondesk import ActionContext, Condition, Desk, Success
+from actiondesk import fields as f
+from actiondesk.services.permissions import ActionSetting, Policy, RoleSpec
+from tests.actions_app import jsonapi
+from tests.auth_support import access_token, bearer, provision
+from tests.databases import BACKENDS, scratch_database
+from tests.live_server import live_server
+from tests.sample_schema import create_and_seed, metadata
+
+SECRET = "matrix-secret"
+EMAILS = {role: f"{role}@matrix.test" for role in ("admin", "support", "viewer", "auditor")}
+
+# Sample data: company i has capital i*1000 + 0.25, status ("pending", "live", "churned")[i % 3]
+# and is active when i is even; transaction i is emitted by company 1 + i % 3.
+BIG_CAPITAL = Condition("capital", "greater_than", 10000)  # companies 10..30
+BIG_AMOUNT = Condition("amount", "greater_than", 1000)
+ACTIVE = Condition("active", "equal", True)
+NOT_CHURNED = Condition("status", "not_equal", "churned")
+
+ROLES = [
+    RoleSpec("admin", is_admin=True, read_all=True),
+    RoleSpec("support", readable=frozenset({"companies", "transactions"})),
+    RoleSpec("viewer", readable=frozenset({"companies"})),
+    RoleSpec("auditor", readable=frozenset({"transactions"})),
+]
+COMPANY_ACTIONS = ("touch", "refund", "charge", "purge", "export", "flag", "retired")
+POLICIES = [
+    *(Policy("admin", "companies", slug) for slug in COMPANY_ACTIONS),
+    Policy("admin", "transactions", "tally"),
+    Policy("support", "companies", "touch"),
+    Policy("support", "companies", "refund", rule="approval", condition=BIG_CAPITAL),
+    Policy("support", "companies", "charge", rule="approval", condition=BIG_AMOUNT,
+           condition_on="values"),
+    Policy("support", "companies", "purge", rule="hidden"),
+    # no policy for support on export: hidden by default
+    Policy("support", "companies", "flag"),
+    Policy("support", "companies", "retired"),
+    Policy("support", "transactions", "tally"),
+    Policy("auditor", "transactions", "tally"),
+    # viewer: no policy at all
+]
+SETTINGS = [
+    ActionSetting("companies", "retired", visible=False),
+    ActionSetting("companies", "flag", enabled_if=ACTIVE),
+]
+
+
+async def report(ctx: ActionContext) -> Success:
+    """What ran, on how many records, for whom: the same handler serves every action."""
+    count = await ctx.selection.count() if ctx.selection is not None else 0
+    return Success(json.dumps({"action": ctx.action.slug, "count": count,
+                               "by": ctx.caller.email}))
+
+
+def make_desk(url: str, state_url: str) -> Desk:
+    desk = Desk(database_url=url, state_url=state_url, secret_key=SECRET, models=[metadata])
+    desk.action("companies", name="Touch", scope="bulk")(report)
+    desk.action("companies", name="Refund", scope="bulk")(report)
+    desk.action("companies", name="Charge", form=[f.Decimal("amount", required=True)])(report)
+    desk.action("companies", name="Purge")(report)
+    desk.action("companies", name="Export")(report)
+    desk.action("companies", name="Flag", enabled_if=NOT_CHURNED,
+                disabled_reason="churned companies cannot be flagged")(report)
+    desk.action("companies", name="Retired")(report)
+    desk.action("transactions", name="Tally", scope="bulk")(report)
+    return desk
+
+
+@dataclass
+class Matrix:
+    base: str
+    url: str
+    tokens: dict[str, str]
+    runs: dict[str, str] = field(default_factory=dict)  # role -> the id of one of its runs
+
+    def client(self, role: str, base: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=(base or self.base) + "/api",
+                            headers=bearer(self.tokens[role]), timeout=60)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def matrix(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    backend: str = request.param
+    with scratch_database(backend, tmp_path_factory.mktemp("matrix-" + backend)) as url:
+        asyncio.run(create_and_seed(url))
+        desk = make_desk(url, url)
+        users = provision(desk, roles=ROLES, policies=POLICIES, settings=SETTINGS,
+                          users={email: (role, None) for role, email in EMAILS.items()})
+        tokens = {role: access_token(desk, users[email]) for role, email in EMAILS.items()}
+        with live_server(desk) as base:
+            found = Matrix(base, url, tokens)
+            for role in ("admin", "support"):
+                with found.client(role) as api:
+                    done = api.post("/collections/companies/actions/touch",
+                                    json=jsonapi(["1"]))
+                    assert done.status_code == 200, done.text
+                    found.runs[role] = done.headers["x-actiondesk-run-id"]
+            yield found
+
+
+# -- the matrix ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    role: str
+    method: str
+    path: str  # under /api; {admin_run} and {support_run} are filled in
+    status: int
+    says: tuple[str, ...] = ()  # in the 403 message: the rule, the role, the collection
+    body: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    count: int | None = None  # for an execution: how many records the handler saw
+
+
+def execute(role: str, slug: str, ids: list[str], status: int, *says: str,
+            collection: str = "companies", name: str = "", count: int | None = None,
+            values: dict[str, Any] | None = None, **attributes: Any) -> Case:
+    label = name or f"{'-'.join(ids) or 'all'}"
+    return Case(f"execute-{slug}-{label}-{role}", role, "POST",
+                f"/collections/{collection}/actions/{slug}", status, says,
+                body=jsonapi(ids, values, **attributes), count=count)
+
+
+def form(role: str, slug: str, ids: list[str], status: int, *says: str,
+         collection: str = "companies", name: str = "", **attributes: Any) -> Case:
+    label = name or "-".join(ids)
+    return Case(f"form-{slug}-{label}-{role}", role, "POST",
+                f"/collections/{collection}/actions/{slug}/form", status, says,
+                body=jsonapi(ids, **attributes))
+
+
+def get(name: str, role: str, path: str, status: int, *says: str,
+        params: dict[str, Any] | None = None) -> Case:
+    return Case(f"{name}-{role}", role, "GET", path, status, says, params=params)
+
+
+NOT_READ = "may not read collection"
+APPROVAL = ("needs approval", "rule: approval", "'support'")
+EMITTED = {"parent_collection_name": "companies", "parent_collection_id": "1",
+           "parent_association_name": "emitter_company_transactions"}
+RELATED = "/collections/companies/records/1/relationships/emitter_company_transactions"
+
+CASES: list[Case | Any] = [
+    # collections and records: read access per role
+    *(get("collections", role, "/collections", 200) for role in EMAILS),
+    get("collection-orders", "admin", "/collections/orders", 200),
+    get("collection-orders", "support", "/collections/orders", 403, NOT_READ, "'support'",
+        "'orders'"),
+    get("collection-transactions", "viewer", "/collections/transactions", 403, NOT_READ,
+        "'viewer'", "'transactions'"),
+    get("collection-companies", "auditor", "/collections/companies", 403, NOT_READ,
+        "'auditor'", "'companies'"),
+    get("records-orders", "admin", "/collections/orders/records", 200),
+    get("records-transactions", "support", "/collections/transactions/records", 200),
+    get("records-orders", "support", "/collections/orders/records", 403, NOT_READ, "'orders'"),
+    get("records-companies", "viewer", "/collections/companies/records", 200),
+    get("records-transactions", "viewer", "/collections/transactions/records", 403, NOT_READ,
+        "'transactions'"),
+    get("records-companies", "auditor", "/collections/companies/records", 403, NOT_READ,
+        "'companies'"),
+    get("record-company", "support", "/collections/companies/records/1", 200),
+    get("record-order", "admin", "/collections/orders/records/plain", 200),
+    get("record-order", "support", "/collections/orders/records/plain", 403, NOT_READ,
+        "'orders'"),
+    get("record-transaction", "viewer", "/collections/transactions/records/1", 403, NOT_READ,
+        "'transactions'"),
+    get("related", "admin", RELATED, 200),
+    get("related", "support", RELATED, 200),
+    get("related", "viewer", RELATED, 403, NOT_READ, "'viewer'", "'transactions'"),
+    get("related", "auditor", RELATED, 403, NOT_READ, "'auditor'", "'companies'"),
+    get("related-orders", "support", "/collections/companies/records/1/relationships/orders",
+        403, NOT_READ, "'orders'"),
+    # action lists: what is listed is checked apart; here, who may ask
+    *(get("actions", role, "/collections/companies/actions", 200)
+      for role in ("admin", "support", "viewer")),
+    get("actions", "auditor", "/collections/companies/actions", 403, NOT_READ, "'companies'"),
+    get("actions-ids", "support", "/collections/companies/actions", 200,
+        params={"ids": ["1", "12"]}),
+    get("actions-orders", "support", "/collections/orders/actions", 403, NOT_READ, "'orders'"),
+    get("actions-orders-ids", "support", "/collections/orders/actions", 403, NOT_READ,
+        "'orders'", params={"ids": ["plain"]}),
+    get("actions-transactions-ids", "viewer", "/collections/transactions/actions", 403,
+        NOT_READ, "'transactions'", params={"ids": ["1"]}),
+    *(get("global-actions", role, "/actions", 200) for role in EMAILS),
+    # forms: the same checks as execution
+    form("support", "touch", ["1"], 200),
+    form("support", "charge", ["1"], 200),
+    form("support", "refund", ["1", "12"], 200),
+    form("support", "purge", ["1"], 403, "rule: hidden", "'support'"),
+    form("support", "export", ["1"], 403, "hidden by default", "'support'"),
+    form("support", "retired", ["1"], 403, "switched off"),
+    form("admin", "retired", ["1"], 403, "switched off"),
+    form("viewer", "touch", ["1"], 403, "'viewer'", "hidden by default"),
+    form("auditor", "touch", ["1"], 403, NOT_READ, "'companies'"),
+    form("support", "flag", ["2"], 403, "churned companies cannot be flagged"),
+    form("support", "flag", ["3"], 403, "administrator"),
+    form("support", "flag", ["4"], 200),
+    form("admin", "tally", ["3"], 200, collection="transactions"),
+    form("viewer", "tally", ["3"], 403, NOT_READ, "'transactions'", collection="transactions"),
+    form("support", "tally", ["3"], 200, collection="transactions", name="in-parent",
+         **EMITTED),
+    form("auditor", "tally", ["3"], 403, NOT_READ, "'companies'", collection="transactions",
+         name="in-unreadable-parent", **EMITTED),
+    # execution: trigger, hidden, no policy, switched off
+    execute("support", "touch", ["1", "2"], 200, count=2),
+    execute("admin", "touch", ["1", "2", "3"], 200, count=3),
+    execute("viewer", "touch", ["1"], 403, "'viewer'", "hidden by default"),
+    execute("auditor", "touch", ["1"], 403, NOT_READ, "'companies'"),
+    execute("support", "purge", ["1"], 403, "rule: hidden", "'support'"),
+    execute("admin", "purge", ["1"], 200, count=1),
+    execute("support", "export", ["1"], 403, "hidden by default", "'support'"),
+    execute("admin", "export", ["1"], 200, count=1),
+    execute("support", "retired", ["1"], 403, "switched off"),
+    execute("admin", "retired", ["1"], 403, "switched off"),
+    # approval on the selected records: required when the condition holds for any of them
+    execute("support", "refund", ["1", "2"], 200, count=2),
+    execute("support", "refund", ["12"], 403, *APPROVAL),
+    execute("support", "refund", ["1", "12", "2"], 403, *APPROVAL, name="mixed"),
+    execute("admin", "refund", ["1", "12"], 200, count=2),
+    # select-all with the condition
+    execute("support", "refund", [], 403, *APPROVAL, all_records=True),
+    execute("support", "refund", [], 200, name="all-small", count=4, all_records=True,
+            all_records_subset_query={"field": "capital", "operator": "less_than",
+                                      "value": 5000}),
+    execute("support", "refund", [], 403, *APPROVAL, name="all-some-big", all_records=True,
+            all_records_subset_query={"field": "capital", "operator": "less_than",
+                                      "value": 12000}),
+    execute("support", "refund", [], 200, name="all-big-excluded", count=9, all_records=True,
+            all_records_subset_query={"field": "capital", "operator": "less_than",
+                                      "value": 12000},
+            all_records_ids_excluded=["10", "11"]),
+    # approval on form values
+    execute("support", "charge", ["1"], 200, name="small", count=1, values={"amount": "500"}),
+    execute("support", "charge", ["1"], 403, "needs approval", "form values", name="big",
+            values={"amount": "5000"}),
+    execute("admin", "charge", ["1"], 200, name="big", count=1, values={"amount": "5000"}),
+    # the admin's enabled_if ANDed with the code's
+    execute("support", "flag", ["4"], 200, count=1),
+    execute("support", "flag", ["2"], 403, "churned companies cannot be flagged"),
+    execute("support", "flag", ["3"], 403, "administrator"),
+    execute("admin", "flag", ["3"], 403, "administrator"),
+    execute("admin", "flag", ["2"], 403, "churned companies cannot be flagged"),
+    # related-data contexts: the child and the parent collection must both be readable
+    execute("support", "tally", ["3", "6"], 200, collection="transactions", name="in-parent",
+            count=2, **EMITTED),
+    execute("support", "tally", [], 200, collection="transactions", name="all-in-parent",
+            count=20, all_records=True, **EMITTED),
+    execute("viewer", "tally", ["3"], 403, NOT_READ, "'transactions'",
+            collection="transactions", name="in-parent", **EMITTED),
+    execute("auditor", "tally", ["3"], 200, collection="transactions", count=1),
+    execute("auditor", "tally", ["3"], 403, NOT_READ, "'companies'", collection="transactions",
+            name="in-unreadable-parent", **EMITTED),
+    # runs: one's own, or every run for admins
+    get("runs", "support", "/runs", 200),
+    get("runs", "admin", "/runs", 200, params={"status": "refused"}),
+    get("runs-of-admin", "support", "/runs", 403, "only admins", params={"caller": EMAILS[
+        "admin"]}),
+    get("run-of-admin", "support", "/runs/{admin_run}", 403, "only admins"),
+    get("run-file-of-admin", "support", "/runs/{admin_run}/file", 403, "only admins"),
+    get("own-run", "support", "/runs/{support_run}", 200),
+    get("run-of-support", "viewer", "/runs/{support_run}", 403, "only admins"),
+    get("run-of-support", "admin", "/runs/{support_run}", 200),
+    # settings and the audit: admins only
+    get("settings-roles", "admin", "/settings/roles", 200),
+    get("settings-roles", "support", "/settings/roles", 403, "'support'", "not an admin"),
+    get("audit", "viewer", "/audit", 403, "'viewer'", "not an admin"),
+    Case("promote-self-support", "support", "PUT", "/settings/roles/support", 403,
+         ("not an admin",), body={"is_admin": True, "read_all": True}),
+    Case("grant-self-viewer", "viewer", "PUT", "/settings/policies", 403, ("not an admin",),
+         body={"role": "viewer", "collection": "companies", "action": "purge"}),
+]
+
+PARENT_NOT_CHECKED = (
+    "actions/engine.py ActionsService._parent_scope (used by form() and execute()) reads the "
+    "parent record without access.require_read(parent.collection): a role that may not read "
+    "companies can still run or load a transactions action inside companies/1's "
+    "related-data view (200), which confirms that companies record exists"
+)
+CASES = [
+    pytest.param(c, id=c.name, marks=pytest.mark.xfail(strict=True, reason=PARENT_NOT_CHECKED))
+    if c.name.endswith("in-unreadable-parent-auditor") else pytest.param(c, id=c.name)
+    for c in CASES
+]
+
+
+def refused(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def forbidden_events(matrix: Matrix, path: str, email: str, reason: str) -> int:
+    with matrix.client("admin") as admin:
+        events = admin.get("/audit", params={"kind": "forbidden", "limit": 1000}).json()
+    return sum(1 for e in events["events"] if e["path"] == path
+               and e["caller_email"] == email and e["reason"] == reason)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matrix(matrix: Matrix, case: Case) -> None:
+    path = case.path.format(**{f"{role}_run": run for role, run in matrix.runs.items()})
+    email = EMAILS[case.role]
+    is_execution = case.method == "POST" and "/actions/" in path and not path.endswith("/form")
+    with matrix.client(case.role) as api:
+        response = api.request(case.method, path, json=case.body, params=case.params)
+    if case.status != 403:
+        assert response.status_code == case.status, response.text
+        if case.count is not None:
+            result = json.loads(response.json()["success"])
+            assert result == {"action": path.rsplit("/", 1)[1], "count": case.count,
+                              "by": email}
+        return
+    body = refused(response, 403)
+    for phrase in case.says:
+        assert phrase in body["error"], body
+    if is_execution:
+        with matrix.client("admin") as admin:
+            run = admin.get(f"/runs/{body['detail']['run_id']}").json()
+        assert run["status"] == "refused" and run["status_code"] == 403
+        assert run["caller"]["email"] == email and run["message"] == body["error"]
+    else:
+        # Not audited twice, and audited with who, where and why.
+        assert forbidden_events(matrix, "/api" + path, email, body["error"]) >= 1
+
+
+# -- what is listed ------------------------------------------------------------------------
+
+
+def listed(matrix: Matrix, role: str, collection: str = "companies",
+           ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    with matrix.client(role) as api:
+        response = api.get(f"/collections/{collection}/actions", params={"ids": ids or []})
+    assert response.status_code == 200, response.text
+    return {a["slug"]: a for a in response.json()["actions"]}
+
+
+def test_collections_are_listed_by_read_access(matrix: Matrix) -> None:
+    expected = {
+        "admin": {"companies", "transactions", "orders", "order_lines"},
+        "support": {"companies", "transactions"},
+        "viewer": {"companies"},
+        "auditor": {"transactions"},
+    }
+    for role, names in expected.items():
+        with matrix.client(role) as api:
+            collections = api.get("/collections").json()["collections"]
+        assert {c["name"] for c in collections} == names, role
+
+
+def test_only_visible_actions_are_listed(matrix: Matrix) -> None:
+    # retired is switched off for everyone, admins included.
+    assert set(listed(matrix, "admin")) == {
+        "touch", "refund", "charge", "purge", "export", "flag"}
+    # support: trigger and approval rules are listed; hidden and no-policy actions are not.
+    assert set(listed(matrix, "support")) == {"touch", "refund", "charge", "flag"}
+    assert listed(matrix, "viewer") == {}
+    for role in ("admin", "support", "auditor"):
+        assert set(listed(matrix, role, "transactions")) == {"tally"}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the engine puts each action's rule in the list (actions/engine.py list_with_state, "
+    "entry['rule']) but http/models.py ActionOut has no `rule` field, so the response_model "
+    "of GET /api/collections/{collection}/actions drops it: clients cannot tell trigger "
+    "from approval"
+))
+def test_the_actions_list_tells_each_rule(matrix: Matrix) -> None:
+    rules = {slug: a.get("rule") for slug, a in listed(matrix, "support").items()}
+    assert rules == {"touch": "trigger", "refund": "approval", "charge": "approval",
+                     "flag": "trigger"}
+    assert {a.get("rule") for a in listed(matrix, "admin").values()} == {"trigger"}
+
+
+def test_enabled_state_ands_the_code_and_admin_conditions(matrix: Matrix) -> None:
+    live_active = listed(matrix, "support", ids=["4"])["flag"]
+    assert live_active["enabled"] is True and live_active["disabled_reason"] is None
+    churned = listed(matrix, "support", ids=["2"])["flag"]
+    assert churned["enabled"] is False
+    assert churned["disabled_reason"] == "churned companies cannot be flagged"
+    inactive = listed(matrix, "support", ids=["3"])["flag"]
+    assert inactive["enabled"] is False and "administrator" in inactive["disabled_reason"]
+    # The admin's condition binds admins too.
+    assert listed(matrix, "admin", ids=["3"])["flag"]["enabled"] is False
+    # Approval is not "disabled": the selection may still be submitted (for approval).
+    mixed = listed(matrix, "support", ids=["1", "12"])
+    assert mixed["refund"]["enabled"] is True and mixed["touch"]["enabled"] is True
+
+
+def test_refused_runs_are_listed_for_admins_and_own_for_others(matrix: Matrix) -> None:
+    with matrix.client("support") as support:
+        body = refused(support.post("/collections/companies/actions/purge",
+                                    json=jsonapi(["1"])), 403)
+        own = support.get("/runs", params={"status": "refused", "page_size": 200}).json()
+    assert body["detail"]["run_id"] in {r["id"] for r in own["runs"]}
+    assert {r["caller"]["email"] for r in own["runs"]} == {EMAILS["support"]}
+    with matrix.client("admin") as admin:
+        every = admin.get("/runs", params={"status": "refused", "page_size": 200}).json()
+    assert {r["status"] for r in every["runs"]} == {"refused"}
+    assert body["detail"]["run_id"] in {r["id"] for r in every["runs"]}
+    assert len({r["caller"]["email"] for r in every["runs"]}) > 1
+
+
+# -- a change made through one server, enforced by another -----------------------------------
+
+
+def test_a_change_through_one_server_is_enforced_by_another_at_its_next_request(
+    matrix: Matrix,
+) -> None:
+    other = make_desk(matrix.url, matrix.url)  # another process on the same state database
+    export = "/collections/companies/actions/export"
+    with live_server(other) as base_b, matrix.client("admin") as a, matrix.client(
+        "support", base_b
+    ) as b:
+        # B has its permissions cached.
+        refused(b.get("/collections/orders/records"), 403)
+        refused(b.post(export, json=jsonapi(["1"])), 403)
+        assert b.post("/collections/companies/actions/touch",
+                      json=jsonapi(["1"])).status_code == 200
+        try:
+            changed = a.put("/settings/roles/support", json={
+                "readable": ["companies", "transactions", "orders"]})
+            assert changed.status_code == 200, changed.text
+            assert b.get("/collections/orders/records").status_code == 200
+
+            granted = a.put("/settings/policies", json={
+                "role": "support", "collection": "companies", "action": "export"})
+            assert granted.status_code == 200, granted.text
+            assert b.post(export, json=jsonapi(["1"])).status_code == 200
+            assert "export" in listed(matrix, "support")
+
+            hidden = a.put("/settings/policies", json={
+                "role": "support", "collection": "companies", "action": "export",
+                "rule": "hidden"})
+            assert hidden.status_code == 200, hidden.text
+            assert "rule: hidden" in refused(b.post(export, json=jsonapi(["1"])), 403)["error"]
+
+            off = a.put("/settings/actions", json={
+                "collection": "companies", "action": "touch", "visible": False})
+            assert off.status_code == 200, off.text
+            assert "switched off" in refused(b.post(
+                "/collections/companies/actions/touch", json=jsonapi(["1"])), 403)["error"]
+        finally:
+            assert a.put("/settings/roles/support", json={
+                "readable": ["companies", "transactions"]}).status_code == 200
+            a.delete("/settings/policies", params={
+                "role": "support", "collection": "companies", "action": "export"})
+            a.delete("/settings/actions", params={"collection": "companies",
+                                                  "action": "touch"})
+        refused(b.get("/collections/orders/records"), 403)
+        refused(b.post(export, json=jsonapi(["1"])), 403)
+        assert b.post("/collections/companies/actions/touch",
+                      json=jsonapi(["1"])).status_code == 200
