@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ from actiondesk.services.records import related_scope
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
     from actiondesk.services.access import Access
+    from actiondesk.services.approvals import ApprovalsService
     from actiondesk.services.permissions import Decision
     from actiondesk.services.runs import RunRecord, RunsService
 
@@ -72,6 +73,8 @@ class ActionsService:
         self.registry = registry
         self.datasource = datasource
         self.runs = runs
+        # Set by the Desk: where requests needing approval are frozen for review.
+        self.approvals: ApprovalsService | None = None
 
     # -- finding actions ------------------------------------------------------------------
 
@@ -114,7 +117,9 @@ class ActionsService:
         if action.scope is Scope.SINGLE and len(ids) != 1:
             return {"enabled": False, "disabled_reason": "applies to exactly one record"}
         try:
-            selection, total = await self.selection(action, ActionRequest(ids=tuple(ids)))
+            selection, total = await self.selection(
+                action, ActionRequest(ids=tuple(ids)), access
+            )
             assert selection is not None  # noqa: S101 - non-global actions have one
             state = await self.enabled(action, selection, total, access.extra_condition(action))
         except ClientError as exc:
@@ -129,9 +134,10 @@ class ActionsService:
     # -- selections -----------------------------------------------------------------------
 
     async def selection(
-        self, action: Action, request: ActionRequest
+        self, action: Action, request: ActionRequest, access: Access | None = None
     ) -> tuple[Selection | None, int]:
-        """The validated selection of a request, and how many records it holds."""
+        """The validated selection of a request, and how many records it holds. With an
+        access, the parent record's collection must be readable too."""
         if action.collection is None:
             return None, 0
         collection = self.datasource.collection(action.collection)
@@ -141,6 +147,9 @@ class ActionsService:
                 f"collection {collection.name!r}",
                 fields={"data.attributes.collection_name": "does not match the URL"},
             )
+        if request.parent is not None and access is not None:
+            # Checked before the parent is looked up, so a refusal reveals nothing about it.
+            access.require_read(request.parent.collection)
         scope_clause, parent_json = await self._parent_scope(collection, request.parent)
         if action.scope is Scope.GLOBAL:
             return None, 0
@@ -309,9 +318,7 @@ class ActionsService:
             return EnabledState(True)
         if isinstance(condition, Condition | Group):
             clause = compile_filter(selection.collection, condition)
-            async with self.datasource.engine.connect() as conn:
-                ok = int((await conn.execute(selection.count_query(clause))).scalar_one())
-            failing = total - ok
+            failing = total - await selection.count_matching(clause)
         else:
             failing = 0
             async for batch in selection.batches():
@@ -367,7 +374,7 @@ class ActionsService:
         """Form load (no ``changed_field``) or change: the same checks as execution."""
         action = self.action(collection, slug)
         access.require_visible(action)
-        selection, total = await self.selection(action, request)
+        selection, total = await self.selection(action, request, access)
         if selection is not None:
             state = await self.enabled(action, selection, total, access.extra_condition(action))
             if not state.enabled:
@@ -390,6 +397,15 @@ class ActionsService:
             "fields": [field_json(f, shown[f.name]) for f in fields],
             "changed_field": changed,
         }
+
+    def reference_checker(self, access: Access) -> Callable[[str, str], Awaitable[bool]]:
+        """Whether a referenced record exists, for a caller who must be able to read it."""
+
+        async def exists(collection_name: str, record_id: str) -> bool:
+            access.require_read(collection_name)
+            return await self.reference_exists(collection_name, record_id)
+
+        return exists
 
     async def reference_exists(self, collection_name: str, record_id: str) -> bool:
         collection = self.datasource.collection(collection_name)
@@ -416,7 +432,10 @@ class ActionsService:
             decision = access.require_visible(action)
         except ForbiddenError as exc:
             raise await self._refuse(action, caller, {}, exc.message) from None
-        selection, total = await self.selection(action, request)
+        try:
+            selection, total = await self.selection(action, request, access)
+        except ForbiddenError as exc:
+            raise await self._refuse(action, caller, {}, exc.message) from None
         described = selection.description if selection else {}
         if selection is not None:
             state = await self.enabled(action, selection, total, access.extra_condition(action))
@@ -430,15 +449,16 @@ class ActionsService:
             selection=selection, values=dict(request.values or {}), parent=request.parent,
         )
         fields, _ = await self.resolve_form(action, context, initial=False)
-        values = await validate_values(fields, request.values or {}, self.reference_exists)
+        try:
+            values = await validate_values(fields, request.values or {},
+                                           self.reference_checker(access))
+        except ForbiddenError as exc:
+            raise await self._refuse(action, caller, described, exc.message) from None
         if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
             decision, selection, values
         ):
-            raise await self._refuse(
-                action, caller, described,
-                f"{action.name} needs approval for role {caller.role!r} ({decision.reason}); "
-                "approval requests are not available in this version",
-            )
+            return await self._request_approval(action, access, decision, selection, values,
+                                                request.parent, described)
         begun = await self.runs.begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(),
@@ -473,6 +493,33 @@ class ActionsService:
         error.audited = True
         return error
 
+    async def _request_approval(
+        self,
+        action: Action,
+        access: Access,
+        decision: Decision,
+        selection: Selection | None,
+        values: Mapping[str, Any],
+        parent: ParentContext | None,
+        described: dict[str, Any],
+    ) -> Outcome:
+        """Freeze the request for review instead of running it: 202 with the request."""
+        if self.approvals is None:
+            raise await self._refuse(
+                action, access.caller, described,
+                f"{action.name} needs approval for role {access.caller.role!r} "
+                f"({decision.reason}); approval requests are not available here",
+            )
+        try:
+            approval = await self.approvals.request(
+                action, access, decision, selection, values, parent
+            )
+        except ForbiddenError as exc:
+            raise await self._refuse(action, access.caller, described, exc.message) from None
+        body = {"approval": approval.summary_json()}
+        message = f"{action.name} is waiting for approval"
+        return Outcome(Rendered(202, body, "approval", message), run_id="")
+
     async def _approval_applies(
         self, decision: Decision, selection: Selection | None, values: Mapping[str, Any]
     ) -> bool:
@@ -486,9 +533,7 @@ class ActionsService:
         if selection is None:
             return False
         clause = compile_filter(selection.collection, policy.condition)
-        async with self.datasource.engine.connect() as conn:
-            hits = await conn.execute(selection.count_query(clause))
-            return int(hits.scalar_one()) > 0
+        return await selection.count_matching(clause) > 0
 
     async def _run(
         self,

@@ -31,6 +31,8 @@ from actiondesk.data.filters import Filter, parse_filter
 from actiondesk.errors import BadRequestError, FilterError
 
 MAX_IDS = 10_000
+# Keys Forest's clients send in all_records_subset_query besides fields[...] and page[...].
+_SUBSET_KEYS = frozenset({"filters", "filter", "search", "searchExtended", "sort", "timezone"})
 _ATTRIBUTES = frozenset({
     "collection_name", "ids", "values", "all_records", "all_records_subset_query",
     "all_records_ids_excluded", "parent_collection_name", "parent_collection_id",
@@ -137,6 +139,14 @@ def _subset(query: Any) -> tuple[Filter | None, str | None]:
         return None, None
     if not isinstance(query, Mapping):
         raise _bad(path, "must be an object")
+    if set(query) & {"field", "operator", "aggregator", "conditions"}:
+        raise _bad(path, "holds a bare filter; put it under 'filters'")
+    unknown = [k for k in query if k not in _SUBSET_KEYS and not k.startswith(("fields[",
+                                                                              "page["))]
+    if unknown:
+        # A key we do not understand could be a condition we would silently ignore,
+        # widening the selection: refuse it.
+        raise _bad(path, f"has unknown key(s): {', '.join(sorted(map(str, unknown)))}")
     raw = query.get("filters", query.get("filter"))
     search = query.get("search")
     if search is not None and not isinstance(search, str):

@@ -88,6 +88,21 @@ class Selection:
         async with self.datasource.engine.connect() as conn:
             return int((await conn.execute(self.count_query())).scalar_one())
 
+    async def count_matching(self, clause: ColumnElement[bool]) -> int:
+        """How many selected records also meet ``clause`` (one set-based query)."""
+        async with self.datasource.engine.connect() as conn:
+            return int((await conn.execute(self.count_query(clause))).scalar_one())
+
+    async def where_batches(
+        self, size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[ColumnElement[bool]]:
+        """The selection as WHERE clauses for set-based statements, one after the other.
+
+        A live selection is one clause (``where``); an approved request too large for one
+        ``IN`` list gives one clause per batch of ``size`` frozen ids. Handlers written with
+        it work on both."""
+        yield self.where
+
     async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[list[Row]]:
         """The selected records, ``size`` at a time, in primary-key order (keyset paging:
         memory stays flat whatever the selection's size). Each batch is read on its own

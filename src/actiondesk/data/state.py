@@ -293,3 +293,4 @@ def _short(exc: BaseException) -> str:
 # The access tables share ``state_metadata``; importing them here keeps the metadata complete
 # for whoever imports this module (migrations are compared against it in the tests).
 from actiondesk.data import state_access as _state_access  # noqa: E402, F401
+from actiondesk.data import state_approvals as _state_approvals  # noqa: E402, F401

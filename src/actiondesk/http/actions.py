@@ -62,8 +62,9 @@ def _limit(request: Request) -> int:
 
 def _response(outcome: Outcome) -> Response:
     rendered = outcome.rendered
-    headers = {RUN_HEADER: outcome.run_id, "Access-Control-Expose-Headers":
-               f"Content-Disposition, {RUN_HEADER}"}
+    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}"}
+    if outcome.run_id:  # none for a request waiting for approval (202)
+        headers[RUN_HEADER] = outcome.run_id
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     if rendered.file is not None:

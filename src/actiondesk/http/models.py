@@ -70,6 +70,8 @@ class ActionOut(BaseModel):
     submit_label: str
     download: bool = Field(description="The action answers with a file.")
     has_form: bool
+    rule: str | None = Field(default=None, description="For this caller: trigger, or approval "
+                             "(running it creates an approval request).")
     enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
     disabled_reason: str | None = None
 
