@@ -22,8 +22,8 @@ belongs to that size and workload alone):
 Peak memory is the server's peak RSS (``VmHWM`` in ``/proc/<pid>/status``) over the timed
 runs: the peak is reset after warm-up (``/proc/<pid>/clear_refs``) so start-up (imports,
 migrations) does not hide what the runs use. Target: flat from the smallest to the largest
-size. The runs audit goes to the database ``actiondesk_bench_state``; both databases are
-created if absent.
+size. The data database is created if absent; actiondesk's state (runs audit, users) goes to
+the database ``actiondesk_bench_state``, dropped and created anew on every run.
 
 A report, not a test: the exit code is 0 whether or not a target is met, non-zero only when
 the setup fails.
@@ -39,11 +39,13 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -121,10 +123,23 @@ class SetupError(Exception):
 # The server (runs in the subprocess: ``action_bulk.py --serve-port PORT ...``)
 
 
+def stop_when_orphaned() -> None:
+    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def serve(port: int, data_url: str, state_url: str, batch_size: int) -> None:
     import sqlalchemy as sa
     import uvicorn
 
+    stop_when_orphaned()
     from actiondesk import ActionContext, Desk, Success
 
     desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
@@ -189,16 +204,20 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 
 async def create_databases(urls: Urls) -> str:
-    """Create the benchmark's databases if absent; return the server version."""
+    """Create the data database if absent and the state database anew; return the server
+    version."""
     admin = await connect(urls.admin)
     try:
-        for name in (BENCH_DATABASE, STATE_DATABASE):
-            exists = await admin.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name
-            )
-            if not exists:
-                print(f"creating database {name}", flush=True)
-                await admin.execute(f'CREATE DATABASE "{name}"')
+        exists = await admin.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", BENCH_DATABASE
+        )
+        if not exists:
+            print(f"creating database {BENCH_DATABASE}", flush=True)
+            await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        # The state database is the benchmark's own: made anew on every run, so its schema is
+        # the one of the actiondesk under test.
+        await admin.execute(f'DROP DATABASE IF EXISTS "{STATE_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{STATE_DATABASE}"')
         version: str = await admin.fetchval("SHOW server_version")
     finally:
         await admin.close()

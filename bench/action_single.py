@@ -20,10 +20,10 @@ phases alternate (ABBA order over ``--rounds`` rounds) after a warm-up of each, 
 both. Prints requests/s, p50/p99 latency and CPU per request of each phase and in total, and
 the ratio actiondesk/bare of the throughputs against the target (at least 0.7x).
 
-PostgreSQL (default): data in the database ``actiondesk_bench`` and the runs audit in
-``actiondesk_bench_state``, on the server of ``--database-url`` (both created if absent; the
-table ``bench_single`` is rebuilt and the runs table emptied on every run). ``--sqlite``: the
-same with two SQLite files in a temporary directory.
+PostgreSQL (default): data in the database ``actiondesk_bench`` (created if absent; the table
+``bench_single`` is rebuilt on every run) and actiondesk's state (runs audit, users) in
+``actiondesk_bench_state``, dropped and created anew on every run, on the server of
+``--database-url``. ``--sqlite``: the same with two SQLite files in a temporary directory.
 
 A report, not a test: the exit code is 0 whether or not the target is met, non-zero only
 when the setup fails.
@@ -37,11 +37,13 @@ import datetime as dt
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -133,9 +135,22 @@ def build_app(data_url: str, state_url: str) -> FastAPI:
     return host
 
 
+def stop_when_orphaned() -> None:
+    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def serve(port: int, data_url: str, state_url: str) -> None:
     import uvicorn
 
+    stop_when_orphaned()
     app = build_app(data_url, state_url)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -176,14 +191,17 @@ async def prepare_postgresql(url: str) -> Target:
     try:
         async with admin.connect() as conn:
             version = str(await conn.scalar(sa.text("SHOW server_version")))
-            for name in (BENCH_DATABASE, STATE_DATABASE):
-                exists = await conn.scalar(
-                    sa.text("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = :n)"),
-                    {"n": name},
-                )
-                if not exists:
-                    print(f"creating database {name}", flush=True)
-                    await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            exists = await conn.scalar(
+                sa.text("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = :n)"),
+                {"n": BENCH_DATABASE},
+            )
+            if not exists:
+                print(f"creating database {BENCH_DATABASE}", flush=True)
+                await conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+            # The state database is the benchmark's own: made anew on every run, so the runs
+            # audit starts empty and the schema is the one of the actiondesk under test.
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{STATE_DATABASE}" WITH (FORCE)'))
+            await conn.execute(sa.text(f'CREATE DATABASE "{STATE_DATABASE}"'))
     except (OSError, sa.exc.SQLAlchemyError) as exc:
         raise SetupError(
             f"cannot reach PostgreSQL at {plain.render_as_string(hide_password=True)}: {exc} "
@@ -207,16 +225,6 @@ async def prepare_postgresql(url: str) -> Target:
     finally:
         await data.dispose()
 
-    state = _engine(state_url, autocommit=True)
-    try:
-        async with state.connect() as conn:
-            # The audit table grows by one row per action run; start every run from empty so
-            # runs are comparable (the database is the benchmark's own).
-            if await conn.scalar(sa.text("SELECT to_regclass('actiondesk_runs') IS NOT NULL")):
-                await conn.execute(sa.text("TRUNCATE actiondesk_runs"))
-                await conn.execute(sa.text("VACUUM ANALYZE actiondesk_runs"))
-    finally:
-        await state.dispose()
     return Target("PostgreSQL", version, data_url, state_url)
 
 

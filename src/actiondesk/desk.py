@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
+from actiondesk.services.approvals import ApprovalsService
 from actiondesk.services.audit import AuditService
 from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
@@ -46,6 +48,7 @@ class Desk:
     Every API request needs a signed-in user (session cookie with CSRF, or a bearer token);
     ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
     ``external_identity_secret`` accepts JWTs signed by the host application instead.
+    ``approval_ttl`` is how long an approval request waits before it expires (7 days).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Desk:
         external_identity_secret: str | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
+        approval_ttl: dt.timedelta | None = None,
     ) -> None:
         self.settings = Settings.resolve(
             database_url=database_url,
@@ -78,6 +82,7 @@ class Desk:
             max_body_bytes=max_body_bytes,
             dev_mode=dev_mode,
             external_identity_secret=external_identity_secret,
+            approval_ttl=approval_ttl,
         )
         self.datasource = Datasource(
             self.settings.database_url,
@@ -104,6 +109,11 @@ class Desk:
         )
         self.registry = ActionRegistry()
         self.actions = ActionsService(self.registry, self.datasource, self.runs)
+        self.approvals = ApprovalsService(
+            self.state, self.datasource, self.runs, self.registry, actions=self.actions,
+            ttl=self.settings.approval_ttl,
+        )
+        self.actions.approvals = self.approvals
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False

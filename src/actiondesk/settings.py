@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import warnings
@@ -21,7 +22,8 @@ class Settings:
     ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
     ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
-    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``), then falls back to the default.
+    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds), then falls
+    back to the default.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -33,6 +35,8 @@ class Settings:
     max_body_bytes: int = 25 * 1024 * 1024
     dev_mode: bool = False
     external_identity_secret: str | None = field(default=None, repr=False)
+    # How long an approval request waits for its decision before it expires.
+    approval_ttl: dt.timedelta = dt.timedelta(days=7)
 
     @classmethod
     def resolve(
@@ -47,6 +51,7 @@ class Settings:
         max_body_bytes: int | None = None,
         dev_mode: bool | None = None,
         external_identity_secret: str | None = None,
+        approval_ttl: dt.timedelta | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -92,6 +97,9 @@ class Settings:
             external_identity_secret=pick(
                 external_identity_secret, "EXTERNAL_IDENTITY_SECRET", ""
             ) or None,
+            approval_ttl=approval_ttl if approval_ttl is not None else dt.timedelta(
+                seconds=pick_int(None, "APPROVAL_TTL", 7 * 24 * 3600)
+            ),
         )
         settings.validate()
         return settings
@@ -108,5 +116,7 @@ class Settings:
             problems.append("external_identity_secret must have at least 32 characters")
         if self.max_body_bytes < 1024:
             problems.append("max_body_bytes must be at least 1024")
+        if self.approval_ttl <= dt.timedelta(0):
+            problems.append("approval_ttl must be positive")
         if problems:
             raise ConfigurationError("; ".join(problems), problems)

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.errors import ClientError
-from actiondesk.http import actions, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
 
@@ -44,6 +44,7 @@ def build_app(desk: Desk) -> FastAPI:
     app.state.records = desk.records
     app.state.actions = desk.actions
     app.state.runs = desk.runs
+    app.state.approvals = desk.approvals
     app.state.permissions = desk.permissions
     app.state.audit = desk.audit
     install_error_handlers(app)
@@ -61,6 +62,7 @@ def build_app(desk: Desk) -> FastAPI:
     api.include_router(records.router)
     api.include_router(actions.router)
     api.include_router(runs.router)
+    api.include_router(approvals.router)
     app.include_router(api)
 
     templates = _templates(desk)

@@ -62,7 +62,7 @@ class FrozenSelection(Selection):
             self._where = pk_in(self.collection, keys)
         return self
 
-    @property  # type: ignore[override]
+    @property
     def where(self) -> ColumnElement[bool]:
         if self._where is None:
             raise ActionError(

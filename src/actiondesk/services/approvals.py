@@ -1,0 +1,823 @@
+"""The approval workflow: four eyes, exactly once, exactly what was asked.
+
+When a caller's rule for an action is "trigger with approval", the actions engine hands the
+validated request to ``ApprovalsService.request``, which freezes it: action, caller, typed
+form values, parent context, and the selection resolved to concrete record ids (written in
+batches, never held in memory as a whole). Roles allowed to approve the action decide; with
+enough distinct approvals the request runs once, through the engine's normal audited path,
+on exactly the frozen records and values, after the records' conditions are checked again.
+
+Exactly once: the move from ``pending`` to ``executing`` is one conditional UPDATE
+(``... WHERE id = :id AND status = 'pending'``) whose row count decides who executes, inside a
+transaction that holds the request's row lock, so neither two approvers nor two server
+processes can run it twice. Requests expire lazily: they become ``expired`` when read or
+decided after their time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actiondesk.actions.context import Caller, ParentContext
+from actiondesk.actions.engine import redact
+from actiondesk.actions.registry import ActionRegistry
+from actiondesk.actions.selection import Selection
+from actiondesk.actions.spec import Action
+from actiondesk.data.record_ids import encode_id
+from actiondesk.data.state import _SQLITE_BEGIN, StateStore
+from actiondesk.data.state_approvals import (
+    approval_events_table,
+    approval_records_table,
+    approvals_table,
+)
+from actiondesk.errors import (
+    ActionFailedError,
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
+from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
+from actiondesk.services._frozen_selection import FrozenSelection
+from actiondesk.services.permissions import Policy, describe_action
+from actiondesk.services.runs import RunsService
+
+if TYPE_CHECKING:
+    from actiondesk.actions.engine import ActionsService
+    from actiondesk.data.datasource import Datasource
+    from actiondesk.services.access import Access
+    from actiondesk.services.permissions import Decision
+
+log = logging.getLogger("actiondesk.approvals")
+
+ApprovalStatus = Literal[
+    "pending", "executing", "executed", "failed", "rejected", "cancelled", "expired"
+]
+APPROVAL_STATUSES: tuple[str, ...] = get_args(ApprovalStatus)
+EventKind = Literal["requested", "approved", "rejected", "cancelled", "expired", "executed",
+                    "failed"]
+DEFAULT_TTL = dt.timedelta(days=7)
+MAX_PAGE_SIZE = 200
+MAX_MESSAGE = 2000
+RECORDS_PAGE_SIZE = 100
+_EXPORT_PAGE = 500
+_NO_COLLECTION = ""
+_SYSTEM = ""  # the actor of what nobody did by hand (expiry, execution)
+
+_a = approvals_table.c
+_e = approval_events_table.c
+_r = approval_records_table.c
+_SHOWN = [c for c in approvals_table.c if c.name != "values"]
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """One approval request as stored (the frozen typed values are not part of its JSON)."""
+
+    id: str
+    action_slug: str
+    action_name: str
+    collection: str | None
+    scope: str
+    requester: dict[str, Any]
+    requester_id: str
+    requester_email: str
+    values: dict[str, Any]  # redacted, for display
+    parent: dict[str, Any] | None
+    selection: dict[str, Any]
+    record_count: int | None
+    status: str
+    approvals_required: int
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None
+    run_id: str | None
+    result: Any
+    result_kind: str | None
+    result_status_code: int | None
+    result_filename: str | None
+    result_mime: str | None
+    reason: str | None
+    approvers: list[dict[str, str]] = field(default_factory=list)
+
+    def summary_json(self) -> dict[str, Any]:
+        """What the 202 of a request answers."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "action": {"slug": self.action_slug, "name": self.action_name,
+                       "collection": self.collection, "scope": self.scope},
+            "record_count": self.record_count,
+            "values": self.values,
+            "approvals_required": self.approvals_required,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.summary_json(),
+            "requester": self.requester,
+            "parent": self.parent,
+            "selection": self.selection,
+            "approvals": len(self.approvers),
+            "approvers": self.approvers,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "run_id": self.run_id,
+            "result": self.result,
+            "result_kind": self.result_kind,
+            "result_status_code": self.result_status_code,
+            "result_filename": self.result_filename,
+            "result_mime": self.result_mime,
+            "has_file": self.result_kind == "file" and self.run_id is not None,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """History filters: ``requester`` and ``reviewer`` match an id or an email exactly;
+    ``since`` is inclusive and ``until`` exclusive (both on the request time)."""
+
+    action: str | None = None
+    requester: str | None = None
+    reviewer: str | None = None
+    status: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class ApprovalsService:
+    """Approval requests in the state database: request, decide, list, export."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        datasource: Datasource,
+        runs: RunsService,
+        registry: ActionRegistry,
+        *,
+        actions: ActionsService,
+        ttl: dt.timedelta = DEFAULT_TTL,
+    ) -> None:
+        self.store = store
+        self.datasource = datasource
+        self.runs = runs
+        self.registry = registry
+        self.actions = actions
+        self.ttl = ttl
+
+    # -- requesting ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        action: Action,
+        access: Access,
+        decision: Decision,
+        selection: Selection | None,
+        values: Mapping[str, Any],
+        parent: ParentContext | None,
+    ) -> ApprovalRecord:
+        """Freeze a validated request for review; nothing runs. ForbiddenError when no role
+        may approve the action (the request could never be decided)."""
+        caller = access.caller
+        approvers = access.snapshot.approvers(action.collection, action.slug)
+        if not approvers:
+            raise ForbiddenError(
+                f"{action.name} needs approval for role {caller.role!r} ({decision.reason}), "
+                f"but no role may approve {describe_action(action.collection, action.slug)}: "
+                "an admin must give a role can_approve for it"
+            )
+        required = max([p.approvals_required for p in approvers]
+                       + ([decision.policy.approvals_required] if decision.policy else []))
+        approval_id = uuid.uuid4().hex
+        now = _now()
+        row = {
+            "id": approval_id,
+            "action_slug": action.slug,
+            "action_name": action.name[:200],
+            "collection": _NO_COLLECTION if action.collection is None else action.collection,
+            "scope": action.scope.value,
+            "requester": caller.to_json(),
+            "requester_id": caller.id,
+            "requester_email": caller.email,
+            "values": freeze_values(values),
+            "values_display": redact(action, values),
+            "parent": None if parent is None else {
+                "collection": parent.collection, "id": parent.id,
+                "association": parent.association},
+            "selection": dict(selection.description) if selection is not None else {},
+            "record_count": None,
+            "status": "pending",
+            "approvals_required": required,
+            "created_at": now,
+            "expires_at": now + self.ttl,
+        }
+        async with self._write() as conn:
+            await conn.execute(sa.insert(approvals_table).values(row))
+            if selection is not None:
+                count = await _store_ids(conn, approval_id, selection)
+                if count == 0:
+                    raise BadRequestError("no record matches the selection any more")
+                await conn.execute(sa.update(approvals_table).where(_a.id == approval_id)
+                                   .values(record_count=count))
+            await _event(conn, approval_id, caller, "requested", None)
+        return await self._fetch(approval_id)
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    async def approve(
+        self, approval_id: str, access: Access, message: str | None = None
+    ) -> ApprovalRecord:
+        """Approve; with enough distinct approvals, execute (exactly once) and return the
+        request with its result."""
+        message = _message(message)
+        approval = await self._fetch(approval_id)
+        self._require_decider(access, approval)
+        _require_pending(approval)
+        caller = access.caller
+        conflict: ApprovalRecord | None = None
+        repeated = claimed = False
+        async with self._write() as conn:
+            current = await self._locked(conn, approval_id)
+            if current.status != "pending":
+                conflict = current
+            elif await conn.scalar(sa.select(sa.func.count()).select_from(
+                approval_events_table).where(_e.approval_id == approval_id,
+                                             _e.kind == "approved", _e.actor_id == caller.id)):
+                repeated = True
+            else:
+                await _event(conn, approval_id, caller, "approved", message)
+                given = int(await conn.scalar(
+                    sa.select(sa.func.count(sa.distinct(_e.actor_id))).where(
+                        _e.approval_id == approval_id, _e.kind == "approved")
+                ) or 0)
+                if given >= current.approvals_required:
+                    # The one statement that decides who executes.
+                    done = await conn.execute(
+                        sa.update(approvals_table)
+                        .where(_a.id == approval_id, _a.status == "pending")
+                        .values(status="executing", decided_at=_now())
+                    )
+                    claimed = done.rowcount == 1
+        if conflict is not None:
+            raise _conflict(conflict)
+        if repeated:
+            raise ConflictError(
+                f"{caller.email} has already approved this request; it waits for another "
+                "approver",
+                detail={"status": "pending", "approval": approval.to_json()},
+            )
+        if not claimed:
+            return await self._fetch(approval_id)
+        return await self._execute(approval_id, access)
+
+    async def reject(
+        self, approval_id: str, access: Access, message: str | None = None
+    ) -> ApprovalRecord:
+        message = _message(message)
+        approval = await self._fetch(approval_id)
+        self._require_decider(access, approval)
+        _require_pending(approval)
+        return await self._close(approval_id, access.caller, "rejected", message)
+
+    async def cancel(
+        self, approval_id: str, access: Access, message: str | None = None
+    ) -> ApprovalRecord:
+        """The requester withdraws a pending request."""
+        message = _message(message)
+        approval = await self._fetch(approval_id)
+        if approval.requester_id != access.caller.id:
+            raise ForbiddenError(
+                f"only the requester ({approval.requester_email}) may cancel this request"
+            )
+        _require_pending(approval)
+        return await self._close(approval_id, access.caller, "cancelled", message)
+
+    async def _close(
+        self, approval_id: str, caller: Caller, status: Literal["rejected", "cancelled"],
+        message: str | None,
+    ) -> ApprovalRecord:
+        conflict: ApprovalRecord | None = None
+        async with self._write() as conn:
+            current = await self._locked(conn, approval_id)
+            done = await conn.execute(
+                sa.update(approvals_table)
+                .where(_a.id == approval_id, _a.status == "pending")
+                .values(status=status, decided_at=_now(), reason=message)
+            )
+            if done.rowcount == 1:
+                await _event(conn, approval_id, caller, status, message)
+            else:
+                conflict = current
+        if conflict is not None:
+            raise _conflict(conflict)
+        return await self._fetch(approval_id)
+
+    def _approver_policy(self, access: Access, approval: ApprovalRecord) -> Policy | None:
+        policy = access.snapshot.policies.get(
+            (access.caller.role, approval.collection, approval.action_slug)
+        )
+        return policy if policy is not None and policy.can_approve else None
+
+    def _require_decider(self, access: Access, approval: ApprovalRecord) -> Policy:
+        caller = access.caller
+        where = describe_action(approval.collection, approval.action_slug)
+        policy = self._approver_policy(access, approval)
+        if policy is None:
+            raise ForbiddenError(
+                f"role {caller.role!r} may not approve {where} (its policy has no can_approve)"
+            )
+        if approval.requester_id == caller.id and not policy.self_approval:
+            raise ForbiddenError(
+                f"{caller.email} requested this and may not approve it too: the policy of role "
+                f"{caller.role!r} for {where} does not allow self-approval"
+            )
+        return policy
+
+    # -- executing ----------------------------------------------------------------------------
+
+    async def _execute(self, approval_id: str, access: Access) -> ApprovalRecord:
+        """Run a request this process claimed (status ``executing``)."""
+        approval = await self._fetch(approval_id)
+        try:
+            return await self._run(approval, access)
+        except Exception as exc:
+            # Never leave a claimed request executing because of an unexpected error.
+            log.exception("approval %s could not be executed", approval_id)
+            return await self._finish(approval_id, "failed",
+                                      reason=f"could not be executed: {type(exc).__name__}")
+
+    async def _run(self, approval: ApprovalRecord, access: Access) -> ApprovalRecord:
+        try:
+            action = self.registry.get(approval.collection, approval.action_slug)
+        except NotFoundError:
+            return await self._stale(approval, "the action no longer exists")
+        if not access.snapshot.setting(action.collection, action.slug).visible:
+            return await self._stale(approval, "the action is switched off in the settings")
+        try:
+            values = thaw_values(action, await self._frozen_values(approval.id))
+        except FormChangedError as exc:
+            return await self._stale(approval, str(exc))
+        selection: FrozenSelection | None = None
+        if approval.record_count is not None and action.collection is not None:
+            collection = self.datasource.collection(action.collection)
+            description = {**approval.selection, "approval_id": approval.id}
+            selection = await FrozenSelection(
+                self.datasource, collection, self.store, approval.id, approval.record_count,
+                description=description,
+            ).load()
+            present = await selection.count_matching(sa.true())
+            if present < approval.record_count:
+                return await self._stale(
+                    approval, f"{approval.record_count - present} of the "
+                    f"{approval.record_count} records no longer exist")
+            state = await self.actions.enabled(action, selection, approval.record_count,
+                                               access.extra_condition(action))
+            if not state.enabled:
+                return await self._stale(approval, state.reason or "a condition does not hold")
+        approvers = await self._approvers(approval.id)
+        begun = await self.runs.begin(
+            action_slug=action.slug, action_name=action.name, collection=action.collection,
+            scope=action.scope.value, caller={**approval.requester, "approvedBy": approvers},
+            selection={**approval.selection, "approval": {"id": approval.id,
+                                                         "approvedBy": approvers}},
+            values=approval.values, record_count=approval.record_count,
+        )
+        assert isinstance(begun, str)  # noqa: S101 - no idempotency key, always a new run
+        parent = ParentContext(**approval.parent) if approval.parent else None
+        try:
+            outcome = await self.actions._run(action, begun, _caller(approval.requester),
+                                              selection, values, parent, replayable=True)
+        except ActionFailedError:
+            return await self._finish(
+                approval.id, "failed", run_id=begun,
+                reason=f"{action.name} failed unexpectedly; the details are in the server log")
+        rendered = outcome.rendered
+        ok = rendered.status < 400
+        file = rendered.file
+        return await self._finish(
+            approval.id, "executed" if ok else "failed", run_id=begun,
+            reason=None if ok else (rendered.message or "the action answered with an error"),
+            result=rendered.body, result_kind=rendered.kind, result_status_code=rendered.status,
+            result_filename=rendered.message if file is not None else None,
+            result_mime=file.mime if file is not None else None,
+        )
+
+    async def _stale(self, approval: ApprovalRecord, why: str) -> ApprovalRecord:
+        return await self._finish(approval.id, "failed", reason=f"no longer applicable: {why}")
+
+    async def _finish(
+        self, approval_id: str, status: Literal["executed", "failed"], *, reason: str | None,
+        run_id: str | None = None, **result: Any,
+    ) -> ApprovalRecord:
+        async with self._write() as conn:
+            done = await conn.execute(
+                sa.update(approvals_table)
+                .where(_a.id == approval_id, _a.status == "executing")
+                .values(status=status, reason=reason, run_id=run_id, **result)
+            )
+            if done.rowcount == 1:
+                await _event(conn, approval_id, None, status, reason)
+        return await self._fetch(approval_id)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def get(self, approval_id: str, access: Access) -> dict[str, Any]:
+        """A request with its timeline, the first page of its records, and what the caller
+        may do with it."""
+        approval = await self._fetch(approval_id)
+        self._require_visible(access, approval)
+        async with self.store.engine.connect() as conn:
+            events = (await conn.execute(
+                sa.select(_e.at, _e.actor_id, _e.actor_email, _e.kind, _e.message)
+                .where(_e.approval_id == approval_id).order_by(_e.at, _e.id)
+            )).all()
+        body = approval.to_json()
+        body["timeline"] = [
+            {"at": e.at.isoformat(), "actor": {"id": e.actor_id, "email": e.actor_email}
+             if e.actor_id else None, "kind": e.kind, "message": e.message}
+            for e in events
+        ]
+        body["records"] = await self.records(approval_id, access, 1, RECORDS_PAGE_SIZE)
+        policy = self._approver_policy(access, approval)
+        mine = approval.requester_id == access.caller.id
+        body["can_decide"] = (
+            approval.status == "pending" and policy is not None
+            and (not mine or policy.self_approval)
+            and access.caller.id not in {a["id"] for a in approval.approvers}
+        )
+        body["can_cancel"] = approval.status == "pending" and mine
+        return body
+
+    async def records(
+        self, approval_id: str, access: Access, page: int = 1,
+        page_size: int = RECORDS_PAGE_SIZE,
+    ) -> dict[str, Any]:
+        """One page of the frozen record ids, in the order they were selected."""
+        approval = await self._fetch(approval_id)
+        self._require_visible(access, approval)
+        page, page_size = _paging(page, page_size)
+        start = (page - 1) * page_size
+        async with self.store.engine.connect() as conn:
+            ids = (await conn.scalars(
+                sa.select(_r.record_id)
+                .where(_r.approval_id == approval_id, _r.seq >= start,
+                       _r.seq < start + page_size)
+                .order_by(_r.seq)
+            )).all()
+        return {"ids": list(ids), "count": approval.record_count or 0, "page": page,
+                "page_size": page_size}
+
+    async def file(self, approval_id: str, access: Access) -> tuple[bytes, str, str] | None:
+        """The file the executed request returned (kept with its run)."""
+        approval = await self._fetch(approval_id)
+        self._require_visible(access, approval)
+        if approval.run_id is None:
+            return None
+        return await self.runs.get_file(approval.run_id)
+
+    async def requested(
+        self, access: Access, page: int = 1, page_size: int = 50
+    ) -> tuple[list[ApprovalRecord], int]:
+        """The caller's own requests, newest first."""
+        await self._expire_due()
+        return await self._page([_a.requester_id == access.caller.id], page, page_size)
+
+    async def to_review(
+        self, access: Access, page: int = 1, page_size: int = 50
+    ) -> tuple[list[ApprovalRecord], int]:
+        """Pending requests the caller may approve and has not approved yet."""
+        where = self._reviewable(access)
+        if where is None:
+            return [], 0
+        return await self._page([where], page, page_size)
+
+    async def badge(self, access: Access) -> int:
+        """How many requests wait for the caller's review."""
+        where = self._reviewable(access)
+        if where is None:
+            return 0
+        async with self.store.engine.connect() as conn:
+            count = await conn.scalar(sa.select(sa.func.count()).select_from(approvals_table)
+                                      .where(where))
+        return int(count or 0)
+
+    async def history(
+        self, access: Access, filters: HistoryFilters, page: int = 1, page_size: int = 50
+    ) -> tuple[list[ApprovalRecord], int]:
+        """Decided requests (everything but pending) the caller may see, newest first."""
+        await self._expire_due()
+        return await self._page(self._history_where(access, filters), page, page_size)
+
+    async def export_csv(self, access: Access, filters: HistoryFilters) -> AsyncIterator[str]:
+        """The history as CSV lines, read page by page (async generator)."""
+        await self._expire_due()
+        where = self._history_where(access, filters)
+        yield _csv_line(["id", "requested_at", "action", "collection", "requester",
+                         "record_count", "values", "status", "approvals_required",
+                         "approvers", "decided_at", "reason", "run_id"])
+        after: tuple[dt.datetime, str] | None = None
+        while True:
+            query = sa.select(*_SHOWN).where(*where).order_by(_a.created_at, _a.id)
+            if after is not None:
+                query = query.where(sa.or_(
+                    _a.created_at > after[0],
+                    sa.and_(_a.created_at == after[0], _a.id > after[1])))
+            async with self.store.engine.connect() as conn:
+                rows = (await conn.execute(query.limit(_EXPORT_PAGE))).all()
+                approvers = await _approvers_of(conn, [row.id for row in rows])
+            for row in rows:
+                m = row._mapping
+                yield _csv_line([
+                    m["id"], m["created_at"].isoformat(), m["action_slug"],
+                    m["collection"], m["requester_email"], m["record_count"],
+                    _json(m["values_display"]), m["status"], m["approvals_required"],
+                    " ".join(a["email"] for a in approvers.get(m["id"], [])),
+                    m["decided_at"].isoformat() if m["decided_at"] else "", m["reason"] or "",
+                    m["run_id"] or "",
+                ])
+            if len(rows) < _EXPORT_PAGE:
+                return
+            after = (rows[-1].created_at, rows[-1].id)
+
+    def _reviewable(self, access: Access) -> sa.ColumnElement[bool] | None:
+        caller = access.caller
+        mine = [p for p in access.snapshot.policies.values()
+                if p.role == caller.role and p.can_approve]
+        if not mine:
+            return None
+        actions = [
+            sa.and_(_a.collection == (p.collection or _NO_COLLECTION), _a.action_slug == p.action,
+                    *(() if p.self_approval else (_a.requester_id != caller.id,)))
+            for p in mine
+        ]
+        approved = sa.exists().where(_e.approval_id == _a.id, _e.kind == "approved",
+                                     _e.actor_id == caller.id)
+        return sa.and_(_a.status == "pending", _a.expires_at > _now(), sa.or_(*actions),
+                       sa.not_(approved))
+
+    def _history_where(
+        self, access: Access, filters: HistoryFilters
+    ) -> list[sa.ColumnElement[bool]]:
+        check_filters(filters)
+        where: list[sa.ColumnElement[bool]] = [_a.status != "pending"]
+        if not access.is_admin:
+            caller = access.caller
+            mine: list[sa.ColumnElement[bool]] = [_a.requester_id == caller.id]
+            mine.extend(
+                sa.and_(_a.collection == (p.collection or _NO_COLLECTION),
+                        _a.action_slug == p.action)
+                for p in access.snapshot.policies.values()
+                if p.role == caller.role and p.can_approve
+            )
+            where.append(sa.or_(*mine))
+        if filters.action is not None:
+            where.append(_a.action_slug == filters.action)
+        if filters.requester is not None:
+            where.append(sa.or_(_a.requester_id == filters.requester,
+                                _a.requester_email == filters.requester))
+        if filters.reviewer is not None:
+            where.append(sa.exists().where(
+                _e.approval_id == _a.id, _e.kind.in_(("approved", "rejected")),
+                sa.or_(_e.actor_id == filters.reviewer, _e.actor_email == filters.reviewer)))
+        if filters.status is not None:
+            where.append(_a.status == filters.status)
+        if filters.since is not None:
+            where.append(_a.created_at >= filters.since)
+        if filters.until is not None:
+            where.append(_a.created_at < filters.until)
+        return where
+
+    def _require_visible(self, access: Access, approval: ApprovalRecord) -> None:
+        if (access.is_admin or approval.requester_id == access.caller.id
+                or self._approver_policy(access, approval) is not None):
+            return
+        raise ForbiddenError(
+            "only the requester, the roles that may approve "
+            f"{describe_action(approval.collection, approval.action_slug)} and admins may "
+            "see this request"
+        )
+
+    async def _page(
+        self, where: Sequence[sa.ColumnElement[bool]], page: int, page_size: int
+    ) -> tuple[list[ApprovalRecord], int]:
+        page, page_size = _paging(page, page_size)
+        query = (sa.select(*_SHOWN).where(*where).order_by(_a.created_at.desc(), _a.id.desc())
+                 .limit(page_size).offset((page - 1) * page_size))
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            count = await conn.scalar(
+                sa.select(sa.func.count()).select_from(approvals_table).where(*where))
+            approvers = await _approvers_of(conn, [row.id for row in rows])
+        return [_record(r._mapping, approvers.get(r.id, [])) for r in rows], int(count or 0)
+
+    async def _fetch(self, approval_id: str) -> ApprovalRecord:
+        """The request (expired first if its time is up); NotFoundError if there is none."""
+        if len(approval_id) != 32 or not approval_id.isalnum() or not approval_id.isascii():
+            raise NotFoundError(f"no approval request {approval_id!r}")
+        for _ in range(2):
+            async with self.store.engine.connect() as conn:
+                row = (await conn.execute(sa.select(*_SHOWN).where(_a.id == approval_id))
+                       ).first()
+                if row is None:
+                    raise NotFoundError(f"no approval request {approval_id!r}")
+                approvers = await _approvers_of(conn, [approval_id])
+            record = _record(row._mapping, approvers.get(approval_id, []))
+            if record.status != "pending" or record.expires_at > _now():
+                return record
+            await self._expire(approval_id)
+        return record
+
+    async def _locked(self, conn: AsyncConnection, approval_id: str) -> ApprovalRecord:
+        """The request, its row locked for this transaction (SQLite: the write lock is held
+        already), expired first if its time is up."""
+        row = (await conn.execute(
+            sa.select(*_SHOWN).where(_a.id == approval_id).with_for_update())).first()
+        if row is None:
+            raise NotFoundError(f"no approval request {approval_id!r}")
+        record = _record(row._mapping, [])
+        if record.status == "pending" and record.expires_at <= _now():
+            await _expire_in(conn, approval_id)
+            return _record({**row._mapping, "status": "expired"}, [])
+        return record
+
+    async def _expire(self, approval_id: str) -> None:
+        async with self._write() as conn:
+            await _expire_in(conn, approval_id)
+
+    async def _expire_due(self) -> None:
+        """Expire the pending requests whose time is up (a bounded number per call)."""
+        async with self.store.engine.connect() as conn:
+            due = (await conn.scalars(
+                sa.select(_a.id).where(_a.status == "pending", _a.expires_at <= _now())
+                .limit(200))).all()
+        for approval_id in due:
+            await self._expire(approval_id)
+
+    async def _frozen_values(self, approval_id: str) -> dict[str, Any]:
+        async with self.store.engine.connect() as conn:
+            values = await conn.scalar(sa.select(_a["values"]).where(_a.id == approval_id))
+        return dict(values or {})
+
+    async def _approvers(self, approval_id: str) -> list[dict[str, str]]:
+        async with self.store.engine.connect() as conn:
+            return (await _approvers_of(conn, [approval_id])).get(approval_id, [])
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.store.engine.connect() as conn:
+            if self.store.dialect == "sqlite":
+                # Take SQLite's write lock up front: it serialises deciders as the row lock
+                # does on the other databases.
+                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+
+async def _store_ids(conn: AsyncConnection, approval_id: str, selection: Selection) -> int:
+    """Write the selection's ids, batch by batch; return how many."""
+    collection = selection.collection
+    count = 0
+    async for batch in selection.batches():
+        rows = [
+            {"approval_id": approval_id, "seq": count + i,
+             "record_id": encode_id(collection, [row[n] for n in collection.primary_key])}
+            for i, row in enumerate(batch)
+        ]
+        await conn.execute(sa.insert(approval_records_table), rows)
+        count += len(rows)
+    return count
+
+
+async def _event(
+    conn: AsyncConnection, approval_id: str, actor: Caller | None, kind: EventKind,
+    message: str | None,
+) -> None:
+    await conn.execute(sa.insert(approval_events_table).values(
+        approval_id=approval_id, at=_now(), actor_id=actor.id if actor else _SYSTEM,
+        actor_email=actor.email if actor else _SYSTEM, kind=kind, message=message,
+    ))
+
+
+async def _expire_in(conn: AsyncConnection, approval_id: str) -> None:
+    now = _now()
+    done = await conn.execute(
+        sa.update(approvals_table)
+        .where(_a.id == approval_id, _a.status == "pending", _a.expires_at <= now)
+        .values(status="expired", decided_at=now, reason="expired before it was decided")
+    )
+    if done.rowcount == 1:
+        await _event(conn, approval_id, None, "expired", None)
+
+
+async def _approvers_of(
+    conn: AsyncConnection, ids: Sequence[str]
+) -> dict[str, list[dict[str, str]]]:
+    if not ids:
+        return {}
+    rows = (await conn.execute(
+        sa.select(_e.approval_id, _e.actor_id, _e.actor_email)
+        .where(_e.approval_id.in_(list(ids)), _e.kind == "approved").order_by(_e.at, _e.id)
+    )).all()
+    found: dict[str, list[dict[str, str]]] = {}
+    for approval_id, actor_id, actor_email in rows:
+        found.setdefault(approval_id, []).append({"id": actor_id, "email": actor_email})
+    return found
+
+
+def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRecord:
+    return ApprovalRecord(
+        id=m["id"], action_slug=m["action_slug"], action_name=m["action_name"],
+        collection=m["collection"] or None, scope=m["scope"], requester=m["requester"] or {},
+        requester_id=m["requester_id"], requester_email=m["requester_email"],
+        values=m["values_display"] or {}, parent=m["parent"], selection=m["selection"] or {},
+        record_count=m["record_count"], status=m["status"],
+        approvals_required=m["approvals_required"], created_at=m["created_at"],
+        expires_at=m["expires_at"], decided_at=m["decided_at"], run_id=m["run_id"],
+        result=m["result"], result_kind=m["result_kind"],
+        result_status_code=m["result_status_code"], result_filename=m["result_filename"],
+        result_mime=m["result_mime"], reason=m["reason"], approvers=approvers,
+    )
+
+
+def _caller(data: Mapping[str, Any]) -> Caller:
+    return Caller(
+        id=str(data.get("id", "")), email=str(data.get("email", "")),
+        first_name=str(data.get("firstName", "")), last_name=str(data.get("lastName", "")),
+        team=str(data.get("team", "")), role=str(data.get("role", "")),
+        tags=dict(data.get("tags") or {}),
+    )
+
+
+def check_filters(filters: HistoryFilters) -> None:
+    """BadRequestError for a filter that can match nothing by mistake (an unknown status)."""
+    if filters.status is not None and filters.status not in APPROVAL_STATUSES:
+        raise BadRequestError(
+            f"unknown approval status {filters.status!r}",
+            fields={"status": "must be one of " + ", ".join(APPROVAL_STATUSES)},
+        )
+
+
+def _require_pending(approval: ApprovalRecord) -> None:
+    if approval.status != "pending":
+        raise _conflict(approval)
+
+
+def _conflict(approval: ApprovalRecord) -> ConflictError:
+    return ConflictError(
+        f"this request is {approval.status}; only a pending request can be decided",
+        detail={"status": approval.status, "approval": approval.to_json()},
+    )
+
+
+def _message(message: str | None) -> str | None:
+    if message is None:
+        return None
+    if not isinstance(message, str):
+        raise BadRequestError("message must be text", fields={"message": "must be text"})
+    if len(message) > MAX_MESSAGE:
+        raise BadRequestError(f"message must be at most {MAX_MESSAGE} characters",
+                              fields={"message": f"at most {MAX_MESSAGE} characters"})
+    return message.replace("\x00", "").strip() or None
+
+
+def _paging(page: int, page_size: int) -> tuple[int, int]:
+    if page < 1:
+        raise BadRequestError("page must be at least 1", fields={"page": "must be >= 1"})
+    if page_size < 1:
+        raise BadRequestError("page_size must be at least 1",
+                              fields={"page_size": "must be >= 1"})
+    return page, min(page_size, MAX_PAGE_SIZE)
+
+
+def _json(value: Any) -> str:
+    from actiondesk.data.state import dumps
+
+    return dumps(value)
+
+
+def _csv_line(cells: Sequence[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow([_safe_cell("" if c is None else str(c)) for c in cells])
+    return out.getvalue()
+
+
+def _safe_cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet: shown as text instead.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
