@@ -72,7 +72,9 @@ class Datasource:
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            options: dict[str, Any] = {"pool_pre_ping": True}
+            # No pre-ping (three round trips per checkout): a dropped connection is
+            # invalidated on its first error and the pool reconnects.
+            options: dict[str, Any] = {"pool_recycle": 1800}
             options.update(self._engine_options)
             self._engine = create_async_engine(self.url, **options)
         return self._engine
@@ -81,7 +83,7 @@ class Datasource:
     def sync_engine(self) -> sa.Engine:
         """A sync engine on the same database, for ``def`` handlers (worker threads)."""
         if self._sync_engine is None:
-            options: dict[str, Any] = {"pool_pre_ping": True}
+            options: dict[str, Any] = {"pool_recycle": 1800}
             options.update(self._engine_options)
             self._sync_engine = sa.create_engine(to_sync_url(self.url), **options)
         return self._sync_engine

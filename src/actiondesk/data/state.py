@@ -13,6 +13,8 @@ import datetime as dt
 import decimal
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeEngine
 
 from actiondesk.data.urls import redact, to_async_url
@@ -174,7 +176,9 @@ class StateStore:
 
     def _create_engine(self) -> AsyncEngine:
         if self.dialect != "sqlite":
-            return create_async_engine(self.url, pool_pre_ping=True, json_serializer=dumps)
+            # No pre-ping: it costs three round trips per checkout; a dropped connection is
+            # invalidated on its first error and the pool reconnects.
+            return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps)
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps
@@ -193,6 +197,17 @@ class StateStore:
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes. On SQLite it takes the write lock up front: a deferred
+        transaction that reads, then writes, fails at once ("database is locked") when another
+        one holds the lock, whatever the busy timeout."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
 
     async def start(self) -> None:
         """Migrate the state database to the latest schema (nothing to do if it is there).

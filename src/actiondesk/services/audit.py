@@ -55,7 +55,7 @@ class AuditService:
         address: str | None = None,
     ) -> str:
         event_id = uuid.uuid4().hex
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             await conn.execute(
                 audit_events_table.insert().values(
                     id=event_id, at=dt.datetime.now(dt.UTC), kind=kind[:40],

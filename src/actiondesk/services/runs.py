@@ -103,6 +103,7 @@ class RunsService:
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
+        self._started_at: dict[str, dt.datetime] = {}
 
     async def begin(
         self,
@@ -130,6 +131,7 @@ class RunsService:
             )
         _check_no_nul("idempotency_key", idempotency_key)
         run_id = uuid.uuid4().hex
+        started_at = _now()
         caller_id = str(caller.get("id", ""))
         row = {
             "id": run_id,
@@ -145,10 +147,10 @@ class RunsService:
             "status": "running",
             "idempotency_key": idempotency_key,
             "record_count": record_count,
-            "started_at": _now(),
+            "started_at": started_at,
         }
         try:
-            async with self.store.engine.begin() as conn:
+            async with self.store.write() as conn:
                 await conn.execute(sa.insert(runs_table).values(row))
         except IntegrityError:
             if idempotency_key is None:
@@ -163,6 +165,7 @@ class RunsService:
                     detail={"run_id": existing.id},
                 ) from None
             return existing
+        self._started_at[run_id] = started_at
         return run_id
 
     async def finish(
@@ -186,8 +189,10 @@ class RunsService:
             raise ValueError(f"a run finishes with one of {', '.join(RUN_STATUSES[1:])}")
         _check_run_id(run_id)
         finished_at = _now()
-        async with self.store.engine.begin() as conn:
-            started_at = await conn.scalar(
+        async with self.store.write() as conn:
+            # The start time is remembered by the process that began the run, which saves a
+            # read; another process (a resumed run) reads it.
+            started_at = self._started_at.pop(run_id, None) or await conn.scalar(
                 sa.select(_t.started_at).where(_t.id == run_id)
             )
             if started_at is None:
@@ -246,7 +251,7 @@ class RunsService:
             "finished_at": now,
             "duration_ms": 0,
         }
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             await conn.execute(sa.insert(runs_table).values(row))
         return run_id
 

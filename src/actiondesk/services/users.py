@@ -112,7 +112,7 @@ class UsersService:
             "password_hash": hash_password(password) if password else None,
             "active": True, "session_version": 1, "created_at": now, "updated_at": now,
         }
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             await self._require_role(conn, role)
             try:
                 await conn.execute(users_table.insert().values(**row))
@@ -151,7 +151,7 @@ class UsersService:
 
     async def _update(self, email: str, **values: Any) -> User:
         user = await self.require(email)
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             if "role" in values:
                 await self._require_role(conn, values["role"])
             # Any change to who the user is ends their sessions and tokens.
@@ -198,11 +198,11 @@ class UsersService:
         user = _user(row._mapping) if row else None
         stored_hash = row._mapping["password_hash"] if row else None
         if not verify_password(stored_hash, password) or user is None or not user.active:
-            async with self.store.engine.begin() as conn:
+            async with self.store.write() as conn:
                 await conn.execute(login_failures_table.insert(),
                                    [{"key": key, "failed_at": _now()} for key in keys])
             raise UnauthorizedError(BAD_CREDENTIALS)
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             await conn.execute(login_failures_table.delete().where(_f.key == keys[0]))
             # Old failures of every key are pruned so the table stays small.
             await conn.execute(login_failures_table.delete().where(_f.failed_at < since))
