@@ -22,6 +22,12 @@ DEFAULT_BATCH_SIZE = 1000
 Row = dict[str, Any]
 
 
+def _dicts(result: sa.Result[Any] | sa.CursorResult[Any]) -> list[Row]:
+    # The keys once per batch: building a mapping view per row dominated batch reading.
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 def pk_in(collection: Collection, keys: Sequence[tuple[Any, ...]]) -> ColumnElement[bool]:
     """Rows whose primary key is one of ``keys``."""
     if not keys:
@@ -85,12 +91,12 @@ class Selection:
         return sa.select(sa.func.count()).select_from(self.collection.table).where(where)
 
     async def count(self) -> int:
-        async with self.datasource.engine.connect() as conn:
+        async with self.datasource.read() as conn:
             return int((await conn.execute(self.count_query())).scalar_one())
 
     async def count_matching(self, clause: ColumnElement[bool]) -> int:
         """How many selected records also meet ``clause`` (one set-based query)."""
-        async with self.datasource.engine.connect() as conn:
+        async with self.datasource.read() as conn:
             return int((await conn.execute(self.count_query(clause))).scalar_one())
 
     async def where_batches(
@@ -109,9 +115,9 @@ class Selection:
         connection, so a handler may update the rows it was given between batches."""
         after: tuple[Any, ...] | None = None
         while True:
-            async with self.datasource.engine.connect() as conn:
+            async with self.datasource.read() as conn:
                 result = await conn.execute(self._batch_query(size, after))
-                rows = [dict(r._mapping) for r in result]
+                rows = _dicts(result)
             if not rows:
                 return
             yield rows
@@ -121,9 +127,9 @@ class Selection:
 
     async def records(self, limit: int = 100) -> list[Row]:
         """Up to ``limit`` selected records (for forms and small actions)."""
-        async with self.datasource.engine.connect() as conn:
+        async with self.datasource.read() as conn:
             result = await conn.execute(self._batch_query(limit, None))
-            return [dict(r._mapping) for r in result]
+            return _dicts(result)
 
     async def record(self) -> Row:
         """The one selected record (single actions)."""
@@ -143,7 +149,7 @@ class Selection:
         after: tuple[Any, ...] | None = None
         while True:
             with engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(self._batch_query(size, after))]
+                rows = _dicts(conn.execute(self._batch_query(size, after)))
             if not rows:
                 return
             yield rows
@@ -153,7 +159,7 @@ class Selection:
 
     def records_sync(self, engine: sa.Engine, limit: int = 100) -> list[Row]:
         with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(self._batch_query(limit, None))]
+            return _dicts(conn.execute(self._batch_query(limit, None)))
 
     def record_sync(self, engine: sa.Engine) -> Row:
         rows = self.records_sync(engine, 1)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from actiondesk.data.collections import ModelSource, build_collections, tables_and_names
@@ -87,6 +88,14 @@ class Datasource:
             options.update(self._engine_options)
             self._sync_engine = sa.create_engine(to_sync_url(self.url), **options)
         return self._sync_engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads in autocommit (no BEGIN/ROLLBACK round trips)."""
+        async with self.engine.connect() as conn:
+            if self.dialect != "sqlite":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     def declared_collections(self) -> Mapping[str, Collection] | None:
         """The collections the given models describe, before connecting; None when the
@@ -226,7 +235,7 @@ class Datasource:
             query = query.where(where)
             count_query = count_query.where(where)
         query = query.limit(page_size).offset((page - 1) * page_size)
-        async with self.engine.connect() as conn:
+        async with self.read() as conn:
             rows = (await conn.execute(query)).all()
             count = (await conn.execute(count_query)).scalar_one() if with_count else -1
         return Page(
@@ -246,7 +255,7 @@ class Datasource:
 
     async def get_row(self, collection: Collection, pk: Sequence[Any]) -> sa.Row[Any] | None:
         query = sa.select(collection.table).where(self.pk_clause(collection, pk))
-        async with self.engine.connect() as conn:
+        async with self.read() as conn:
             return (await conn.execute(query)).first()
 
 

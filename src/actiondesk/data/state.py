@@ -199,6 +199,15 @@ class StateStore:
         return engine
 
     @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads outside any transaction (autocommit): no BEGIN/ROLLBACK
+        round trips. SQLite keeps its plain connection (its transactions are taken over)."""
+        async with self.engine.connect() as conn:
+            if self.dialect != "sqlite":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes. On SQLite it takes the write lock up front: a deferred
         transaction that reads, then writes, fails at once ("database is locked") when another

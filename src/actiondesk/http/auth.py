@@ -13,6 +13,7 @@ from actiondesk.actions.context import Caller
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.models import ErrorOut
 from actiondesk.services.access import Access
+from actiondesk.services.permissions import PermissionSnapshot
 from actiondesk.services.tokens import ACCESS, SESSION
 from actiondesk.services.users import UnauthorizedError
 
@@ -86,7 +87,8 @@ async def _resolve(request: Request) -> tuple[Caller, str | None]:
 
 
 async def _user_caller(request: Request, user_id: str, session_version: int) -> Caller:
-    user = await request.app.state.desk.users.get(user_id)
+    snapshot = await _snapshot(request)
+    user = await request.app.state.desk.users.current(user_id, snapshot.version)
     if user is None or not user.active:
         raise UnauthorizedError("this account is not active; sign in again")
     if user.session_version != session_version:
@@ -95,17 +97,26 @@ async def _user_caller(request: Request, user_id: str, session_version: int) -> 
     return caller
 
 
+async def _snapshot(request: Request) -> PermissionSnapshot:
+    """The permission snapshot, read once per request."""
+    snapshot: PermissionSnapshot | None = getattr(request.state, "snapshot", None)
+    if snapshot is None:
+        snapshot = await request.app.state.permissions.snapshot()
+        request.state.snapshot = snapshot
+    return snapshot
+
+
 async def access_of(request: Request) -> Access:
     """The caller's access for this request (the permission snapshot is cached)."""
     caller = getattr(request.state, "caller", None) or await authenticate(request)
     permissions = request.app.state.permissions
-    return Access(caller=caller, snapshot=await permissions.snapshot(),
+    return Access(caller=caller, snapshot=await _snapshot(request),
                   dev_mode=permissions.dev_mode)
 
 
 async def require_admin(request: Request) -> Caller:
     caller = getattr(request.state, "caller", None) or await authenticate(request)
-    snapshot = await request.app.state.permissions.snapshot()
+    snapshot = await _snapshot(request)
     role = snapshot.role(caller.role)
     if role is None or not role.is_admin:
         raise ForbiddenError(f"role {caller.role!r} is not an admin role; settings are for "

@@ -327,7 +327,7 @@ class PermissionsService:
 
     async def snapshot(self) -> PermissionSnapshot:
         """The current permissions: one small read, and a reload only after a change."""
-        async with self.store.engine.connect() as conn:
+        async with self.store.read() as conn:
             version = _as_int(
                 await conn.scalar(sa.select(meta_table.c.value).where(_is_stamp()))
             )
@@ -940,6 +940,11 @@ async def _bump(conn: AsyncConnection) -> int:
     version = _as_int(current) + 1
     await conn.execute(sa.update(meta_table).where(_is_stamp()).values(value=str(version)))
     return version
+
+
+# Users change the stamp too (role, activation, password), so per-process caches of users
+# and permissions are checked with one read per request.
+bump_version = _bump
 
 
 def _as_int(value: Any) -> int:

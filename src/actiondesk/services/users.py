@@ -19,6 +19,7 @@ from actiondesk.data.state import StateStore
 from actiondesk.data.state_access import login_failures_table, roles_table, users_table
 from actiondesk.errors import BadRequestError, ClientError, ConflictError, NotFoundError
 from actiondesk.services.passwords import hash_password, password_problem, verify_password
+from actiondesk.services.permissions import bump_version
 
 _u = users_table.c
 _f = login_failures_table.c
@@ -84,6 +85,7 @@ def _now() -> dt.datetime:
 class UsersService:
     def __init__(self, store: StateStore) -> None:
         self.store = store
+        self._by_version: dict[str, tuple[int, User]] = {}
 
     async def create(
         self,
@@ -128,9 +130,22 @@ class UsersService:
                                   fields={"role": "unknown role"})
 
     async def get(self, user_id: str) -> User | None:
-        async with self.store.engine.connect() as conn:
+        async with self.store.read() as conn:
             row = (await conn.execute(sa.select(users_table).where(_u.id == user_id))).first()
         return _user(row._mapping) if row else None
+
+    async def current(self, user_id: str, version: int) -> User | None:
+        """The user as of permissions ``version`` (every user change bumps it): cached per
+        process, read again only after a change."""
+        cached = self._by_version.get(user_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        user = await self.get(user_id)
+        if user is not None:
+            if len(self._by_version) > 10_000:
+                self._by_version.clear()
+            self._by_version[user_id] = (version, user)
+        return user
 
     async def by_email(self, email: str) -> User | None:
         async with self.store.engine.connect() as conn:
@@ -154,7 +169,9 @@ class UsersService:
         async with self.store.write() as conn:
             if "role" in values:
                 await self._require_role(conn, values["role"])
-            # Any change to who the user is ends their sessions and tokens.
+            # Any change to who the user is ends their sessions and tokens, and invalidates
+            # every process's cache of users.
+            await bump_version(conn)
             await conn.execute(
                 users_table.update().where(_u.id == user.id).values(
                     session_version=_u.session_version + 1, updated_at=_now(), **values
