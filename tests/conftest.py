@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from actiondesk import Desk
+from actiondesk.data.state import StateStore
 from tests.auth_support import client, token_for
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
@@ -82,3 +83,21 @@ def actions_server(
 def actions_api(actions_server: str) -> Iterator[httpx.Client]:
     with client(actions_server + "/api", TOKENS[actions_server]) as api_client:
         yield api_client
+
+
+@pytest.fixture(params=BACKENDS)
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each backend to hold the state tables."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(state_url: str) -> AsyncIterator[StateStore]:
+    """The state store on ``state_url``, migrated."""
+    state = StateStore(state_url)
+    await state.start()
+    try:
+        yield state
+    finally:
+        await state.close()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,28 +22,10 @@ from actiondesk.data.state import (
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 from actiondesk.services.runs import IdempotencyConflict, RunRecord, RunsService
-from tests.databases import BACKENDS, scratch_database
 
 ALICE = {"id": "u-1", "email": "alice@example.com", "firstName": "Alice", "role": "ops"}
 BOB = {"id": "u-2", "email": "bob@example.com", "firstName": "Bob", "role": "admin"}
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty database of each backend to hold the state tables."""
-    with scratch_database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(state_url: str) -> AsyncIterator[StateStore]:
-    state = StateStore(state_url)
-    await state.start()
-    try:
-        yield state
-    finally:
-        await state.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -44,7 +44,6 @@ from actiondesk.services.permissions import (
     RoleSpec,
     policy_from_data,
 )
-from tests.databases import BACKENDS, scratch_database
 from tests.sample_schema import create_and_seed, metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,22 +55,6 @@ KNOWN_ACTIONS = {("companies", "mark-as-live"), ("companies", "charge"),
 def schemas() -> dict[str, Collection]:
     tables, names = tables_and_names([metadata])
     return build_collections(tables, names, {}).collections
-
-
-@pytest.fixture(params=BACKENDS)
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with scratch_database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(state_url: str) -> AsyncIterator[StateStore]:
-    state = StateStore(state_url)
-    await state.start()
-    try:
-        yield state
-    finally:
-        await state.close()
 
 
 @pytest.fixture
