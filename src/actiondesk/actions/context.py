@@ -39,9 +39,6 @@ class Caller:
         }
 
 
-ANONYMOUS = Caller(id="anonymous", email="anonymous@localhost", role="anonymous")
-
-
 @dataclass(frozen=True)
 class ParentContext:
     """The record whose related-data view the action was triggered from."""
