@@ -36,16 +36,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -55,25 +50,37 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
-from sqlalchemy.engine import make_url
+from _common import (
+    BENCH_DATABASE,
+    SECRET_KEY,
+    STATE_DATABASE,
+    SetupError,
+    add_database_url,
+    add_serve_options,
+    bearer,
+    connect,
+    create_databases,
+    median,
+    positive_int,
+    postgresql_url,
+    print_table_head,
+    provision,
+    server_process,
+    stop_when_orphaned,
+    wait_until_ready,
+    with_database,
+)
 
 HERE = Path(__file__).resolve()
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
-BENCH_DATABASE = "actiondesk_bench"
-STATE_DATABASE = "actiondesk_bench_state"
 TABLE = "bench_bulk"
 DEFAULT_SIZES = (100_000, 1_000_000)
 EXCLUDED_IDS = (1, 2, 3, 500, 99_999)
 TIME_TARGET = 1.5
 MEMORY_TARGET = 1.10  # "flat": the largest size's peak within 10% of the smallest's
-SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 900.0
 MIB = 1024 * 1024
 
-SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
-BENCH_ROLE = "bench"
-BENCH_EMAIL = "bench@bench.example"
 VALIDATE_SLUG = "validate-all"
 COUNT_SLUG = "count-in-batches"
 ACTIONS_PATH = f"/api/collections/{TABLE}/actions"
@@ -115,24 +122,8 @@ SELECT_FEW = {
 }
 
 
-class SetupError(Exception):
-    """The benchmark cannot run: database, data set or server."""
-
-
 # ---------------------------------------------------------------------------------------------
 # The server (runs in the subprocess: ``action_bulk.py --serve-port PORT ...``)
-
-
-def stop_when_orphaned() -> None:
-    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def serve(port: int, data_url: str, state_url: str, batch_size: int) -> None:
@@ -178,50 +169,12 @@ class Urls:
 
 
 def database_urls(url: str) -> Urls:
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise SetupError(f"--database-url {url!r} is not a valid URL: {exc}") from exc
-    if parsed.get_backend_name() not in ("postgresql", "postgres"):
-        raise SetupError(f"--database-url must be a PostgreSQL URL, got {parsed.drivername!r}")
-    plain = parsed.set(drivername="postgresql")
+    plain = postgresql_url(url)
     return Urls(
         admin=plain.render_as_string(hide_password=False),
-        data=plain.set(database=BENCH_DATABASE).render_as_string(hide_password=False),
-        state=plain.set(database=STATE_DATABASE).render_as_string(hide_password=False),
+        data=with_database(plain, BENCH_DATABASE),
+        state=with_database(plain, STATE_DATABASE),
     )
-
-
-async def connect(dsn: str) -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        shown = make_url(dsn).render_as_string(hide_password=True)
-        raise SetupError(
-            f"cannot connect to {shown}: {exc} (is PostgreSQL running? try "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
-        ) from exc
-
-
-async def create_databases(urls: Urls) -> str:
-    """Create the data database if absent and the state database anew; return the server
-    version."""
-    admin = await connect(urls.admin)
-    try:
-        exists = await admin.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", BENCH_DATABASE
-        )
-        if not exists:
-            print(f"creating database {BENCH_DATABASE}", flush=True)
-            await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-        # The state database is the benchmark's own: made anew on every run, so its schema is
-        # the one of the actiondesk under test.
-        await admin.execute(f'DROP DATABASE IF EXISTS "{STATE_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{STATE_DATABASE}"')
-        version: str = await admin.fetchval("SHOW server_version")
-    finally:
-        await admin.close()
-    return version
 
 
 async def fill(data_dsn: str, rows: int) -> None:
@@ -238,28 +191,6 @@ async def fill(data_dsn: str, rows: int) -> None:
         await conn.close()
 
 
-async def provision(urls: Urls) -> str:
-    """The role, its policies on both actions and the user the benchmark calls as; its
-    bearer token (signed with the servers' secret key). The table must exist."""
-    from actiondesk import Desk
-    from actiondesk.services.permissions import Policy, RoleSpec
-
-    desk = Desk(database_url=urls.data, state_url=urls.state, secret_key=SECRET_KEY,
-                include=[TABLE])
-    await desk.start()
-    try:
-        if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:
-            await desk.permissions.put_role(RoleSpec(BENCH_ROLE, read_all=True))
-        for slug in (VALIDATE_SLUG, COUNT_SLUG):
-            await desk.permissions.put_policy(Policy(BENCH_ROLE, TABLE, slug))
-        user = await desk.users.by_email(BENCH_EMAIL) or await desk.users.create(
-            BENCH_EMAIL, role=BENCH_ROLE
-        )
-        return desk.tokens.access(user, dt.timedelta(hours=12))
-    finally:
-        await desk.stop()
-
-
 async def reset(conn: asyncpg.Connection) -> None:
     """Every status back to 'new', dead rows vacuumed away, dirty pages flushed: each timed
     UPDATE starts from the same state (outside the timings)."""
@@ -268,63 +199,25 @@ async def reset(conn: asyncpg.Connection) -> None:
     await conn.execute("CHECKPOINT")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextmanager
 def server(
     urls: Urls, batch_size: int, token: str, workdir: Path
 ) -> Iterator[tuple[str, int]]:
     """This script in ``--serve-port`` mode (a Desk on uvicorn) in its own process; always
     stopped on the way out. Yields (base URL, pid)."""
-    port = free_port()
-    command = [
-        sys.executable, str(HERE),
-        "--serve-port", str(port),
+    options = [
         "--data-url", urls.data,
         "--state-url", urls.state,
         "--batch-size", str(batch_size),
     ]
-    # Our own interpreter running this very script; nothing comes from outside.
-    process = subprocess.Popen(command, cwd=workdir)  # noqa: S603
-    try:
-        asyncio.run(wait_until_ready(f"http://127.0.0.1:{port}", token, process))
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with server_process(HERE, "--serve-port", options, workdir) as (base_url, process):
+        asyncio.run(ready(base_url, token, process))
+        yield base_url, process.pid
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def wait_until_ready(base_url: str, token: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    last_problem = "no answer"
+async def ready(base_url: str, token: str, process: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=bearer(token)) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SetupError(f"the actiondesk server exited with code {process.returncode}")
-            try:
-                response = await client.get(ACTIONS_PATH)
-            except httpx.TransportError as exc:
-                last_problem = repr(exc)
-            else:
-                if response.status_code == 200:
-                    return
-                last_problem = f"HTTP {response.status_code}: {response.text[:300]}"
-            await asyncio.sleep(0.1)
-    raise SetupError(f"the actiondesk server did not answer in time ({last_problem})")
+        await wait_until_ready(client, process, ACTIONS_PATH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,7 +324,7 @@ class Workload:
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.desk_s) / statistics.median(self.raw_s)
+        return median(self.desk_s) / median(self.raw_s)
 
 
 def check(side: str, got: int, expected: int) -> None:
@@ -517,7 +410,9 @@ def run_all(args: argparse.Namespace, urls: Urls, workdir: Path) -> list[Workloa
     token: str | None = None
     for rows in args.sizes:
         asyncio.run(fill(urls.data, rows))
-        token = token or asyncio.run(provision(urls))
+        token = token or asyncio.run(
+            provision(urls.data, urls.state, TABLE, [VALIDATE_SLUG, COUNT_SLUG])
+        )
         # A fresh server per size and workload: its peak memory is theirs alone.
         with server(urls, args.batch_size, token, workdir) as (base_url, pid):
             results.append(asyncio.run(
@@ -553,18 +448,17 @@ def report(results: Sequence[Workload], args: argparse.Namespace, version: str) 
         f"{'workload':<9} {'rows':>10} {'side':<11} {'median s':>9} {'min s':>8} "
         f"{'max s':>8} {'records/s':>11}"
     )
-    print(header)
-    print("-" * len(header))
+    print_table_head(header)
     for result in results:
         for side, samples in (("actiondesk", result.desk_s), ("raw", result.raw_s)):
-            median = statistics.median(samples)
+            middle = median(samples)
             print(
-                f"{result.name:<9} {result.rows:>10,} {side:<11} {median:>9.3f} "
-                f"{min(samples):>8.3f} {max(samples):>8.3f} {result.expected / median:>11,.0f}"
+                f"{result.name:<9} {result.rows:>10,} {side:<11} {middle:>9.3f} "
+                f"{min(samples):>8.3f} {max(samples):>8.3f} {result.expected / middle:>11,.0f}"
             )
     print()
     for result in results:
-        desk, raw = statistics.median(result.desk_s), statistics.median(result.raw_s)
+        desk, raw = median(result.desk_s), median(result.raw_s)
         line = (
             f"{result.name:<9} {result.rows:>10,}: actiondesk/raw {result.ratio:.2f}x, "
             f"overhead {desk - raw:+.3f} s"
@@ -573,7 +467,7 @@ def report(results: Sequence[Workload], args: argparse.Namespace, version: str) 
             verdict = "meets" if result.ratio <= TIME_TARGET else "MISSES"
             line += (
                 f" ({verdict} the <= {TIME_TARGET}x target); the selection count actiondesk "
-                f"runs first takes {statistics.median(result.count_s):.3f} s as raw SQL"
+                f"runs first takes {median(result.count_s):.3f} s as raw SQL"
             )
         else:
             line += " (context: raw = the same keyset SELECTs with asyncpg, rows as Records)"
@@ -610,13 +504,6 @@ def report(results: Sequence[Workload], args: argparse.Namespace, version: str) 
 # ---------------------------------------------------------------------------------------------
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def table_size(text: str) -> int:
     value = positive_int(text)
     if value < max(EXCLUDED_IDS) + 1:
@@ -635,16 +522,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="timed runs per side and workload (default 3)")
     parser.add_argument("--batch-size", type=positive_int, default=5000,
                         help="size of ctx.selection.batches() (default 5000)")
-    parser.add_argument(
-        "--database-url", default=os.environ.get(URL_ENV, DEFAULT_DATABASE_URL),
-        help=f"a database on the PostgreSQL server to use (default: ${URL_ENV} or "
-        f"{DEFAULT_DATABASE_URL}); the data go in {BENCH_DATABASE}, the runs audit in "
-        f"{STATE_DATABASE}",
-    )
-    # The server side of the benchmark: this script started again by itself.
-    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--data-url", help=argparse.SUPPRESS)
-    parser.add_argument("--state-url", help=argparse.SUPPRESS)
+    add_database_url(parser, DEFAULT_DATABASE_URL,
+                     f"the data go in {BENCH_DATABASE}, the runs audit in {STATE_DATABASE}")
+    add_serve_options(parser)
     return parser.parse_args(argv)
 
 
@@ -656,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.sizes = sorted(args.sizes)
     try:
         urls = database_urls(args.database_url)
-        version = asyncio.run(create_databases(urls))
+        version = asyncio.run(create_databases(urls.admin, fresh_state=True))
         print(f"PostgreSQL {version}: sizes {', '.join(f'{r:,}' for r in args.sizes)}",
               flush=True)
         with tempfile.TemporaryDirectory(prefix="actiondesk-bench-") as workdir:

@@ -33,17 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import random
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -52,34 +47,42 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from _common import (
+    BENCH_DATABASE,
+    SECRET_KEY,
+    STATE_DATABASE,
+    SetupError,
+    add_database_url,
+    add_serve_options,
+    bearer,
+    create_databases,
+    percentile,
+    positive_float,
+    positive_int,
+    postgresql_url,
+    print_table_head,
+    provision,
+    server_process,
+    stop_when_orphaned,
+    wait_until_ready,
+    with_database,
+)
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 HERE = Path(__file__).resolve()
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
-BENCH_DATABASE = "actiondesk_bench"
-STATE_DATABASE = "actiondesk_bench_state"
 TABLE = "bench_single"
 ROWS = 1000
 TARGET_RATIO = 0.7
-SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 60.0
 
-SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
-BENCH_ROLE = "bench"
-BENCH_EMAIL = "bench@bench.example"
 ACTION_SLUG = "bump"
 
 BARE = "bare"
 DESK = "actiondesk"
 DESK_PATH = f"/desk/api/collections/{TABLE}/actions/{ACTION_SLUG}"
 UPDATE_SQL = f"UPDATE {TABLE} SET counter = counter + 1 WHERE id = :id"
-
-
-class SetupError(Exception):
-    """The benchmark cannot run: database, data set or server."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,18 +138,6 @@ def build_app(data_url: str, state_url: str) -> FastAPI:
     return host
 
 
-def stop_when_orphaned() -> None:
-    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def serve(port: int, data_url: str, state_url: str) -> None:
     import uvicorn
 
@@ -177,39 +168,12 @@ def _engine(url: str, *, autocommit: bool = False) -> AsyncEngine:
 
 
 async def prepare_postgresql(url: str) -> Target:
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise SetupError(f"--database-url {url!r} is not a valid URL: {exc}") from exc
-    if parsed.get_backend_name() not in ("postgresql", "postgres"):
-        raise SetupError(f"--database-url must be a PostgreSQL URL, got {parsed.drivername!r}")
-    plain = parsed.set(drivername="postgresql")
-    data_url = plain.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    state_url = plain.set(database=STATE_DATABASE).render_as_string(hide_password=False)
-
-    admin = _engine(plain.render_as_string(hide_password=False), autocommit=True)
-    try:
-        async with admin.connect() as conn:
-            version = str(await conn.scalar(sa.text("SHOW server_version")))
-            exists = await conn.scalar(
-                sa.text("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = :n)"),
-                {"n": BENCH_DATABASE},
-            )
-            if not exists:
-                print(f"creating database {BENCH_DATABASE}", flush=True)
-                await conn.execute(sa.text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-            # The state database is the benchmark's own: made anew on every run, so the runs
-            # audit starts empty and the schema is the one of the actiondesk under test.
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{STATE_DATABASE}" WITH (FORCE)'))
-            await conn.execute(sa.text(f'CREATE DATABASE "{STATE_DATABASE}"'))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        raise SetupError(
-            f"cannot reach PostgreSQL at {plain.render_as_string(hide_password=True)}: {exc} "
-            "(is it running? try `pg_ctlcluster --skip-systemctl-redirect "
-            "$(ls /etc/postgresql) main start`)"
-        ) from exc
-    finally:
-        await admin.dispose()
+    plain = postgresql_url(url)
+    data_url = with_database(plain, BENCH_DATABASE)
+    state_url = with_database(plain, STATE_DATABASE)
+    version = await create_databases(
+        plain.render_as_string(hide_password=False), fresh_state=True
+    )
 
     data = _engine(data_url, autocommit=True)
     try:
@@ -249,27 +213,6 @@ async def prepare_sqlite(workdir: Path) -> Target:
                   f"sqlite:///{workdir / 'state.db'}")
 
 
-async def provision(target: Target) -> str:
-    """The role, its policy on the action and the user the benchmark calls as; its bearer
-    token (signed with the server's secret key)."""
-    from actiondesk import Desk
-    from actiondesk.services.permissions import Policy, RoleSpec
-
-    desk = Desk(database_url=target.data_url, state_url=target.state_url,
-                secret_key=SECRET_KEY, include=[TABLE])
-    await desk.start()
-    try:
-        if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:
-            await desk.permissions.put_role(RoleSpec(BENCH_ROLE, read_all=True))
-        await desk.permissions.put_policy(Policy(BENCH_ROLE, TABLE, ACTION_SLUG))
-        user = await desk.users.by_email(BENCH_EMAIL) or await desk.users.create(
-            BENCH_EMAIL, role=BENCH_ROLE
-        )
-        return desk.tokens.access(user, dt.timedelta(hours=12))
-    finally:
-        await desk.stop()
-
-
 async def counter_sum(target: Target) -> int:
     engine = _engine(target.data_url)
     try:
@@ -288,53 +231,12 @@ async def runs_recorded(target: Target) -> int:
         await engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextmanager
 def server(target: Target, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """This script in ``--serve-port`` mode (uvicorn) in its own process; always stopped."""
-    port = free_port()
-    command = [
-        sys.executable, str(HERE),
-        "--serve-port", str(port),
-        "--data-url", target.data_url,
-        "--state-url", target.state_url,
-    ]
-    # Our own interpreter running this very script; nothing comes from outside.
-    process = subprocess.Popen(command, cwd=workdir)  # noqa: S603
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def wait_until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    last_problem = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SetupError(f"the server exited with code {process.returncode}")
-        try:
-            response = await client.get("/ready")
-        except httpx.TransportError as exc:
-            last_problem = repr(exc)
-        else:
-            if response.status_code == 200:
-                return
-            last_problem = f"HTTP {response.status_code}: {response.text[:300]}"
-        await asyncio.sleep(0.1)
-    raise SetupError(f"the server did not answer in time ({last_problem})")
+    options = ["--data-url", target.data_url, "--state-url", target.state_url]
+    with server_process(HERE, "--serve-port", options, workdir) as started:
+        yield started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,12 +322,6 @@ class Phase:
     @property
     def rate(self) -> float:
         return self.ok / self.elapsed_s if self.elapsed_s else 0.0
-
-
-def percentile(samples: Sequence[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 class Probe:
@@ -530,8 +426,8 @@ async def measure(
     limits = httpx.Limits(max_connections=args.concurrency,
                           max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_S,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
-        await wait_until_ready(client, process)
+                                 headers=bearer(token)) as client:
+        await wait_until_ready(client, process, "/ready", name="the server")
         await check_both_update(client, target)
         probe = Probe(target)
         sent_ok = 2
@@ -615,8 +511,7 @@ def report(result: Measurement, target: Target, args: argparse.Namespace) -> Non
         "churn); other: CPU of everything else on the machine, in % of one core (kernel,\n"
         "other work: noise if high)."
     )
-    print(header)
-    print("-" * len(header))
+    print_table_head(header)
     for phase in result.phases:
         print(row(phase))
     print("-" * len(header))
@@ -657,20 +552,6 @@ def report(result: Measurement, target: Target, args: argparse.Namespace) -> Non
 # ---------------------------------------------------------------------------------------------
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Throughput of a one-row UPDATE action through actiondesk vs a bare "
@@ -684,18 +565,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="timed phases per side, interleaved (default 3)")
     parser.add_argument("--warmup", type=positive_float, default=3.0,
                         help="untimed seconds per side first (default 3)")
-    parser.add_argument(
-        "--database-url", default=os.environ.get(URL_ENV, DEFAULT_DATABASE_URL),
-        help=f"a database on the PostgreSQL server to use (default: ${URL_ENV} or "
-        f"{DEFAULT_DATABASE_URL}); the data go in {BENCH_DATABASE}, the runs audit in "
-        f"{STATE_DATABASE}",
-    )
+    add_database_url(parser, DEFAULT_DATABASE_URL,
+                     f"the data go in {BENCH_DATABASE}, the runs audit in {STATE_DATABASE}")
     parser.add_argument("--sqlite", action="store_true",
                         help="use two SQLite files in a temporary directory instead")
-    # The server side of the benchmark: this script started again by itself.
-    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--data-url", help=argparse.SUPPRESS)
-    parser.add_argument("--state-url", help=argparse.SUPPRESS)
+    add_serve_options(parser)
     return parser.parse_args(argv)
 
 
@@ -712,7 +586,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 target = asyncio.run(prepare_postgresql(args.database_url))
             print(f"{target.backend} {target.version}: {ROWS:,} rows in {TABLE}", flush=True)
-            token = asyncio.run(provision(target))
+            token = asyncio.run(
+                provision(target.data_url, target.state_url, TABLE, [ACTION_SLUG])
+            )
             with server(target, workdir) as (base_url, process):
                 result = asyncio.run(measure(base_url, process, target, token, args))
     except SetupError as exc:

@@ -25,8 +25,6 @@ import json
 import os
 import random
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,20 +35,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
-from sqlalchemy.engine import make_url
+from _common import (
+    BENCH_DATABASE,
+    SetupError,
+    add_database_url,
+    bearer,
+    connect,
+    create_databases,
+    median,
+    non_negative_int,
+    percentile,
+    positive_int,
+    postgresql_url,
+    print_table_head,
+    provision,
+    server_process,
+    wait_until_ready,
+    with_database,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
-BENCH_DATABASE = "actiondesk_bench"
 TABLE = "bench_rows"
 PAGE_SIZE = 25
 TARGET_RATIO = 1.5
 STATUSES = ("live", "draft", "archived", "deleted")
 FILTER_VALUE = "live"
-SERVER_START_TIMEOUT_S = 60.0
 
 COLUMNS = (
     ("id", "bigint"),
@@ -91,10 +103,6 @@ FILTERED_COUNT_SQL = f"SELECT count(*) FROM {TABLE} WHERE status = $1"
 API_PATH = f"/api/collections/{TABLE}/records"
 
 
-class SetupError(Exception):
-    """The benchmark cannot run: database, data set or server."""
-
-
 @dataclass
 class Series:
     """Wall-clock samples of one measurement, in milliseconds."""
@@ -103,12 +111,10 @@ class Series:
     samples: list[float] = field(default_factory=list)
 
     def median(self) -> float:
-        return statistics.median(self.samples)
+        return median(self.samples)
 
     def p95(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=20, method="inclusive")[18]
+        return percentile(self.samples, 95)
 
 
 @dataclass(frozen=True)
@@ -162,31 +168,8 @@ VARIANTS = (
 
 def database_urls(url: str) -> tuple[str, str]:
     """(the URL given, the benchmark database's URL), both plain ``postgresql://`` for asyncpg."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise SetupError(f"--database-url {url!r} is not a valid URL: {exc}") from exc
-    if parsed.get_backend_name() not in ("postgresql", "postgres"):
-        raise SetupError(f"--database-url must be a PostgreSQL URL, got {parsed.drivername!r}")
-    plain = parsed.set(drivername="postgresql")
-    return (
-        plain.render_as_string(hide_password=False),
-        plain.set(database=BENCH_DATABASE).render_as_string(hide_password=False),
-    )
-
-
-async def connect(dsn: str) -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        shown = make_url(dsn).render_as_string(hide_password=True)
-        hint = (
-            " (is PostgreSQL running? try "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
-            if isinstance(exc, OSError)
-            else ""
-        )
-        raise SetupError(f"cannot connect to {shown}: {exc}{hint}") from exc
+    plain = postgresql_url(url)
+    return plain.render_as_string(hide_password=False), with_database(plain, BENCH_DATABASE)
 
 
 async def table_rows(conn: asyncpg.Connection) -> int | None:
@@ -210,17 +193,7 @@ async def table_rows(conn: asyncpg.Connection) -> int | None:
 
 async def prepare(admin_dsn: str, bench_dsn: str, rows: int) -> str:
     """Create (or reuse) the benchmark database and table; return the server version."""
-    admin = await connect(admin_dsn)
-    try:
-        exists = await admin.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", BENCH_DATABASE
-        )
-        if not exists:
-            print(f"creating database {BENCH_DATABASE}", flush=True)
-            await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    finally:
-        await admin.close()
-
+    version = await create_databases(admin_dsn, fresh_state=False)
     conn = await connect(bench_dsn)
     try:
         current = await table_rows(conn)
@@ -237,62 +210,21 @@ async def prepare(admin_dsn: str, bench_dsn: str, rows: int) -> str:
             # frozen rows, so autovacuum has nothing left to do in the middle of the timings.
             await conn.execute(f"VACUUM (FREEZE, ANALYZE) {TABLE}")
             print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
-        version: str = await conn.fetchval("SHOW server_version")
     finally:
         await conn.close()
     return version
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextmanager
-def desk_server(bench_dsn: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def desk_server(
+    bench_dsn: str, state_url: str, workdir: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``bench/serve_desk.py`` (uvicorn) in its own process; stop it on the way out."""
-    port = free_port()
-    command = [
-        sys.executable,
-        str(HERE / "serve_desk.py"),
-        "--state-url", f"sqlite:///{workdir / 'state.db'}",
-        "--port", str(port),
-        "--include", TABLE,
-    ]
+    options = ["--state-url", state_url, "--include", TABLE]
     # The URL goes by environment, not argv, so a password stays out of the process list.
     env = {**os.environ, "ACTIONDESK_DATABASE_URL": bench_dsn}
-    # Our own interpreter running our own script; nothing comes from outside.
-    process = subprocess.Popen(command, cwd=workdir, env=env)  # noqa: S603
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def wait_until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    last_problem = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SetupError(f"the actiondesk server exited with code {process.returncode}")
-        try:
-            response = await client.get(API_PATH, params={"page_size": "1"})
-        except httpx.TransportError as exc:
-            last_problem = repr(exc)
-        else:
-            if response.status_code == 200:
-                return
-            last_problem = f"HTTP {response.status_code}: {response.text[:300]}"
-        await asyncio.sleep(0.1)
-    raise SetupError(f"the actiondesk server did not answer in time ({last_problem})")
+    with server_process(HERE / "serve_desk.py", "--port", options, workdir, env) as started:
+        yield started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +291,7 @@ async def measure(
     base_url: str,
     process: subprocess.Popen[bytes],
     bench_dsn: str,
+    token: str,
     requests: int,
     warmup: int,
 ) -> list[Result]:
@@ -367,8 +300,10 @@ async def measure(
         for v in VARIANTS
     ]
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
-        await wait_until_ready(client, process)
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=120, headers=bearer(token)
+    ) as client:
+        await wait_until_ready(client, process, API_PATH, params={"page_size": "1"})
         conn = await connect(bench_dsn)
         try:
             for result in results:
@@ -400,9 +335,7 @@ def report(
         "API: one uvicorn process, one keep-alive httpx client; raw SQL: asyncpg, one connection"
     )
     print()
-    header = f"{'variant':<18} {'side':<8} {'median ms':>10} {'p95 ms':>10}"
-    print(header)
-    print("-" * len(header))
+    print_table_head(f"{'variant':<18} {'side':<8} {'median ms':>10} {'p95 ms':>10}")
     for result in results:
         for series in (result.api, result.raw):
             print(
@@ -410,12 +343,10 @@ def report(
                 f"{series.median():>10.2f} {series.p95():>10.2f}"
             )
     print()
-    header = (
+    print_table_head(
         f"{'variant':<18} {'API/raw':>8} {'<= ' + str(TARGET_RATIO) + 'x':>8} "
         f"{'API extra ms':>13} {'raw page ms':>12} {'raw count ms':>13}"
     )
-    print(header)
-    print("-" * len(header))
     for result in results:
         api, raw = result.api.median(), result.raw.median()
         ratio = api / raw
@@ -426,20 +357,6 @@ def report(
             f"{result.raw_count.median():>13.2f}"
         )
     print("(ratio and differences of medians; the raw split is the raw side's two queries)")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be at least 0")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -454,11 +371,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--warmup", type=non_negative_int, default=5, help="untimed rounds before the timed ones"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(URL_ENV, DEFAULT_DATABASE_URL),
-        help=f"any database on the server to use (default: ${URL_ENV} or "
-        f"{DEFAULT_DATABASE_URL}); the data set goes in its own database {BENCH_DATABASE}",
+    add_database_url(
+        parser, DEFAULT_DATABASE_URL, f"the data set goes in its own database {BENCH_DATABASE}"
     )
     return parser.parse_args(argv)
 
@@ -474,13 +388,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         admin_dsn, bench_dsn = database_urls(args.database_url)
         version = asyncio.run(prepare(admin_dsn, bench_dsn, args.rows))
-        with (
-            tempfile.TemporaryDirectory(prefix="actiondesk-bench-") as workdir,
-            desk_server(bench_dsn, Path(workdir)) as (base_url, process),
-        ):
-            results = asyncio.run(
-                measure(base_url, process, bench_dsn, args.requests, args.warmup)
-            )
+        with tempfile.TemporaryDirectory(prefix="actiondesk-bench-") as workdir:
+            state_url = f"sqlite:///{Path(workdir) / 'state.db'}"
+            # The API answers signed-in callers only: a user of a read-all role, no actions.
+            token = asyncio.run(provision(bench_dsn, state_url, TABLE, []))
+            with desk_server(bench_dsn, state_url, Path(workdir)) as (base_url, process):
+                results = asyncio.run(
+                    measure(base_url, process, bench_dsn, token, args.requests, args.warmup)
+                )
     except (SetupError, asyncpg.PostgresError, OSError) as exc:
         print(f"cannot run the benchmark: {exc}", file=sys.stderr)
         return 2

@@ -11,26 +11,11 @@ The database URL comes from ``--database-url`` or, kept out of the process list,
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import threading
-import time
 
 import uvicorn
+from _common import SECRET_KEY, stop_when_orphaned
 
 from actiondesk import Desk
-
-
-def stop_when_orphaned() -> None:
-    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main() -> None:
@@ -44,7 +29,7 @@ def main() -> None:
     desk = Desk(
         database_url=args.database_url,
         state_url=args.state_url,
-        secret_key="bench-not-secret",  # noqa: S106 - a throwaway local server
+        secret_key=SECRET_KEY,
         include=args.include,
     )
     stop_when_orphaned()

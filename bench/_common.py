@@ -1,0 +1,266 @@
+"""What the benchmarks share (not a benchmark itself): the server subprocess and its readiness,
+the PostgreSQL bench databases, the bench caller, percentiles, argument checks, report rules.
+
+The scripts run as ``python bench/<script>.py``, so this module is importable as ``_common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from sqlalchemy.engine import URL, make_url
+
+URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
+BENCH_DATABASE = "actiondesk_bench"
+STATE_DATABASE = "actiondesk_bench_state"
+SERVER_START_TIMEOUT_S = 60.0
+
+SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
+BENCH_ROLE = "bench"
+BENCH_EMAIL = "bench@bench.example"
+
+START_HINT = (
+    " (is PostgreSQL running? try "
+    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
+)
+
+
+class SetupError(Exception):
+    """The benchmark cannot run: database, data set or server."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The server process
+
+
+def stop_when_orphaned() -> None:
+    """Shut down (gracefully) if the benchmark that started us dies without stopping us."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextmanager
+def server_process(
+    script: Path,
+    port_option: str,
+    options: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``script`` (a uvicorn server) with our interpreter on a free port; yield (base URL,
+    process); always stop it on the way out."""
+    port = free_port()
+    command = [sys.executable, str(script), port_option, str(port), *options]
+    # Our own interpreter running our own script; nothing comes from outside.
+    process = subprocess.Popen(command, cwd=workdir, env=env)  # noqa: S603
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def wait_until_ready(
+    client: httpx.AsyncClient,
+    process: subprocess.Popen[bytes],
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    name: str = "the actiondesk server",
+) -> None:
+    """Poll ``GET path`` until it answers 200; SetupError if the server dies or times out."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    last_problem = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SetupError(f"{name} exited with code {process.returncode}")
+        try:
+            response = await client.get(path, params=params)
+        except httpx.TransportError as exc:
+            last_problem = repr(exc)
+        else:
+            if response.status_code == 200:
+                return
+            last_problem = f"HTTP {response.status_code}: {response.text[:300]}"
+        await asyncio.sleep(0.1)
+    raise SetupError(f"{name} did not answer in time ({last_problem})")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+def postgresql_url(url: str) -> URL:
+    """``--database-url`` checked and made a plain ``postgresql://`` URL (as asyncpg wants)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise SetupError(f"--database-url {url!r} is not a valid URL: {exc}") from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise SetupError(f"--database-url must be a PostgreSQL URL, got {parsed.drivername!r}")
+    return parsed.set(drivername="postgresql")
+
+
+def with_database(url: URL, database: str) -> str:
+    """``url`` pointing at ``database``, password included (it is for our own connections)."""
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        shown = make_url(dsn).render_as_string(hide_password=True)
+        hint = START_HINT if isinstance(exc, OSError) else ""
+        raise SetupError(f"cannot connect to {shown}: {exc}{hint}") from exc
+
+
+async def create_databases(admin_dsn: str, *, fresh_state: bool) -> str:
+    """Create the data database if absent and, with ``fresh_state``, the state database anew;
+    return the server version."""
+    admin = await connect(admin_dsn)
+    try:
+        exists = await admin.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", BENCH_DATABASE
+        )
+        if not exists:
+            print(f"creating database {BENCH_DATABASE}", flush=True)
+            await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        if fresh_state:
+            # The state database is the benchmark's own: made anew on every run, so the runs
+            # audit starts empty and the schema is the one of the actiondesk under test.
+            await admin.execute(f'DROP DATABASE IF EXISTS "{STATE_DATABASE}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{STATE_DATABASE}"')
+        version: str = await admin.fetchval("SHOW server_version")
+    except asyncpg.PostgresError as exc:
+        raise SetupError(f"cannot create the benchmark databases: {exc}") from exc
+    finally:
+        await admin.close()
+    return version
+
+
+# ---------------------------------------------------------------------------------------------
+# The caller
+
+
+async def provision(data_url: str, state_url: str, table: str, slugs: Sequence[str]) -> str:
+    """The role ``bench`` with a trigger policy on each action of ``slugs`` and the user the
+    benchmark calls as; return its bearer token (signed with the servers' secret key). The
+    table must exist."""
+    from actiondesk import Desk
+    from actiondesk.services.permissions import Policy, RoleSpec
+
+    desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
+                include=[table])
+    await desk.start()
+    try:
+        if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:
+            await desk.permissions.put_role(RoleSpec(BENCH_ROLE, read_all=True))
+        for slug in slugs:
+            await desk.permissions.put_policy(Policy(BENCH_ROLE, table, slug))
+        user = await desk.users.by_email(BENCH_EMAIL) or await desk.users.create(
+            BENCH_EMAIL, role=BENCH_ROLE
+        )
+        return desk.tokens.access(user, dt.timedelta(hours=12))
+    finally:
+        await desk.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics and report
+
+
+def percentile(samples: Sequence[float], p: int) -> float:
+    """The p-th percentile (inclusive method); the sample itself when there is one."""
+    if len(samples) < 2:
+        return samples[0] if samples else float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def print_table_head(header: str) -> None:
+    print(header)
+    print("-" * len(header))
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def add_database_url(parser: argparse.ArgumentParser, default: str, where: str) -> None:
+    """``--database-url`` (default: ``$ACTIONDESK_BENCH_POSTGRESQL_URL`` or ``default``);
+    ``where`` says what goes where on that server."""
+    parser.add_argument(
+        "--database-url", default=os.environ.get(URL_ENV, default),
+        help=f"a database on the PostgreSQL server to use (default: ${URL_ENV} or "
+        f"{default}); {where}",
+    )
+
+
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    """The server side of a benchmark: the script started again by itself."""
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-url", help=argparse.SUPPRESS)
+    parser.add_argument("--state-url", help=argparse.SUPPRESS)
