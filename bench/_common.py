@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -28,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
 BENCH_DATABASE = "actiondesk_bench"
 STATE_DATABASE = "actiondesk_bench_state"
+MIB = 1024 * 1024
 SERVER_START_TIMEOUT_S = 60.0
 
 SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
@@ -264,3 +266,42 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-url", help=argparse.SUPPRESS)
     parser.add_argument("--state-url", help=argparse.SUPPRESS)
+
+
+@dataclass(frozen=True)
+class Urls:
+    admin: str
+    data: str
+    state: str
+
+
+def database_urls(url: str) -> Urls:
+    plain = postgresql_url(url)
+    return Urls(
+        admin=plain.render_as_string(hide_password=False),
+        data=with_database(plain, BENCH_DATABASE),
+        state=with_database(plain, STATE_DATABASE),
+    )
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return found
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def mib(kib: int) -> str:
+    return f"{kib * 1024 / MIB:.1f}"

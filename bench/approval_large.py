@@ -52,18 +52,21 @@ from _common import (
     SECRET_KEY,
     STATE_DATABASE,
     SetupError,
+    Urls,
     add_database_url,
     add_serve_options,
     bearer,
     connect,
     create_databases,
+    database_urls,
+    memory_kib,
+    mib,
     positive_int,
-    postgresql_url,
     print_table_head,
+    reset_peak,
     server_process,
     stop_when_orphaned,
     wait_until_ready,
-    with_database,
 )
 
 HERE = Path(__file__).resolve()
@@ -72,7 +75,6 @@ TABLE = "bench_approval"
 DEFAULT_SIZES = (10_000, 100_000)
 MEMORY_TARGET = 1.10
 REQUEST_TIMEOUT_S = 900.0
-MIB = 1024 * 1024
 
 SLUG = "mark-all"
 ACTION_PATH = f"/api/collections/{TABLE}/actions/{SLUG}"
@@ -129,22 +131,6 @@ def serve(port: int, data_url: str, state_url: str, batch_size: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Setup
-
-
-@dataclass(frozen=True)
-class Urls:
-    admin: str
-    data: str
-    state: str
-
-
-def database_urls(url: str) -> Urls:
-    plain = postgresql_url(url)
-    return Urls(
-        admin=plain.render_as_string(hide_password=False),
-        data=with_database(plain, BENCH_DATABASE),
-        state=with_database(plain, STATE_DATABASE),
-    )
 
 
 async def fill(data_dsn: str, rows: int) -> None:
@@ -209,25 +195,6 @@ async def ready(base_url: str, token: str, process: subprocess.Popen[bytes]) -> 
 
 # ---------------------------------------------------------------------------------------------
 # Server memory
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0])
-    return found
-
-
-def reset_peak(pid: int) -> bool:
-    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,10 +302,6 @@ def run_all(args: argparse.Namespace, urls: Urls, workdir: Path) -> list[Result]
 
 # ---------------------------------------------------------------------------------------------
 # Report
-
-
-def mib(kib: int) -> str:
-    return f"{kib * 1024 / MIB:.1f}"
 
 
 def report(results: Sequence[Result], args: argparse.Namespace, version: str) -> None:
