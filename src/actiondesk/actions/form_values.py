@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from actiondesk.actions.forms import FormFieldType, ResolvedField
+from actiondesk.data.values import (
+    ValueError_,
+    parse_date,
+    parse_datetime,
+    parse_decimal,
+    parse_time,
+)
 from actiondesk.errors import ClientError
 
 MAX_LIST_ITEMS = 1000
@@ -39,8 +46,8 @@ class FileValue:
         return {"filename": self.filename, "mime": self.mime, "size": len(self.content)}
 
 
-class _Invalid(Exception):
-    pass
+# One error type for every value check, so form and filter parsers can share the work.
+_Invalid = ValueError_
 
 
 def safe_filename(name: str, fallback: str = "file") -> str:
@@ -124,18 +131,6 @@ def _number(raw: Any) -> int | float:
     raise _Invalid("must be a number")
 
 
-def _decimal(raw: Any) -> decimal.Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise _Invalid("must be a decimal number")
-    try:
-        value = decimal.Decimal(str(raw).strip())
-    except decimal.InvalidOperation:
-        raise _Invalid("must be a decimal number") from None
-    if not value.is_finite():
-        raise _Invalid("must be a finite decimal number")
-    return value
-
-
 def _boolean(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -143,31 +138,19 @@ def _boolean(raw: Any) -> bool:
 
 
 def _datetime(raw: Any) -> dt.datetime:
-    if not isinstance(raw, str):
-        raise _Invalid("must be a date and time (ISO 8601)")
-    try:
-        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _Invalid("must be a date and time (ISO 8601, e.g. 2026-01-31T09:30)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    # A value without a zone is taken as UTC, as in filters on aware columns.
+    return parse_datetime(raw, True)
 
 
 def _date_only(raw: Any) -> dt.date:
-    if not isinstance(raw, str):
-        raise _Invalid("must be a date (YYYY-MM-DD)")
-    try:
-        return dt.date.fromisoformat(raw.strip()[:10] if "T" in raw else raw.strip())
-    except ValueError:
-        raise _Invalid("must be a date (YYYY-MM-DD)") from None
+    # Date pickers may send a full date-time; its date part is the value.
+    if isinstance(raw, str) and "T" in raw:
+        raw = raw.strip()[:10]
+    return parse_date(raw)
 
 
-def _time(raw: Any) -> dt.time:
-    if not isinstance(raw, str):
-        raise _Invalid("must be a time (HH:MM or HH:MM:SS)")
-    try:
-        return dt.time.fromisoformat(raw.strip())
-    except ValueError:
-        raise _Invalid("must be a time (HH:MM or HH:MM:SS)") from None
+_decimal = parse_decimal
+_time = parse_time
 
 
 def _enum(raw: Any, field: ResolvedField) -> str:

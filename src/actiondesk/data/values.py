@@ -47,7 +47,7 @@ def _to_float(raw: Any) -> float:
     return number
 
 
-def _to_decimal(raw: Any) -> decimal.Decimal:
+def parse_decimal(raw: Any) -> decimal.Decimal:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str | decimal.Decimal):
         raise ValueError_("is not a decimal number")
     try:
@@ -77,7 +77,7 @@ def _to_str(raw: Any) -> str:
     raise ValueError_("is not text")
 
 
-def _to_datetime(raw: Any, timezone: bool) -> dt.datetime:
+def parse_datetime(raw: Any, timezone: bool) -> dt.datetime:
     if not isinstance(raw, str):
         raise ValueError_("is not a date and time (ISO 8601, e.g. 2026-01-31T09:30:00)")
     try:
@@ -92,16 +92,16 @@ def _to_datetime(raw: Any, timezone: bool) -> dt.datetime:
     return value
 
 
-def _to_date(raw: Any) -> dt.date:
+def parse_date(raw: Any) -> dt.date:
     if not isinstance(raw, str):
-        raise ValueError_("is not a date (ISO 8601, e.g. 2026-01-31)")
+        raise ValueError_("is not a date (YYYY-MM-DD)")
     try:
         return dt.date.fromisoformat(raw.strip())
     except ValueError:
-        raise ValueError_("is not a date (ISO 8601, e.g. 2026-01-31)") from None
+        raise ValueError_("is not a date (YYYY-MM-DD)") from None
 
 
-def _to_time(raw: Any) -> dt.time:
+def parse_time(raw: Any) -> dt.time:
     if not isinstance(raw, str):
         raise ValueError_("is not a time (e.g. 09:30 or 09:30:15)")
     try:
@@ -127,15 +127,15 @@ def to_python(field: Field, raw: Any) -> Any:
     if ftype is FieldType.NUMBER:
         return _to_float(raw)
     if ftype is FieldType.DECIMAL:
-        return _to_decimal(raw)
+        return parse_decimal(raw)
     if ftype is FieldType.BOOLEAN:
         return _to_bool(raw)
     if ftype is FieldType.DATETIME:
-        return _to_datetime(raw, field.timezone)
+        return parse_datetime(raw, field.timezone)
     if ftype is FieldType.DATE:
-        return _to_date(raw)
+        return parse_date(raw)
     if ftype is FieldType.TIME:
-        return _to_time(raw)
+        return parse_time(raw)
     if ftype is FieldType.UUID:
         return _to_uuid(raw)
     if ftype is FieldType.ENUM:
