@@ -15,12 +15,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -29,6 +31,7 @@ from sqlalchemy.engine import URL, make_url
 URL_ENV = "ACTIONDESK_BENCH_POSTGRESQL_URL"
 BENCH_DATABASE = "actiondesk_bench"
 STATE_DATABASE = "actiondesk_bench_state"
+T = TypeVar("T")
 MIB = 1024 * 1024
 SERVER_START_TIMEOUT_S = 60.0
 
@@ -305,3 +308,25 @@ def reset_peak(pid: int) -> bool:
 
 def mib(kib: int) -> str:
     return f"{kib * 1024 / MIB:.1f}"
+
+
+def run_sizes(
+    args: argparse.Namespace,
+    run_all: Callable[[argparse.Namespace, Urls, Path], list[T]],
+    report: Callable[[list[T], argparse.Namespace, str], None],
+) -> int:
+    """The body of a benchmark over table sizes: databases, a work dir, run, report; exit 2
+    on a setup failure."""
+    args.sizes = sorted(args.sizes)
+    try:
+        urls = database_urls(args.database_url)
+        version = asyncio.run(create_databases(urls.admin, fresh_state=True))
+        print(f"PostgreSQL {version}: sizes {', '.join(f'{r:,}' for r in args.sizes)}",
+              flush=True)
+        with tempfile.TemporaryDirectory(prefix="actiondesk-bench-") as workdir:
+            results = run_all(args, urls, Path(workdir))
+    except SetupError as exc:
+        print(f"setup failed: {exc}", file=sys.stderr)
+        return 2
+    report(results, args, version)
+    return 0

@@ -38,7 +38,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,13 +56,12 @@ from _common import (
     add_serve_options,
     bearer,
     connect,
-    create_databases,
-    database_urls,
     memory_kib,
     mib,
     positive_int,
     print_table_head,
     reset_peak,
+    run_sizes,
     server_process,
     stop_when_orphaned,
     wait_until_ready,
@@ -373,19 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_port is not None:
         serve(args.serve_port, args.data_url, args.state_url, args.batch_size)
         return 0
-    args.sizes = sorted(args.sizes)
-    try:
-        urls = database_urls(args.database_url)
-        version = asyncio.run(create_databases(urls.admin, fresh_state=True))
-        print(f"PostgreSQL {version}: sizes {', '.join(f'{r:,}' for r in args.sizes)}",
-              flush=True)
-        with tempfile.TemporaryDirectory(prefix="actiondesk-bench-") as workdir:
-            results = run_all(args, urls, Path(workdir))
-    except SetupError as exc:
-        print(f"setup failed: {exc}", file=sys.stderr)
-        return 2
-    report(results, args, version)
-    return 0
+    return run_sizes(args, run_all, report)
 
 
 if __name__ == "__main__":
