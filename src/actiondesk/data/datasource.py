@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from actiondesk.data.collections import ModelSource, build_collections, tables_and_names
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType
-from actiondesk.data.urls import redact, to_async_url, to_sync_url
+from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 
@@ -75,7 +75,7 @@ class Datasource:
         if self._engine is None:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            options: dict[str, Any] = {"pool_recycle": 1800}
+            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.dialect)}
             options.update(self._engine_options)
             self._engine = create_async_engine(self.url, **options)
         return self._engine
@@ -262,3 +262,4 @@ class Datasource:
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeEngine
 
-from actiondesk.data.urls import redact, to_async_url
+from actiondesk.data.urls import pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
 
 VERSION_TABLE = "actiondesk_alembic_version"
@@ -178,7 +178,8 @@ class StateStore:
         if self.dialect != "sqlite":
             # No pre-ping: it costs three round trips per checkout; a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps)
+            return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps,
+                                       **pool_options(self.dialect))
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.coalesce import FreshRead
 from actiondesk.data.schema import Collection
 from actiondesk.data.state import StateStore, meta_table
 from actiondesk.data.state_access import (
@@ -100,6 +101,9 @@ __all__ = [
 ]
 
 
+_READ_STAMP = sa.select(meta_table.c.value).where(_is_stamp())
+
+
 class PermissionsService:
     """Reads and changes the permission tables; answers from a cached snapshot.
 
@@ -113,22 +117,27 @@ class PermissionsService:
         self.reloads = 0  # how many times the tables were read, for tests and diagnostics
         self._cached: PermissionSnapshot | None = None
         self._stamp_ready = False
+        self._read_stamp = FreshRead(self._stamp)
 
     async def snapshot(self) -> PermissionSnapshot:
-        """The current permissions: one small read, and a reload only after a change."""
-        async with self.store.read() as conn:
-            version = _as_int(
-                await conn.scalar(sa.select(meta_table.c.value).where(_is_stamp()))
-            )
-            cached = self._cached
-            if cached is None or cached.version != version:
-                # The stamp is read first: the tables read after it are at least that new.
+        """The current permissions: one small read (shared by concurrent requests, each
+        getting a read that began after it asked), and a reload only after a change."""
+        version = await self._read_stamp()
+        cached = self._cached
+        if cached is None or cached.version != version:
+            async with self.store.read() as conn:
+                # The stamp was read first: the tables read now are at least that new.
                 cached = await _load(conn, version, self.dev_mode)
-                self.reloads += 1
+            self.reloads += 1
+            if self._cached is None or self._cached.version <= version:
                 self._cached = cached
         if cached.dev_mode != self.dev_mode:
             cached = self._cached = cached.with_dev_mode(self.dev_mode)
         return cached
+
+    async def _stamp(self) -> int:
+        async with self.store.read() as conn:
+            return _as_int(await conn.scalar(_READ_STAMP))
 
     async def bump(self, conn: AsyncConnection | None = None) -> int:
         """Increment the version stamp and return it; inside ``conn``'s transaction if given.

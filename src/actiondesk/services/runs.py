@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.coalesce import GroupCommit
 from actiondesk.data.state import StateStore, runs_table
 from actiondesk.errors import BadRequestError, ClientError, NotFoundError
 
@@ -104,6 +106,8 @@ class RunsService:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._started_at: dict[str, dt.datetime] = {}
+        # Concurrent runs share the audit's transactions; each is answered once committed.
+        self._writes = GroupCommit(store.write)
 
     async def begin(
         self,
@@ -150,8 +154,7 @@ class RunsService:
             "started_at": started_at,
         }
         try:
-            async with self.store.write() as conn:
-                await conn.execute(sa.insert(runs_table).values(row))
+            await self._writes.run(_inserting(row))
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -189,10 +192,12 @@ class RunsService:
             raise ValueError(f"a run finishes with one of {', '.join(RUN_STATUSES[1:])}")
         _check_run_id(run_id)
         finished_at = _now()
-        async with self.store.write() as conn:
-            # The start time is remembered by the process that began the run, which saves a
-            # read; another process (a resumed run) reads it.
-            started_at = self._started_at.pop(run_id, None) or await conn.scalar(
+        # The start time is remembered by the process that began the run, which saves a
+        # read; another process (a resumed run) reads it.
+        known_start = self._started_at.pop(run_id, None)
+
+        async def write(conn: AsyncConnection) -> None:
+            started_at = known_start or await conn.scalar(
                 sa.select(_t.started_at).where(_t.id == run_id)
             )
             if started_at is None:
@@ -215,6 +220,8 @@ class RunsService:
             )
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
+
+        await self._writes.run(write)
 
     async def record_refusal(
         self,
@@ -251,8 +258,7 @@ class RunsService:
             "finished_at": now,
             "duration_ms": 0,
         }
-        async with self.store.write() as conn:
-            await conn.execute(sa.insert(runs_table).values(row))
+        await self._writes.run(_inserting(row))
         return run_id
 
     async def get(self, run_id: str) -> RunRecord:
@@ -358,6 +364,13 @@ class RunsService:
         async with self.store.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _record(row._mapping)
+
+
+def _inserting(row: dict[str, Any]) -> Callable[[AsyncConnection], Awaitable[None]]:
+    async def insert(conn: AsyncConnection) -> None:
+        await conn.execute(sa.insert(runs_table).values(row))
+
+    return insert
 
 
 def _record(m: RowMapping) -> RunRecord:
