@@ -34,6 +34,13 @@ MAX_MESSAGE = 1_000_000
 _NO_COLLECTION = ""
 
 _t = runs_table.c
+# Built once: the audit's statements run on every request, and building one (coercing each
+# value, computing its cache key) costs more than executing it.
+_INSERT = sa.insert(runs_table)
+_STARTED_AT = sa.select(_t.started_at).where(_t.id == sa.bindparam("run_id"))
+_FINISH = sa.update(runs_table).where(
+    _t.id == sa.bindparam("running_id"), _t.status == "running"
+)
 _RECORD_COLUMNS = [c for c in runs_table.c if c.name != "result_file"]
 _HAS_FILE = _t.result_file.is_not(None).label("has_file")
 
@@ -197,27 +204,22 @@ class RunsService:
         known_start = self._started_at.pop(run_id, None)
 
         async def write(conn: AsyncConnection) -> None:
-            started_at = known_start or await conn.scalar(
-                sa.select(_t.started_at).where(_t.id == run_id)
-            )
+            started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
             if started_at is None:
                 raise NotFoundError(f"no run {run_id!r}")
-            done = await conn.execute(
-                sa.update(runs_table)
-                .where(_t.id == run_id, _t.status == "running")
-                .values(
-                    status=status,
-                    status_code=status_code,
-                    result_kind=result_kind,
-                    message=_text(message, MAX_MESSAGE),
-                    result=result,
-                    result_file=result_file,
-                    result_filename=_text(result_filename, 255),
-                    result_mime=_text(result_mime, 200),
-                    finished_at=finished_at,
-                    duration_ms=_duration_ms(started_at, finished_at),
-                )
-            )
+            done = await conn.execute(_FINISH, {
+                "running_id": run_id,
+                "status": status,
+                "status_code": status_code,
+                "result_kind": result_kind,
+                "message": _text(message, MAX_MESSAGE),
+                "result": result,
+                "result_file": result_file,
+                "result_filename": _text(result_filename, 255),
+                "result_mime": _text(result_mime, 200),
+                "finished_at": finished_at,
+                "duration_ms": _duration_ms(started_at, finished_at),
+            })
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
 
@@ -368,7 +370,7 @@ class RunsService:
 
 def _inserting(row: dict[str, Any]) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
-        await conn.execute(sa.insert(runs_table).values(row))
+        await conn.execute(_INSERT, row)
 
     return insert
 
