@@ -11,7 +11,17 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.errors import ClientError
-from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import (
+    actions,
+    approvals,
+    audit,
+    auth,
+    records,
+    remote,
+    runs,
+    settings,
+    settings_users,
+)
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
 
@@ -58,6 +68,7 @@ def build_app(desk: Desk) -> FastAPI:
     api.include_router(auth.router)
     api.include_router(settings.router)
     api.include_router(settings_users.router)
+    api.include_router(remote.router)
     api.include_router(audit.router)
     api.include_router(records.router)
     api.include_router(actions.router)
