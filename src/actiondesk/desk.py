@@ -23,7 +23,12 @@ from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
 from actiondesk.remote.calls import endpoint_handler
-from actiondesk.remote.config import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT, RemoteProvider
+from actiondesk.remote.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TIMEOUT,
+    RemoteProvider,
+)
 from actiondesk.remote.service import EndpointSource, RemoteService
 from actiondesk.services.approvals import ApprovalsService
 from actiondesk.services.audit import AuditService
@@ -185,6 +190,7 @@ class Desk:
         batch_size: int = DEFAULT_BATCH_SIZE,
         discover: bool = True,
         signed_answers: bool = True,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> RemoteProvider:
         """Declare a service whose actions this desk lists and runs (see
         docs/remote-actions.md). ``collections`` maps its model names to collections;
@@ -193,7 +199,7 @@ class Desk:
         provider = RemoteProvider(
             name=name, url=url, secret=secret, timeout=timeout,
             collections=collections or {}, batch_size=batch_size, discover=discover,
-            signed_answers=signed_answers,
+            signed_answers=signed_answers, max_answer_bytes=max_answer_bytes,
         )
         self.remote.add_provider(provider, replace=name in self._env_providers)
         self._env_providers.discard(name)

@@ -17,7 +17,7 @@ import httpx
 
 from actiondesk.errors import UpstreamError, UpstreamTimeoutError
 from actiondesk.remote.config import RemoteProvider
-from actiondesk.remote.protocol import Answer, message_body
+from actiondesk.remote.protocol import Answer, error_text, message_body
 from actiondesk.remote.signing import SignatureError, sign, verify
 
 USER_AGENT = "actiondesk-remote/1"
@@ -71,12 +71,23 @@ class ProviderClient:
             raise UpstreamError(
                 f"{self.where} broke off the exchange ({_reason(exc)})"
             ) from None
+        if 300 <= answer.status < 400:
+            raise UpstreamError(
+                f"{self.where} answered with a redirect (HTTP {answer.status} to "
+                f"{answer.headers.get('location', '?')[:200]}); configure the final URL"
+            )
         if provider.signed_answers:
             try:
                 verify(provider.secret, answer.headers, answer.body,
                        expected_nonce=headers["X-Actiondesk-Nonce"],
                        tolerance=provider.tolerance)
             except SignatureError as exc:
+                if answer.status in (401, 403):
+                    # The provider refused our message (its refusals are not signed).
+                    raise UpstreamError(
+                        f"{self.where} refused the message (HTTP {answer.status})"
+                        f"{error_text(answer)}"
+                    ) from None
                 raise UpstreamError(
                     f"{self.where} gave an answer that cannot be trusted: {exc} "
                     f"(HTTP {answer.status})"

@@ -93,7 +93,7 @@ def result_of_answer(answer: Answer, where: str) -> Result:
         return None
     if 200 <= status < 300 or status in (400, 422):
         return result_of_json(decode_json(answer, where), where)
-    detail = _error_text(answer)
+    detail = error_text(answer)
     if status in (401, 403):
         raise UpstreamError(f"{where} refused the message (HTTP {status}){detail}")
     raise UpstreamError(f"{where} failed (HTTP {status}){detail}")
@@ -167,7 +167,7 @@ def _refresh(data: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _error_text(answer: Answer) -> str:
+def error_text(answer: Answer) -> str:
     """The remote's own error message, when it gave one as JSON (clipped)."""
     try:
         data = json.loads(answer.body)
