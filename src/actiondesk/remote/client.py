@@ -105,7 +105,7 @@ class ProviderClient:
             if declared.isdigit() and int(declared) > limit:
                 raise UpstreamError(
                     f"{self.where} answered {int(declared):,} bytes, more than the "
-                    f"{limit:,} allowed"
+                    f"{limit:,} bytes allowed"
                 )
             chunks: list[bytes] = []
             size = 0
