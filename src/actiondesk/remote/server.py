@@ -232,9 +232,15 @@ class RemoteActions:
 
     # -- mounting ------------------------------------------------------------------------------
 
-    async def asgi(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                   send: Callable[[Any], Awaitable[None]]) -> None:
-        """An ASGI application answering at any path it is mounted on."""
+    @property
+    def asgi(self) -> RemoteActions:
+        """The ASGI application (the object itself: ``app.mount("/actiondesk", remote.asgi)``
+        or ``uvicorn.run(remote.asgi)``)."""
+        return self
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        """ASGI: answers messages at any path it is mounted on."""
         if scope["type"] != "http":
             return
         if scope["method"] != "POST":

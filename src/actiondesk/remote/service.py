@@ -123,6 +123,7 @@ class RemoteService:
         self._task: asyncio.Task[None] | None = None
         self._version: int | None = None
         self._lock = asyncio.Lock()
+        self.tick = TICK_SECONDS
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class RemoteService:
         keep them fresh in the background."""
         self._version = await self._read_version()
         await self.refresh()
-        if self._task is None and (self.providers and self.refresh_interval > 0):
+        if self._task is None and any(s.config.discover for s in self.providers.values()):
             self._task = asyncio.create_task(self._keep_fresh(), name="actiondesk-remote")
 
     async def stop(self) -> None:
@@ -286,9 +287,12 @@ class RemoteService:
             return _as_int(await conn.scalar(sa.select(_m.value).where(_m.key == _VERSION_KEY)))
 
     async def _keep_fresh(self) -> None:
+        """Every few seconds, take up lists stored by another process; every
+        ``refresh_interval`` seconds (when not 0), fetch them again."""
         last_fetch = asyncio.get_running_loop().time()
         while True:
-            await asyncio.sleep(min(TICK_SECONDS, self.refresh_interval))
+            interval = self.refresh_interval
+            await asyncio.sleep(min(self.tick, interval) if interval > 0 else self.tick)
             try:
                 version = await self._read_version()
                 if version != self._version:
@@ -298,7 +302,7 @@ class RemoteService:
                             if state.config.discover:
                                 await self._load_stored(state)
                 now = asyncio.get_running_loop().time()
-                if now - last_fetch >= self.refresh_interval:
+                if interval > 0 and now - last_fetch >= interval:
                     last_fetch = now
                     await self.refresh()
             except asyncio.CancelledError:
