@@ -80,7 +80,7 @@ def desk_app(data_url: str, state_url: str, remote_url: str) -> object:
 
     @desk.action(TABLE, name="Count", scope="bulk")
     async def count(ctx: ActionContext) -> Success:
-        assert ctx.selection is not None  # noqa: S101
+        assert ctx.selection is not None
         seen = 0
         async for batch in ctx.selection.batches(size=1000):
             seen += len(batch)
@@ -99,9 +99,9 @@ def serve(kind: str, port: int, data_url: str, state_url: str, remote_url: str) 
 
 
 async def prepare(data_url: str, state_url: str, records: int) -> str:
+    from _common import provision
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from _common import provision
     from actiondesk.data.urls import to_async_url
 
     engine = create_async_engine(to_async_url(data_url))
@@ -115,7 +115,7 @@ async def prepare(data_url: str, state_url: str, records: int) -> str:
 
 
 def start(kind: str, port: int, args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
+    return subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),  # noqa: S603
                              *args])
 
 
