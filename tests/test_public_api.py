@@ -27,3 +27,12 @@ def test_every_listed_name_imports() -> None:
 def test_every_module_imports() -> None:
     for info in pkgutil.walk_packages(actiondesk.__path__, "actiondesk."):
         importlib.import_module(info.name)
+
+
+def test_the_remote_package_lists_its_public_names() -> None:
+    import actiondesk.remote as remote
+
+    public = {name for name, value in vars(remote).items()
+              if not name.startswith("_") and not inspect.ismodule(value)}
+    assert public == set(remote.__all__)
+    assert actiondesk.RemoteActions is remote.RemoteActions

@@ -29,7 +29,10 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UpstreamError,
+    UpstreamTimeoutError,
 )
+from actiondesk.remote import RemoteActions, RemoteProvider
 from actiondesk.settings import Settings
 
 __version__ = "0.1.0"
@@ -63,11 +66,15 @@ __all__ = [
     "Refresh",
     "Relationship",
     "RelationshipKind",
+    "RemoteActions",
+    "RemoteProvider",
     "Result",
     "Scope",
     "Selection",
     "Settings",
     "Success",
+    "UpstreamError",
+    "UpstreamTimeoutError",
     "Webhook",
     "__version__",
     "all_of",

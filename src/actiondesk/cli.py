@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from actiondesk.cli_permissions import permissions_app
+from actiondesk.cli_remote import remote_app
 from actiondesk.cli_runs import runs_app
 from actiondesk.cli_users import roles_app, tokens_app, users_app
 from actiondesk.desk import Desk
@@ -28,6 +29,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(roles_app, name="roles")
 app.add_typer(permissions_app, name="permissions")
+app.add_typer(remote_app, name="remote")
 
 TargetArg = Annotated[
     str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,14 @@ from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
+from actiondesk.remote.calls import endpoint_handler
+from actiondesk.remote.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TIMEOUT,
+    RemoteProvider,
+)
+from actiondesk.remote.service import EndpointSource, RemoteService
 from actiondesk.services.approvals import ApprovalsService
 from actiondesk.services.audit import AuditService
 from actiondesk.services.permissions import PermissionsService
@@ -49,6 +58,8 @@ class Desk:
     ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
     ``external_identity_secret`` accepts JWTs signed by the host application instead.
     ``approval_ttl`` is how long an approval request waits before it expires (7 days).
+    ``remote_refresh_interval`` is how often remote providers' action lists are fetched again
+    (seconds; 300, 0 for never but on demand).
     """
 
     def __init__(
@@ -71,6 +82,7 @@ class Desk:
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
         approval_ttl: dt.timedelta | None = None,
+        remote_refresh_interval: float | None = None,
     ) -> None:
         self.settings = Settings.resolve(
             database_url=database_url,
@@ -83,6 +95,7 @@ class Desk:
             dev_mode=dev_mode,
             external_identity_secret=external_identity_secret,
             approval_ttl=approval_ttl,
+            remote_refresh_interval=remote_refresh_interval,
         )
         self.datasource = Datasource(
             self.settings.database_url,
@@ -114,6 +127,11 @@ class Desk:
             ttl=self.settings.approval_ttl,
         )
         self.actions.approvals = self.approvals
+        self.remote = RemoteService(self.registry, self.datasource, self.state,
+                                    refresh_interval=self.settings.remote_refresh_interval)
+        self._env_providers = {p.name for p in self.settings.remote_providers}
+        for provider in self.settings.remote_providers:
+            self.remote.add_provider(provider)
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False
@@ -161,6 +179,74 @@ class Desk:
 
         return register
 
+    def remote_provider(
+        self,
+        name: str,
+        *,
+        url: str,
+        secret: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        collections: Mapping[str, str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        discover: bool = True,
+        signed_answers: bool = True,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    ) -> RemoteProvider:
+        """Declare a service whose actions this desk lists and runs (see
+        docs/remote-actions.md). ``collections`` maps its model names to collections;
+        ``discover=False`` for a provider used only by ``endpoint_action``. A provider of
+        the same name from the environment is replaced."""
+        provider = RemoteProvider(
+            name=name, url=url, secret=secret, timeout=timeout,
+            collections=collections or {}, batch_size=batch_size, discover=discover,
+            signed_answers=signed_answers, max_answer_bytes=max_answer_bytes,
+        )
+        self.remote.add_provider(provider, replace=name in self._env_providers)
+        self._env_providers.discard(name)
+        return provider
+
+    def endpoint_action(
+        self,
+        collection: str | None = None,
+        *,
+        name: str,
+        endpoint: str,
+        provider: str,
+        http_method: str = "POST",
+        slug: str | None = None,
+        scope: ActionScope | str | None = None,
+        description: str | None = None,
+        submit_label: str | None = None,
+        form: Sequence[FormField] = (),
+        download: bool = False,
+        enabled_if: EnabledIf | Mapping[str, Any] = None,
+        disabled_reason: str | None = None,
+    ) -> Action:
+        """Declare an action run at an HTTP endpoint, as Forest's ``endpoint`` and
+        ``httpMethod``: after every check here, its JSON:API request is sent, signed with
+        ``provider``'s secret, to ``endpoint`` (a path on the provider's host, or a URL) and
+        the answer is the action's result."""
+        method = http_method.upper()
+        if method not in ("POST", "PUT", "PATCH", "DELETE", "GET"):
+            raise ConfigurationError(
+                f"action {name!r}: http_method {http_method!r} is not one of POST, PUT, "
+                "PATCH, DELETE, GET"
+            )
+        if not endpoint.startswith(("/", "http://", "https://")):
+            raise ConfigurationError(
+                f"action {name!r}: endpoint {endpoint!r} must be a path (/...) or an http(s) URL"
+            )
+        handler = endpoint_handler(lambda: self.remote.client(provider), endpoint, method)
+        spec = make_action(
+            handler, collection=collection, name=name, slug=slug, scope=scope,
+            description=description, submit_label=submit_label, form=form,
+            download=download, enabled_if=enabled_if, disabled_reason=disabled_reason,
+        )
+        spec = dataclasses.replace(spec, source=EndpointSource(provider))
+        self.remote.endpoint_providers[spec.name] = provider
+        self.add_action(spec)
+        return spec
+
     def add_action(self, action: Action) -> None:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
@@ -173,12 +259,15 @@ class Desk:
                 return
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
+            problems.extend(self.remote.problems())
             if problems:
                 raise ConfigurationError("; ".join(problems), problems)
             await self.state.start()
+            await self.remote.start()
             self._started = True
 
     async def stop(self) -> None:
+        await self.remote.stop()
         await self.datasource.close()
         await self.state.close()
         self._started = False
@@ -189,6 +278,7 @@ class Desk:
         try:
             await self.datasource.connect()
             problems.extend(self.registry.check(self.datasource.collections))
+            problems.extend(await self.remote.check())
         except ConfigurationError as exc:
             problems.extend(exc.problems)
         finally:

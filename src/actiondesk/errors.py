@@ -81,3 +81,16 @@ class ActionFailedError(ClientError):
     """500 for a handler that crashed: a generic message and the run id, never the details."""
 
     status = 500
+
+
+class UpstreamError(ActionFailedError):
+    """502: the service an action runs in (a remote provider or endpoint) could not be
+    reached or gave an answer that cannot be used; the message says which and why."""
+
+    status = 502
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """504: the service an action runs in did not answer in time."""
+
+    status = 504

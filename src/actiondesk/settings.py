@@ -9,6 +9,8 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from actiondesk.remote.config import RemoteProvider, providers_from_env
+
 ENV_PREFIX = "ACTIONDESK_"
 DEFAULT_DATABASE_URL = "sqlite:///actiondesk.db"
 DEFAULT_STATE_URL = "sqlite:///actiondesk-state.db"
@@ -22,8 +24,9 @@ class Settings:
     ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
     ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
-    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds), then falls
-    back to the default.
+    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds,
+    ``ACTIONDESK_REMOTE_REFRESH_INTERVAL`` in seconds), then falls back to the default. Remote
+    providers come from ``ACTIONDESK_REMOTE_<NAME>_URL`` and co. (see ``actiondesk.remote``).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -37,6 +40,9 @@ class Settings:
     external_identity_secret: str | None = field(default=None, repr=False)
     # How long an approval request waits for its decision before it expires.
     approval_ttl: dt.timedelta = dt.timedelta(days=7)
+    # How often remote providers' action lists are fetched again (0: only on demand).
+    remote_refresh_interval: float = 300.0
+    remote_providers: tuple[RemoteProvider, ...] = ()
 
     @classmethod
     def resolve(
@@ -52,6 +58,7 @@ class Settings:
         dev_mode: bool | None = None,
         external_identity_secret: str | None = None,
         approval_ttl: dt.timedelta | None = None,
+        remote_refresh_interval: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -100,6 +107,10 @@ class Settings:
             approval_ttl=approval_ttl if approval_ttl is not None else dt.timedelta(
                 seconds=pick_int(None, "APPROVAL_TTL", 7 * 24 * 3600)
             ),
+            remote_refresh_interval=remote_refresh_interval
+            if remote_refresh_interval is not None
+            else pick_int(None, "REMOTE_REFRESH_INTERVAL", 300),
+            remote_providers=tuple(providers_from_env(env)),
         )
         settings.validate()
         return settings
@@ -118,5 +129,7 @@ class Settings:
             problems.append("max_body_bytes must be at least 1024")
         if self.approval_ttl <= dt.timedelta(0):
             problems.append("approval_ttl must be positive")
+        if self.remote_refresh_interval < 0:
+            problems.append("remote_refresh_interval must be 0 (off) or a number of seconds")
         if problems:
             raise ConfigurationError("; ".join(problems), problems)

@@ -37,6 +37,7 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UpstreamError,
 )
 from actiondesk.services.records import related_scope
 
@@ -564,6 +565,12 @@ class ActionsService:
                 rendered = await _materialise(rendered)
         except ActionError as exc:
             rendered = render(Error(exc.message, exc.html))
+        except UpstreamError as exc:
+            # A remote action whose service failed: its own status (502/504) and message.
+            await self.runs.finish(run_id, status="failed", status_code=exc.status,
+                                   result_kind=None, message=exc.message)
+            exc.detail = {**(exc.detail or {}), "run_id": run_id}
+            raise
         except Exception as exc:
             log.exception("action %s failed (run %s)", action.slug, run_id)
             await self.runs.finish(

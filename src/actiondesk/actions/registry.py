@@ -29,6 +29,10 @@ class ActionRegistry:
                 raise ConfigurationError("; ".join(problems), problems)
         self._actions[key] = action
 
+    def remove(self, collection: str | None, slug: str) -> None:
+        """Forget an action (remote actions no longer listed by their provider)."""
+        self._actions.pop((collection, slug), None)
+
     def all(self) -> list[Action]:
         return list(self._actions.values())
 

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from actiondesk.actions.forms import FormField, check_form_field
 from actiondesk.data.filters import Filter, parse_filter
@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 Handler: TypeAlias = Callable[["ActionContext"], "Awaitable[Result] | Result"]
 RecordCondition: TypeAlias = Callable[[Mapping[str, Any]], bool]
 EnabledIf: TypeAlias = Filter | RecordCondition | None
+
+
+class ActionSource(Protocol):
+    """Where an action declared elsewhere runs (a remote provider), shown with it."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class Scope(enum.StrEnum):
@@ -50,6 +56,8 @@ class Action:
     download: bool = False
     enabled_if: EnabledIf = None
     disabled_reason: str | None = None
+    # Set for actions that run in another service (see actiondesk.remote).
+    source: ActionSource | None = None
 
     @property
     def is_async(self) -> bool:
@@ -68,6 +76,7 @@ class Action:
             "submit_label": self.submit_label or self.name,
             "download": self.download,
             "has_form": bool(self.form),
+            **({"remote": self.source.to_json()} if self.source is not None else {}),
         }
 
 

@@ -11,7 +11,17 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.errors import ClientError
-from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import (
+    actions,
+    approvals,
+    audit,
+    auth,
+    records,
+    remote,
+    runs,
+    settings,
+    settings_users,
+)
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
 
@@ -53,7 +63,8 @@ def build_app(desk: Desk) -> FastAPI:
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.
     for router in (actions.router, records.router, auth.router, runs.router,
-                   approvals.router, audit.router, settings.router, settings_users.router):
+                   approvals.router, audit.router, settings.router, settings_users.router,
+                   remote.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(auth.authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

@@ -74,6 +74,9 @@ class ActionOut(BaseModel):
                              "(running it creates an approval request).")
     enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
     disabled_reason: str | None = None
+    remote: dict[str, Any] | None = Field(
+        default=None, description="For an action run by another service: its provider, and "
+        "whether the provider's action list is stale (its last refresh failed).")
 
 
 class ActionList(BaseModel):

@@ -400,10 +400,8 @@ class ApprovalsService:
         try:
             outcome = await self.actions._run(action, begun, _caller(approval.requester),
                                               selection, values, parent, replayable=True)
-        except ActionFailedError:
-            return await self._finish(
-                approval.id, "failed", run_id=begun,
-                reason=f"{action.name} failed unexpectedly; the details are in the server log")
+        except ActionFailedError as exc:
+            return await self._finish(approval.id, "failed", run_id=begun, reason=exc.message)
         rendered = outcome.rendered
         ok = rendered.status < 400
         file = rendered.file
