@@ -23,6 +23,7 @@ from actiondesk.errors import ConfigurationError
 from actiondesk.http.errors import error_response
 from actiondesk.services.approvals import ApprovalsService
 from actiondesk.services.audit import AuditService
+from actiondesk.services.background import BackgroundRuns, RunnerConfig
 from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
 from actiondesk.services.runs import RunsService
@@ -49,6 +50,9 @@ class Desk:
     ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
     ``external_identity_secret`` accepts JWTs signed by the host application instead.
     ``approval_ttl`` is how long an approval request waits before it expires (7 days).
+    ``runner`` executes background runs: ``"inprocess"`` (default) or ``"procrastinate"``
+    (``actiondesk worker``); ``runner_concurrency`` runs at once per process (4) and
+    ``run_lease`` how soon another process resumes the runs of one that died (30 s).
     """
 
     def __init__(
@@ -71,7 +75,11 @@ class Desk:
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
         approval_ttl: dt.timedelta | None = None,
+        runner: str | None = None,
+        runner_concurrency: int | None = None,
+        run_lease: dt.timedelta | None = None,
     ) -> None:
+        runner_config = RunnerConfig.resolve(runner, runner_concurrency, run_lease)
         self.settings = Settings.resolve(
             database_url=database_url,
             state_url=state_url,
@@ -98,7 +106,10 @@ class Desk:
             default_page_size=self.settings.default_page_size,
             max_page_size=self.settings.max_page_size,
         )
-        self.state = StateStore(self.settings.state_url)
+        self.state = StateStore(
+            self.settings.state_url,
+            async_driver="psycopg" if runner_config.runner == "procrastinate" else None,
+        )
         self.runs = RunsService(self.state)
         self.users = UsersService(self.state)
         self.audit = AuditService(self.state)
@@ -114,6 +125,9 @@ class Desk:
             ttl=self.settings.approval_ttl,
         )
         self.actions.approvals = self.approvals
+        self.background = BackgroundRuns(self.actions, self.runs, self.state, runner_config)
+        self.background.approvals = self.approvals
+        self.actions.background = self.approvals.background = self.background
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False
@@ -141,13 +155,17 @@ class Desk:
         download: bool = False,
         enabled_if: EnabledIf | Mapping[str, Any] = None,
         disabled_reason: str | None = None,
+        background: bool = False,
+        background_above: int | None = None,
     ) -> Callable[[Handler], Action]:
         """Declare an action; the decorated function is its handler.
 
         ``scope`` is ``single`` (default with a collection), ``bulk`` or ``global`` (default
         without one). ``enabled_if`` is a filter on the record (``Condition(...)``, a filter
         dict) or a function of the record; ``disabled_reason`` is what users are told when
-        it does not hold. The decorator returns the frozen ``Action`` spec.
+        it does not hold. ``background=True`` queues every run for a runner (execute answers
+        202 with the run), ``background_above=N`` only runs on more than N records. The
+        decorator returns the frozen ``Action`` spec.
         """
 
         def register(handler: Handler) -> Action:
@@ -155,6 +173,7 @@ class Desk:
                 handler, collection=collection, name=name, slug=slug, scope=scope,
                 description=description, submit_label=submit_label, form=form,
                 download=download, enabled_if=enabled_if, disabled_reason=disabled_reason,
+                background=background, background_above=background_above,
             )
             self.add_action(spec)
             return spec
@@ -165,20 +184,26 @@ class Desk:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
 
-    async def start(self) -> None:
+    async def start(self, *, runner: bool = False) -> None:
         """Connect to the database, load the collections, check the actions and bring the
-        state database up to date (once)."""
+        state database up to date (once). With ``runner`` (serving, ``actiondesk worker``),
+        also start the runner of background runs."""
         async with self._start_lock:
             if self._started:
+                if runner:
+                    await self.background.start()
                 return
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
             if problems:
                 raise ConfigurationError("; ".join(problems), problems)
             await self.state.start()
+            if runner:
+                await self.background.start()
             self._started = True
 
     async def stop(self) -> None:
+        await self.background.stop()
         await self.datasource.close()
         await self.state.close()
         self._started = False
@@ -212,7 +237,7 @@ class Desk:
             return
         if not self._started:
             try:
-                await self.start()
+                await self.start(runner=True)
             except ConfigurationError as exc:
                 log.error("actiondesk cannot start: %s", exc)
                 if scope["type"] == "http":
@@ -226,7 +251,7 @@ class Desk:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.start()
+                    await self.start(runner=True)
                 except ConfigurationError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

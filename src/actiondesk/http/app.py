@@ -11,7 +11,17 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.errors import ClientError
-from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import (
+    actions,
+    approvals,
+    audit,
+    auth,
+    records,
+    run_events,
+    runs,
+    settings,
+    settings_users,
+)
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
 
@@ -62,6 +72,7 @@ def build_app(desk: Desk) -> FastAPI:
     api.include_router(records.router)
     api.include_router(actions.router)
     api.include_router(runs.router)
+    api.include_router(run_events.router)
     api.include_router(approvals.router)
     app.include_router(api)
 
