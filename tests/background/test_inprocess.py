@@ -19,7 +19,6 @@ from tests.background.background_app import (
     BOSS,
     CLERK,
     ITEMS,
-    OPS,
     OPS2,
     VIEWER,
     Api,
