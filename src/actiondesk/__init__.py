@@ -3,6 +3,7 @@
 The names below are the public API; anything else may change without notice.
 """
 
+from actiondesk.actions.batches import Batch, BatchCursor, RunCancelled
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
 from actiondesk.actions.results import (
     ActionError,
@@ -40,6 +41,8 @@ __all__ = [
     "ActionError",
     "ActiondeskError",
     "BadRequestError",
+    "Batch",
+    "BatchCursor",
     "Caller",
     "ClientError",
     "Collection",
@@ -64,6 +67,7 @@ __all__ = [
     "Relationship",
     "RelationshipKind",
     "Result",
+    "RunCancelled",
     "Scope",
     "Selection",
     "Settings",

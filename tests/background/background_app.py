@@ -35,7 +35,7 @@ items = sa.Table(
 )
 
 ITEMS = 120
-SLUGS = ("process", "explode", "touch", "sync-touch", "refuse-politely")
+SLUGS = ("process", "explode", "touch", "sync-touch", "refuse-politely", "first-batches")
 ROLES = [RoleSpec("admin", is_admin=True, read_all=True), RoleSpec("ops", read_all=True),
          RoleSpec("viewer", read_all=True), RoleSpec("clerk", read_all=True),
          RoleSpec("boss", read_all=True)]
@@ -101,6 +101,17 @@ def build_desk(
                              .values(counter=items.c.counter + 1))
             seen += len(batch)
         return Success(f"{seen} touched in a thread")
+
+    @desk.action("items", name="First batches", scope="bulk", form=[f.Number("stop")])
+    async def first_batches(ctx: ActionContext) -> Success:
+        # Inline (no background): batches work the same; leaving early keeps the batch.
+        batches = ctx.batches(size=10)
+        async for batch in batches:
+            await batch.conn.execute(
+                items.update().where(batch.where).values(counter=items.c.counter + 1))
+            if batch.number == ctx.values["stop"]:
+                break
+        return Success(f"{batches.done} done")
 
     @desk.action(name="Count down", background=True)
     async def count_down(ctx: ActionContext) -> Success:

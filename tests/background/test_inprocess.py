@@ -229,3 +229,10 @@ def test_run_list_filters_by_the_new_statuses(api: Api) -> None:
 def test_the_openapi_document_lists_the_run_routes(api: Api, tmp_path: Path) -> None:
     paths = api().get("/openapi.json").json()["paths"]
     assert "/api/runs/{run_id}/events" in paths and "/api/runs/{run_id}/cancel" in paths
+
+
+def test_batches_work_inline_and_leaving_early_keeps_the_last_batch(api: Api, url: str) -> None:
+    answer = api().post("/collections/items/actions/first-batches",
+                        json=jsonapi(values={"stop": 3}, all_records=True))
+    assert answer.status_code == 200 and answer.json() == {"success": "20 done"}
+    assert counters(url) == [1] * 30 + [0] * (ITEMS - 30)
