@@ -29,7 +29,7 @@ def _setup(tmp_path: Path) -> dict[str, str]:
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: S603
+    return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -83,7 +83,7 @@ def test_cancel_from_the_cli_and_a_worker_process(tmp_path: Path) -> None:
     refused = _cli(["runs", "cancel", TARGET, run_id, "--as", OPS2], env)
     assert refused.returncode == 1 and "caller or an admin" in refused.stderr
     with process(["worker", TARGET], env, tmp_path / "worker.log"):
-        followed = subprocess.Popen(CLI + ["runs", "follow", TARGET, run_id], cwd=ROOT, env=env,  # noqa: S603
+        followed = subprocess.Popen([*CLI, "runs", "follow", TARGET, run_id], cwd=ROOT, env=env,
                                     stdout=subprocess.PIPE, text=True)
         assert followed.stdout is not None
         first = followed.stdout.readline()
