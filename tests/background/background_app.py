@@ -59,10 +59,11 @@ def build_desk(
                 models=[metadata], **options)
 
     @desk.action("items", name="Process", scope="bulk", background=True,
-                 form=[f.Number("delay"), f.Number("batch")])
+                 form=[f.Number("delay"), f.Number("batch"), f.Boolean("ranges")])
     async def process(ctx: ActionContext) -> Success:
         delay = float(ctx.values.get("delay") or 0)
-        batches = ctx.batches(size=int(ctx.values.get("batch") or 10))
+        batches = ctx.batches(size=int(ctx.values.get("batch") or 10),
+                              rows=not ctx.values.get("ranges"))
         async for batch in batches:
             await batch.conn.execute(
                 items.update().where(batch.where)

@@ -74,6 +74,13 @@ def test_execute_answers_202_and_the_runner_finishes_the_run(api: Api, url: str)
     assert "request_values" not in run
 
 
+def test_key_range_batches_without_reading_the_records(api: Api, url: str) -> None:
+    run = api.wait(api.start(values={"batch": 50, "ranges": True},
+                             **{"all_records": True, "all_records_ids_excluded": ["7"]})["id"])
+    assert run["status"] == "succeeded" and run["result"] == {"success": f"{ITEMS - 1} processed"}
+    assert counters(url) == [1] * 6 + [0] + [1] * (ITEMS - 7)
+
+
 def test_progress_is_visible_while_it_runs(api: Api) -> None:
     queued = api.start(values={"batch": 10, "delay": 0.15})
     seen = api.wait(queued["id"], lambda r: 0 < r["progress"]["done"] < ITEMS)

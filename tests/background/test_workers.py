@@ -92,7 +92,7 @@ def test_a_killed_worker_s_run_resumes_on_another_worker(pg: str, tmp_path: Path
     log = tmp_path / "workers.log"
     with live_server(desk) as base, api_of(base, tokens) as api:
         with _worker(pg, log) as first:
-            queued = api.start(values={"batch": 10, "delay": 0.15})
+            queued = api.start(values={"batch": 10, "delay": 0.15, "ranges": True})
             api.wait(queued["id"], lambda r: r["progress"]["done"] >= 40)
             kill(first)
         stopped_at = api.run(queued["id"])["progress"]["done"]

@@ -26,7 +26,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
-from actiondesk.actions.selection import DEFAULT_BATCH_SIZE, Row, Selection, _dicts, pk_in
+from actiondesk.actions.selection import (
+    DEFAULT_BATCH_SIZE,
+    Row,
+    Selection,
+    _dicts,
+    pk_after,
+    pk_in,
+)
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.state import runs_table
 
@@ -53,6 +60,8 @@ class Batch:
     ``rows`` are the records (dicts), ``keys`` their primary keys, ``where`` a clause matching
     exactly them (for one set-based statement), ``conn`` a connection to the user's database
     inside the batch's transaction: write with it so the work commits with the checkpoint.
+    With ``ctx.batches(rows=False)`` the records are not read: ``rows`` and ``keys`` are
+    empty, ``where`` is a primary-key range, and ``size`` says how many records it holds.
     """
 
     rows: list[Row]
@@ -60,9 +69,10 @@ class Batch:
     where: ColumnElement[bool]
     conn: AsyncConnection
     number: int
+    size: int
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.size
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
@@ -201,6 +211,7 @@ class BatchCursor:
         engine: AsyncEngine,
         size: int = DEFAULT_BATCH_SIZE,
         *,
+        rows: bool = True,
         control: RunControl | None = None,
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BATCH_SIZE:
@@ -209,6 +220,7 @@ class BatchCursor:
         self.engine = engine
         self.size = size
         self.control = control
+        self.rows = rows or self._frozen
         self.done = control.done if control is not None else 0
         self.batches = 0
         token = control.take_checkpoint() if control is not None else None
@@ -228,6 +240,32 @@ class BatchCursor:
         if self._frozen:
             return int(token)
         return decode_id(self.selection.collection, token)
+
+    def _range(self, upto: tuple[Any, ...] | None) -> ColumnElement[bool]:
+        """The selected records after the checkpoint, up to ``upto`` included."""
+        collection = self.selection.collection
+        clauses = [self.selection.where]
+        if self._after is not None:
+            clauses.append(pk_after(collection, self._after))
+        if upto is not None:
+            clauses.append(sa.not_(pk_after(collection, upto)))
+        return sa.and_(*clauses)
+
+    async def _bounds(self, conn: AsyncConnection) -> tuple[int, tuple[Any, ...] | None]:
+        """Without rows: how many records the next batch holds and its last key (read from
+        the index, one row per batch; the last batch is counted)."""
+        collection = self.selection.collection
+        columns = [collection.fields[n].column for n in collection.primary_key]
+        last = (await conn.execute(
+            sa.select(*columns).where(self._range(None))
+            .order_by(*self.selection._order()).offset(self.size - 1).limit(1)
+        )).first()
+        if last is not None:
+            return self.size, tuple(last)
+        rest = int((await conn.execute(
+            sa.select(sa.func.count()).select_from(collection.table).where(self._range(None))
+        )).scalar_one())
+        return rest, None
 
     async def _read(self, conn: AsyncConnection) -> tuple[list[Row], Any, str]:
         """The next batch's rows, the position after it and that position as a checkpoint."""
@@ -263,25 +301,55 @@ class BatchCursor:
         conn = await self.engine.connect()
         transaction = await conn.begin()
         try:
-            rows, after, token = await self._read(conn)
+            if self.rows:
+                batch = await self._next_rows(conn)
+            else:
+                batch = await self._next_range(conn)
         except BaseException:
             await transaction.rollback()
             await conn.close()
             raise
-        if not rows:
+        if batch is None:
             await transaction.rollback()
             await conn.close()
             self._exhausted = True
             raise StopAsyncIteration
+        self._open = (conn, transaction, batch[0].size, batch[1])
+        return batch[0]
+
+    async def _next_rows(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
+        rows, after, token = await self._read(conn)
+        if not rows:
+            return None
         if len(rows) < self.size and not self._frozen:
             self._exhausted = True
-        self._after = after
-        self._open = (conn, transaction, len(rows), token)
-        self.batches += 1
         collection = self.selection.collection
         keys = [tuple(row[n] for n in collection.primary_key) for row in rows]
-        return Batch(rows=rows, keys=keys, where=pk_in(collection, keys), conn=conn,
-                     number=self.batches)
+        # A key range for a live selection (no parameter per record: any size works).
+        where = pk_in(collection, keys) if self._frozen else self._range(after)
+        self._after = after
+        self.batches += 1
+        return Batch(rows=rows, keys=keys, where=where, conn=conn, number=self.batches,
+                     size=len(rows)), token
+
+    async def _next_range(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
+        count, upto = await self._bounds(conn)
+        if count == 0:
+            return None
+        where = self._range(upto)
+        if upto is None:
+            self._exhausted = True
+            # The rest: its last key is the checkpoint (read once, at the end).
+            collection = self.selection.collection
+            columns = [collection.fields[n].column for n in collection.primary_key]
+            upto = tuple((await conn.execute(
+                sa.select(*columns).where(where)
+                .order_by(*[c.desc() for c in columns]).limit(1))).one())
+        self._after = upto
+        self.batches += 1
+        token = encode_id(self.selection.collection, list(upto))
+        return Batch(rows=[], keys=[], where=where, conn=conn, number=self.batches,
+                     size=count), token
 
     async def _commit_open(self) -> None:
         if self._open is None:

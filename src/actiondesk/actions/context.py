@@ -83,9 +83,10 @@ class ActionContext:
     _cursors: list[BatchCursor] = field(default_factory=list, init=False, repr=False,
                                         compare=False)
 
-    def batches(self, size: int = 1000) -> BatchCursor:
+    def batches(self, size: int = 1000, *, rows: bool = True) -> BatchCursor:
         """The selection in checkpointed batches, one transaction each (``async for batch in
-        ctx.batches(size=1000)``); see ``actiondesk.actions.batches``."""
+        ctx.batches(size=1000)``); ``rows=False`` gives set-based handlers key ranges
+        without reading the records. See ``actiondesk.actions.batches``."""
         from sqlalchemy.ext.asyncio import AsyncEngine
 
         from actiondesk.actions.batches import BatchCursor
@@ -95,7 +96,7 @@ class ActionContext:
         if not isinstance(self.db, AsyncEngine):
             raise TypeError("ctx.batches() is for async def handlers; a sync handler walks "
                             "ctx.selection.batches_sync(ctx.db)")
-        cursor = BatchCursor(self.selection, self.db, size, control=self.control)
+        cursor = BatchCursor(self.selection, self.db, size, rows=rows, control=self.control)
         self._cursors.append(cursor)
         return cursor
 
