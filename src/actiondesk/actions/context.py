@@ -111,6 +111,17 @@ class ActionContext:
         for cursor in self._cursors:
             await cursor.close(ok)
 
+    async def call(self, handler: Any) -> Any:
+        """Await an async handler on this context, then commit the batch it still holds
+        (roll it back when the handler raised)."""
+        try:
+            result = await handler(self)
+        except BaseException:
+            await self.finish_batches(ok=False)
+            raise
+        await self.finish_batches(ok=True)
+        return result
+
     @property
     def async_db(self) -> AsyncEngine:
         from sqlalchemy.ext.asyncio import AsyncEngine

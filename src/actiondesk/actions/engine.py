@@ -561,12 +561,7 @@ class ActionsService:
         try:
             result: Result
             if action.is_async:
-                try:
-                    result = await action.handler(context)  # type: ignore[misc]
-                except BaseException:
-                    await context.finish_batches(ok=False)
-                    raise
-                await context.finish_batches(ok=True)
+                result = await context.call(action.handler)
             else:
                 # A sync handler runs in a worker thread so it cannot block the event loop.
                 result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]

@@ -329,12 +329,7 @@ class BackgroundRuns:
         try:
             result: Result
             if action.is_async:
-                try:
-                    result = await action.handler(context)  # type: ignore[misc]
-                except BaseException:
-                    await context.finish_batches(ok=False)
-                    raise
-                await context.finish_batches(ok=True)
+                result = await context.call(action.handler)
             else:
                 result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]
             rendered = render(result)
