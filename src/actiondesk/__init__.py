@@ -3,6 +3,7 @@
 The names below are the public API; anything else may change without notice.
 """
 
+from actiondesk.actions.batches import Batch, BatchCursor, RunCancelled
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
 from actiondesk.actions.results import (
     ActionError,
@@ -43,6 +44,8 @@ __all__ = [
     "ActionError",
     "ActiondeskError",
     "BadRequestError",
+    "Batch",
+    "BatchCursor",
     "Caller",
     "ClientError",
     "Collection",
@@ -69,6 +72,7 @@ __all__ = [
     "RemoteActions",
     "RemoteProvider",
     "Result",
+    "RunCancelled",
     "Scope",
     "Selection",
     "Settings",

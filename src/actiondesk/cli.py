@@ -13,6 +13,7 @@ import typer
 
 from actiondesk.cli_permissions import permissions_app
 from actiondesk.cli_remote import remote_app
+from actiondesk.cli_run import run_app
 from actiondesk.cli_runs import runs_app
 from actiondesk.cli_users import roles_app, tokens_app, users_app
 from actiondesk.desk import Desk
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(runs_app, name="runs")
+app.add_typer(run_app)  # run, worker (and runs follow / cancel)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(roles_app, name="roles")

@@ -26,7 +26,8 @@ def list_runs(
     caller: Annotated[str | None, typer.Option(help="Only this caller (id or email).")] = None,
     status: Annotated[
         str | None,
-        typer.Option(help="Only this status: running, succeeded, failed, error or refused."),
+        typer.Option(help="Only this status: queued, running, succeeded, failed, error, refused "
+                     "or cancelled."),
     ] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1, max=200)] = 20,
     as_json: JsonOpt = False,

@@ -32,6 +32,7 @@ from actiondesk.remote.config import (
 from actiondesk.remote.service import EndpointSource, RemoteService
 from actiondesk.services.approvals import ApprovalsService
 from actiondesk.services.audit import AuditService
+from actiondesk.services.background import BackgroundRuns, RunnerConfig
 from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
 from actiondesk.services.runs import RunsService
@@ -60,6 +61,9 @@ class Desk:
     ``approval_ttl`` is how long an approval request waits before it expires (7 days).
     ``remote_refresh_interval`` is how often remote providers' action lists are fetched again
     (seconds; 300, 0 for never but on demand).
+    ``runner`` executes background runs: ``"inprocess"`` (default) or ``"procrastinate"``
+    (``actiondesk worker``); ``runner_concurrency`` runs at once per process (4) and
+    ``run_lease`` how soon another process resumes the runs of one that died (30 s).
     """
 
     def __init__(
@@ -83,7 +87,11 @@ class Desk:
         engine_options: Mapping[str, Any] | None = None,
         approval_ttl: dt.timedelta | None = None,
         remote_refresh_interval: float | None = None,
+        runner: str | None = None,
+        runner_concurrency: int | None = None,
+        run_lease: dt.timedelta | None = None,
     ) -> None:
+        runner_config = RunnerConfig.resolve(runner, runner_concurrency, run_lease)
         self.settings = Settings.resolve(
             database_url=database_url,
             state_url=state_url,
@@ -111,7 +119,10 @@ class Desk:
             default_page_size=self.settings.default_page_size,
             max_page_size=self.settings.max_page_size,
         )
-        self.state = StateStore(self.settings.state_url)
+        self.state = StateStore(
+            self.settings.state_url,
+            async_driver="psycopg" if runner_config.runner == "procrastinate" else None,
+        )
         self.runs = RunsService(self.state)
         self.users = UsersService(self.state)
         self.audit = AuditService(self.state)
@@ -132,6 +143,9 @@ class Desk:
         self._env_providers = {p.name for p in self.settings.remote_providers}
         for provider in self.settings.remote_providers:
             self.remote.add_provider(provider)
+        self.background = BackgroundRuns(self.actions, self.runs, self.state, runner_config)
+        self.background.approvals = self.approvals
+        self.actions.background = self.approvals.background = self.background
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False
@@ -159,13 +173,17 @@ class Desk:
         download: bool = False,
         enabled_if: EnabledIf | Mapping[str, Any] = None,
         disabled_reason: str | None = None,
+        background: bool = False,
+        background_above: int | None = None,
     ) -> Callable[[Handler], Action]:
         """Declare an action; the decorated function is its handler.
 
         ``scope`` is ``single`` (default with a collection), ``bulk`` or ``global`` (default
         without one). ``enabled_if`` is a filter on the record (``Condition(...)``, a filter
         dict) or a function of the record; ``disabled_reason`` is what users are told when
-        it does not hold. The decorator returns the frozen ``Action`` spec.
+        it does not hold. ``background=True`` queues every run for a runner (execute answers
+        202 with the run), ``background_above=N`` only runs on more than N records. The
+        decorator returns the frozen ``Action`` spec.
         """
 
         def register(handler: Handler) -> Action:
@@ -173,6 +191,7 @@ class Desk:
                 handler, collection=collection, name=name, slug=slug, scope=scope,
                 description=description, submit_label=submit_label, form=form,
                 download=download, enabled_if=enabled_if, disabled_reason=disabled_reason,
+                background=background, background_above=background_above,
             )
             self.add_action(spec)
             return spec
@@ -251,11 +270,14 @@ class Desk:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
 
-    async def start(self) -> None:
+    async def start(self, *, runner: bool = False) -> None:
         """Connect to the database, load the collections, check the actions and bring the
-        state database up to date (once)."""
+        state database up to date (once). With ``runner`` (serving, ``actiondesk worker``),
+        also start the runner of background runs."""
         async with self._start_lock:
             if self._started:
+                if runner:
+                    await self.background.start()
                 return
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
@@ -264,9 +286,12 @@ class Desk:
                 raise ConfigurationError("; ".join(problems), problems)
             await self.state.start()
             await self.remote.start()
+            if runner:
+                await self.background.start()
             self._started = True
 
     async def stop(self) -> None:
+        await self.background.stop()
         await self.remote.stop()
         await self.datasource.close()
         await self.state.close()
@@ -302,7 +327,7 @@ class Desk:
             return
         if not self._started:
             try:
-                await self.start()
+                await self.start(runner=True)
             except ConfigurationError as exc:
                 log.error("actiondesk cannot start: %s", exc)
                 if scope["type"] == "http":
@@ -316,7 +341,7 @@ class Desk:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.start()
+                    await self.start(runner=True)
                 except ConfigurationError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from actiondesk.actions.batches import BatchCursor, RunControl
     from actiondesk.actions.selection import Selection
     from actiondesk.actions.spec import Action
     from actiondesk.data.schema import Collection
@@ -77,6 +78,49 @@ class ActionContext:
     parent: ParentContext | None
     db: AsyncEngine | Engine
     run_id: str
+    # Set for a background run: its checkpoint, progress, lease and cancellation.
+    control: RunControl | None = field(default=None, repr=False, compare=False)
+    _cursors: list[BatchCursor] = field(default_factory=list, init=False, repr=False,
+                                        compare=False)
+
+    def batches(self, size: int = 1000, *, rows: bool = True) -> BatchCursor:
+        """The selection in checkpointed batches, one transaction each (``async for batch in
+        ctx.batches(size=1000)``); ``rows=False`` gives set-based handlers key ranges
+        without reading the records. See ``actiondesk.actions.batches``."""
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        from actiondesk.actions.batches import BatchCursor
+
+        if self.selection is None:
+            raise TypeError("a global action has no selection to walk in batches")
+        if not isinstance(self.db, AsyncEngine):
+            raise TypeError("ctx.batches() is for async def handlers; a sync handler walks "
+                            "ctx.selection.batches_sync(ctx.db)")
+        cursor = BatchCursor(self.selection, self.db, size, rows=rows, control=self.control)
+        self._cursors.append(cursor)
+        return cursor
+
+    async def progress(self, done: int, total: int | None = None) -> None:
+        """Report how many records are done (for handlers that do not use ``batches``);
+        shown by the runs API of a background run, ignored otherwise."""
+        if self.control is not None:
+            await self.control.report(done, total)
+
+    async def finish_batches(self, ok: bool) -> None:
+        """Commit (``ok``) or roll back the batch a handler still holds (called for it)."""
+        for cursor in self._cursors:
+            await cursor.close(ok)
+
+    async def call(self, handler: Any) -> Any:
+        """Await an async handler on this context, then commit the batch it still holds
+        (roll it back when the handler raised)."""
+        try:
+            result = await handler(self)
+        except BaseException:
+            await self.finish_batches(ok=False)
+            raise
+        await self.finish_batches(ok=True)
+        return result
 
     @property
     def async_db(self) -> AsyncEngine:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
     from actiondesk.services.access import Access
     from actiondesk.services.approvals import ApprovalsService
+    from actiondesk.services.background import BackgroundRuns
     from actiondesk.services.permissions import Decision
     from actiondesk.services.runs import RunRecord, RunsService
 
@@ -74,8 +75,10 @@ class ActionsService:
         self.registry = registry
         self.datasource = datasource
         self.runs = runs
-        # Set by the Desk: where requests needing approval are frozen for review.
+        # Set by the Desk: where requests needing approval are frozen for review, and where
+        # background runs are queued.
         self.approvals: ApprovalsService | None = None
+        self.background: BackgroundRuns | None = None
 
     # -- finding actions ------------------------------------------------------------------
 
@@ -460,6 +463,9 @@ class ActionsService:
         ):
             return await self._request_approval(action, access, decision, selection, values,
                                                 request.parent, described)
+        if self.background is not None and action.runs_in_background(total):
+            return await self.background.submit(action, caller, selection, values, total,
+                                                idempotency_key)
         begun = await self.runs.begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(),
@@ -556,7 +562,7 @@ class ActionsService:
         try:
             result: Result
             if action.is_async:
-                result = await action.handler(context)  # type: ignore[misc]
+                result = await context.call(action.handler)
             else:
                 # A sync handler runs in a worker thread so it cannot block the event loop.
                 result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]

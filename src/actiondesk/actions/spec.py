@@ -58,6 +58,14 @@ class Action:
     disabled_reason: str | None = None
     # Set for actions that run in another service (see actiondesk.remote).
     source: ActionSource | None = None
+    background: bool = False
+    background_above: int | None = None
+
+    def runs_in_background(self, record_count: int | None) -> bool:
+        """Whether a run on this many selected records is queued for a runner."""
+        if self.background:
+            return True
+        return self.background_above is not None and (record_count or 0) > self.background_above
 
     @property
     def is_async(self) -> bool:
@@ -77,6 +85,8 @@ class Action:
             "download": self.download,
             "has_form": bool(self.form),
             **({"remote": self.source.to_json()} if self.source is not None else {}),
+            "background": self.background,
+            "background_above": self.background_above,
         }
 
 
@@ -93,6 +103,8 @@ def make_action(
     download: bool,
     enabled_if: EnabledIf | Mapping[str, Any],
     disabled_reason: str | None,
+    background: bool = False,
+    background_above: int | None = None,
 ) -> Action:
     """Check a declaration and build its spec; ConfigurationError says what to change."""
     label = name or handler.__name__.replace("_", " ").strip().capitalize()
@@ -144,6 +156,7 @@ def make_action(
         condition = enabled_if
     if condition is not None and resolved_scope is Scope.GLOBAL:
         problems.append("enabled_if tests records; a global action has none")
+    problems.extend(_background_problems(background, background_above, resolved_scope))
     if problems:
         raise ConfigurationError(
             f"{where}: " + "; ".join(problems), [f"{where}: {p}" for p in problems]
@@ -160,4 +173,33 @@ def make_action(
         download=download,
         enabled_if=condition,
         disabled_reason=disabled_reason,
+        background=background,
+        background_above=background_above,
     )
+
+
+def _background_problems(
+    background: Any, background_above: Any, scope: Scope
+) -> list[str]:
+    problems = []
+    if not isinstance(background, bool):
+        problems.append(f"background must be True or False, not {background!r}")
+    if background_above is not None:
+        if isinstance(background_above, bool) or not isinstance(background_above, int) or (
+            background_above < 1
+        ):
+            problems.append(
+                f"background_above must be a whole number of records >= 1, not "
+                f"{background_above!r}"
+            )
+        elif background is True:
+            problems.append(
+                "give background=True (always) or background_above=N (when more than N "
+                "records are selected), not both"
+            )
+        elif scope is Scope.GLOBAL:
+            problems.append(
+                "background_above counts selected records; a global action has none: use "
+                "background=True"
+            )
+    return problems

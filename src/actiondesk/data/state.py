@@ -110,6 +110,20 @@ runs_table = sa.Table(
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.Column("duration_ms", sa.Integer(), nullable=True),
+    # Background runs (migration 0004): which runner, who holds the lease until when, how
+    # far it got (the checkpoint is the last committed key), cancellation, and the typed
+    # form values it runs with (kept only until it finishes).
+    sa.Column("runner", sa.String(20), nullable=True),
+    sa.Column("done_count", sa.BigInteger(), nullable=True),
+    sa.Column("checkpoint", LongText, nullable=True),
+    sa.Column("rate", sa.Float(), nullable=True),
+    sa.Column("progress_at", UTCDateTime(), nullable=True),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=True),
+    sa.Column("cancel_requested_at", UTCDateTime(), nullable=True),
+    sa.Column("cancel_requested_by", sa.String(320), nullable=True),
+    sa.Column("request_values", sa.JSON(none_as_null=True), nullable=True),
     sa.PrimaryKeyConstraint("id", name="pk_actiondesk_runs"),
     sa.UniqueConstraint(
         "caller_id",
@@ -122,6 +136,7 @@ runs_table = sa.Table(
     sa.Index("ix_actiondesk_runs_action_slug", "action_slug"),
     sa.Index("ix_actiondesk_runs_caller_id", "caller_id"),
     sa.Index("ix_actiondesk_runs_status", "status"),
+    sa.Index("ix_actiondesk_runs_runner_status", "runner", "status"),
     mysql_charset="utf8mb4",
 )
 
@@ -158,8 +173,11 @@ def dumps(value: Any) -> str:
 class StateStore:
     """The connection to the state database, migrated to the latest schema on ``start``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, async_driver: str | None = None) -> None:
         self.url = to_async_url(url)
+        if async_driver is not None:
+            # The Procrastinate runner enqueues its job on the state connection: psycopg.
+            self.url = self.url.set(drivername=f"{self.url.get_backend_name()}+{async_driver}")
         self._engine: AsyncEngine | None = None
         self._started = False
         self._lock = asyncio.Lock()

@@ -31,6 +31,8 @@ _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
         " or a file (Content-Disposition: attachment).",
         "content": {"application/json": {}, "application/octet-stream": {}},
     },
+    202: {"description": "Queued: {run} for a background action (Location: /api/runs/{id}),"
+          " or {approval} when the request needs approval."},
     204: {"description": "Done; nothing to show."},
     409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running."},
     500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
@@ -60,11 +62,13 @@ def _limit(request: Request) -> int:
     return limit
 
 
-def _response(outcome: Outcome) -> Response:
+def _response(outcome: Outcome, root: str = "") -> Response:
     rendered = outcome.rendered
-    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}"}
+    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
     if outcome.run_id:  # none for a request waiting for approval (202)
         headers[RUN_HEADER] = outcome.run_id
+    if rendered.kind == "queued":  # a background run: follow it there
+        headers["Location"] = f"{root}/api/runs/{outcome.run_id}"
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     if rendered.file is not None:
@@ -103,7 +107,7 @@ async def _execute(
     outcome = await _service(request).execute(
         collection, slug, document, await access_of(request), idempotency_key=key
     )
-    return _response(outcome)
+    return _response(outcome, request.scope.get("root_path", "").rstrip("/"))
 
 
 @router.post("/collections/{collection}/actions/{slug}/form", response_model=FormOut,

@@ -18,6 +18,7 @@ from actiondesk.http import (
     auth,
     records,
     remote,
+    run_events,
     runs,
     settings,
     settings_users,
@@ -63,8 +64,8 @@ def build_app(desk: Desk) -> FastAPI:
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.
     for router in (actions.router, records.router, auth.router, runs.router,
-                   approvals.router, audit.router, settings.router, settings_users.router,
-                   remote.router):
+                   run_events.router, approvals.router, audit.router, settings.router,
+                   settings_users.router, remote.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(auth.authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

@@ -7,6 +7,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class ProgressOut(BaseModel):
+    done: int = Field(description="Records done (committed batches, or what the handler "
+                      "reported).")
+    total: int | None = Field(description="Records selected; None for a global action.")
+    percent: float | None = Field(description="done / total, 0 to 100.")
+    rate: float | None = Field(description="Records per second since this attempt started.")
+    eta_seconds: float | None = Field(description="Estimated seconds left (while running).")
+    updated_at: str | None = Field(description="When progress was last written (ISO 8601).")
+
+
 class RunOut(BaseModel):
     id: str
     action_slug: str
@@ -19,7 +29,9 @@ class RunOut(BaseModel):
         "ids and count; and the parent record when run from a relationship."
     )
     values: dict[str, Any] = Field(description="The form values, secrets redacted.")
-    status: str = Field(description="running, succeeded, failed, error or refused")
+    status: str = Field(
+        description="queued, running, succeeded, failed, error, refused or cancelled"
+    )
     status_code: int | None = Field(description="The HTTP status the request was answered with.")
     result_kind: str | None = Field(
         description="none, success, html, error, webhook, file or redirect"
@@ -38,6 +50,11 @@ class RunOut(BaseModel):
         description="ISO 8601, UTC; None while running.", json_schema_extra={"format": "date-time"}
     )
     duration_ms: int | None
+    background: bool = Field(description="Queued for a runner instead of run in its request.")
+    runner: str | None = Field(description="inprocess or procrastinate; None when inline.")
+    attempts: int | None = Field(description="How many times a runner took it (resumes + 1).")
+    cancel_requested: bool
+    progress: ProgressOut | None = Field(description="None for a run done during its request.")
 
 
 class RunPage(BaseModel):

@@ -51,12 +51,13 @@ from actiondesk.errors import (
 from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.services._frozen_selection import FrozenSelection
 from actiondesk.services.permissions import Policy, describe_action
-from actiondesk.services.runs import RunsService
+from actiondesk.services.runs import RunRecord, RunsService
 
 if TYPE_CHECKING:
     from actiondesk.actions.engine import ActionsService
     from actiondesk.data.datasource import Datasource
     from actiondesk.services.access import Access
+    from actiondesk.services.background import BackgroundRuns
     from actiondesk.services.permissions import Decision
 
 log = logging.getLogger("actiondesk.approvals")
@@ -177,6 +178,8 @@ class ApprovalsService:
         self.registry = registry
         self.actions = actions
         self.ttl = ttl
+        # Set by the Desk: approved requests of background actions are queued there.
+        self.background: BackgroundRuns | None = None
 
     # -- requesting ---------------------------------------------------------------------------
 
@@ -388,11 +391,17 @@ class ApprovalsService:
             if not state.enabled:
                 return await self._stale(approval, state.reason or "a condition does not hold")
         approvers = await self._approvers(approval.id)
+        caller = {**approval.requester, "approvedBy": approvers}
+        described = {**approval.selection, "approval": {"id": approval.id,
+                                                        "approvedBy": approvers}}
+        if self.background is not None and action.runs_in_background(approval.record_count):
+            # Queued like any background run; the runner finishes the request (finish_run).
+            queued = await self.background.enqueue(action, caller, described, values,
+                                                   approval.values, approval.record_count)
+            return await self._attach_run(approval.id, str(queued))
         begun = await self.runs.begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
-            scope=action.scope.value, caller={**approval.requester, "approvedBy": approvers},
-            selection={**approval.selection, "approval": {"id": approval.id,
-                                                         "approvedBy": approvers}},
+            scope=action.scope.value, caller=caller, selection=described,
             values=approval.values, record_count=approval.record_count,
         )
         assert isinstance(begun, str)  # noqa: S101 - no idempotency key, always a new run
@@ -412,6 +421,31 @@ class ApprovalsService:
             result_filename=rendered.message if file is not None else None,
             result_mime=file.mime if file is not None else None,
         )
+
+    async def _attach_run(self, approval_id: str, run_id: str) -> ApprovalRecord:
+        async with self._write() as conn:
+            await conn.execute(sa.update(approvals_table)
+                               .where(_a.id == approval_id, _a.status == "executing")
+                               .values(run_id=run_id))
+        return await self._fetch(approval_id)
+
+    async def finish_run(self, approval_id: str, run: RunRecord) -> None:
+        """Record the end of the background run an approved request queued."""
+        ok = run.status == "succeeded"
+        reason = None if ok else (run.message or f"the run ended {run.status}")
+        await self._finish(
+            approval_id, "executed" if ok else "failed", run_id=run.id, reason=reason,
+            result=run.result, result_kind=run.result_kind, result_status_code=run.status_code,
+            result_filename=run.result_filename, result_mime=run.result_mime,
+        )
+
+    async def executing_runs(self) -> list[str]:
+        """Run ids of requests still executing in the background (a bounded number)."""
+        async with self.store.engine.connect() as conn:
+            found = await conn.scalars(
+                sa.select(_a.run_id).where(_a.status == "executing", _a.run_id.is_not(None))
+                .limit(200))
+            return [run_id for run_id in found.all() if run_id]
 
     async def _stale(self, approval: ApprovalRecord, why: str) -> ApprovalRecord:
         return await self._finish(approval.id, "failed", reason=f"no longer applicable: {why}")

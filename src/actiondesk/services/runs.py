@@ -23,7 +23,8 @@ from actiondesk.data.coalesce import GroupCommit
 from actiondesk.data.state import StateStore, runs_table
 from actiondesk.errors import BadRequestError, ClientError, NotFoundError
 
-RunStatus = Literal["running", "succeeded", "failed", "error", "refused"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled"]
+UNFINISHED = ("queued", "running")
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MAX_PAGE_SIZE = 200
 MAX_IDEMPOTENCY_KEY = 200
@@ -41,7 +42,8 @@ _STARTED_AT = sa.select(_t.started_at).where(_t.id == sa.bindparam("run_id"))
 _FINISH = sa.update(runs_table).where(
     _t.id == sa.bindparam("running_id"), _t.status == "running"
 )
-_RECORD_COLUMNS = [c for c in runs_table.c if c.name != "result_file"]
+# The file is read on demand; the typed values of a background run may hold secrets.
+_RECORD_COLUMNS = [c for c in runs_table.c if c.name not in ("result_file", "request_values")]
 _HAS_FILE = _t.result_file.is_not(None).label("has_file")
 
 
@@ -70,10 +72,21 @@ class RunRecord:
     finished_at: dt.datetime | None
     duration_ms: int | None
     has_file: bool = False
+    runner: str | None = None
+    done_count: int | None = None
+    rate: float | None = None
+    progress_at: dt.datetime | None = None
+    attempts: int | None = None
+    cancel_requested_at: dt.datetime | None = None
+    checkpoint: str | None = None
 
     @property
     def finished(self) -> bool:
-        return self.status != "running"
+        return self.status not in UNFINISHED
+
+    @property
+    def background(self) -> bool:
+        return self.runner is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,7 +111,42 @@ class RunRecord:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_ms": self.duration_ms,
+            "background": self.background,
+            "runner": self.runner,
+            "attempts": self.attempts,
+            "cancel_requested": self.cancel_requested_at is not None,
+            "progress": progress_json(self),
         }
+
+
+def progress_json(run: RunRecord) -> dict[str, Any] | None:
+    """How far a run got: done / total, percent, records per second and time left."""
+    if run.done_count is None and not run.background:
+        return None
+    done = run.done_count or 0
+    total = run.record_count
+    rate = run.rate if run.rate and run.rate > 0 else None
+    eta = None
+    if rate is not None and total is not None and not run.finished:
+        eta = round(max(total - done, 0) / rate, 1)
+    return {
+        "done": done,
+        "total": total,
+        "percent": round(min(done / total, 1.0) * 100, 1) if total else None,
+        "rate": round(rate, 1) if rate is not None else None,
+        "eta_seconds": eta,
+        "updated_at": run.progress_at.isoformat() if run.progress_at else None,
+    }
+
+
+@dataclass(frozen=True)
+class Background:
+    """How ``RunsService.begin`` queues a background run: the runner's name, the typed values
+    frozen for it, and the runner's enqueue step (inside the insert's transaction)."""
+
+    runner: str
+    values: Mapping[str, Any]
+    enqueue: Callable[[AsyncConnection, str], Awaitable[None]]
 
 
 class IdempotencyConflict(ClientError):
@@ -128,8 +176,10 @@ class RunsService:
         values: Mapping[str, Any],
         record_count: int | None = None,
         idempotency_key: str | None = None,
+        background: Background | None = None,
     ) -> str | RunRecord:
-        """Record a run as ``running`` and return its id.
+        """Record a run as ``running`` and return its id; with ``background``, as
+        ``queued`` for that runner, enqueued in the same transaction.
 
         With an idempotency key already used by the same caller for the same action, return
         that run's record if it finished (to replay it), or raise IdempotencyConflict if it
@@ -160,8 +210,11 @@ class RunsService:
             "record_count": record_count,
             "started_at": started_at,
         }
+        if background is not None:
+            row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
+                       request_values=dict(background.values))
         try:
-            await self._writes.run(_inserting(row))
+            await self._writes.run(_inserting(row, background))
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -175,7 +228,8 @@ class RunsService:
                     detail={"run_id": existing.id},
                 ) from None
             return existing
-        self._started_at[run_id] = started_at
+        if background is None:
+            self._started_at[run_id] = started_at
         return run_id
 
     async def finish(
@@ -190,13 +244,17 @@ class RunsService:
         result_file: bytes | None = None,
         result_filename: str | None = None,
         result_mime: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Record the outcome of a running run, with its finish time and duration.
+        """Record the outcome of a running run, with its finish time and duration. With
+        ``owner`` (a background runner), only while it holds the run's lease; the typed values
+        the run was queued with are dropped.
 
         Raises NotFoundError for an unknown run and ValueError if it is already finished.
         """
-        if status not in RUN_STATUSES or status == "running":
-            raise ValueError(f"a run finishes with one of {', '.join(RUN_STATUSES[1:])}")
+        if status not in RUN_STATUSES or status in UNFINISHED:
+            ended = [s for s in RUN_STATUSES if s not in UNFINISHED]
+            raise ValueError(f"a run finishes with one of {', '.join(ended)}")
         _check_run_id(run_id)
         finished_at = _now()
         # The start time is remembered by the process that began the run, which saves a
@@ -207,8 +265,7 @@ class RunsService:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
             if started_at is None:
                 raise NotFoundError(f"no run {run_id!r}")
-            done = await conn.execute(_FINISH, {
-                "running_id": run_id,
+            outcome = {
                 "status": status,
                 "status_code": status_code,
                 "result_kind": result_kind,
@@ -219,7 +276,15 @@ class RunsService:
                 "result_mime": _text(result_mime, 200),
                 "finished_at": finished_at,
                 "duration_ms": _duration_ms(started_at, finished_at),
-            })
+            }
+            if owner is None:
+                done = await conn.execute(_FINISH, {"running_id": run_id, **outcome})
+            else:
+                done = await conn.execute(
+                    sa.update(runs_table)
+                    .where(_t.id == run_id, _t.status == "running", _t.lease_owner == owner)
+                    .values(request_values=None, **outcome)
+                )
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
 
@@ -368,9 +433,13 @@ class RunsService:
         return None if row is None else _record(row._mapping)
 
 
-def _inserting(row: dict[str, Any]) -> Callable[[AsyncConnection], Awaitable[None]]:
+def _inserting(
+    row: dict[str, Any], background: Background | None = None
+) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
         await conn.execute(_INSERT, row)
+        if background is not None:
+            await background.enqueue(conn, row["id"])
 
     return insert
 
@@ -398,6 +467,13 @@ def _record(m: RowMapping) -> RunRecord:
         finished_at=m["finished_at"],
         duration_ms=m["duration_ms"],
         has_file=bool(m["has_file"]),
+        runner=m["runner"],
+        done_count=m["done_count"],
+        rate=m["rate"],
+        progress_at=m["progress_at"],
+        attempts=m["attempts"],
+        cancel_requested_at=m["cancel_requested_at"],
+        checkpoint=m["checkpoint"],
     )
 
 

@@ -1,0 +1,112 @@
+"""Procrastinate workers (``actiondesk worker``) on PostgreSQL: jobs enqueued with the run,
+each run executed once by two workers, cancel, and a SIGKILLed worker's run resumed by
+another one with every record processed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.background.background_app import (
+    ITEMS,
+    api_of,
+    build_desk,
+    counters,
+    create_items,
+    lease,
+    tokens_for,
+)
+from tests.background.processes import TARGET, environment, kill, process
+from tests.databases import scratch_database
+from tests.live_server import live_server
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[str]:
+    with scratch_database("postgresql", tmp_path) as url:
+        yield url
+
+
+def _server(url: str) -> tuple[object, dict[str, str]]:
+    desk = build_desk(url, url, runner="procrastinate", run_lease=lease(2))
+    return desk, tokens_for(desk)
+
+
+def _worker(url: str, log: Path, concurrency: int = 2):  # type: ignore[no-untyped-def]
+    env = environment(url, url, ACTIONDESK_RUNNER="procrastinate")
+    return process(["worker", TARGET, "--concurrency", str(concurrency)], env, log)
+
+
+def _jobs(url: str, run_ids: list[str]) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from actiondesk.data.urls import to_async_url
+
+        engine = create_async_engine(to_async_url(url))
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.text(
+                    "SELECT args->>'run_id', status::text FROM procrastinate_jobs "
+                    "WHERE task_name = 'actiondesk.run'"))
+                return [(r[0], r[1]) for r in rows if r[0] in run_ids]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_two_workers_execute_each_run_once_and_cancel_works(pg: str, tmp_path: Path) -> None:
+    asyncio.run(create_items(pg, ITEMS))
+    desk, tokens = _server(pg)
+    with live_server(desk) as base, api_of(base, tokens) as api:
+        runs = [api.start(ids=[str(i) for i in range(start, start + 10)],
+                          values={"batch": 3, "delay": 0.02})["id"]
+                for start in range(1, ITEMS, 10)]
+        # No worker yet: each run is queued with exactly one job, written with it.
+        assert sorted(_jobs(pg, runs)) == sorted((r, "todo") for r in runs)
+        assert all(api.run(r)["status"] == "queued" for r in runs)
+        log = tmp_path / "workers.log"
+        with _worker(pg, log), _worker(pg, log):
+            finished = [api.wait(r) for r in runs]
+            long = api.start(values={"batch": 5, "delay": 0.3})
+            api.wait(long["id"], lambda r: r["progress"]["done"] >= 5)
+            assert api().post(f"/runs/{long['id']}/cancel").status_code == 200
+            cancelled = api.wait(long["id"])
+    assert all(r["status"] == "succeeded" and r["attempts"] == 1 for r in finished), finished
+    assert cancelled["status"] == "cancelled"
+    done = cancelled["progress"]["done"]
+    assert 5 <= done < ITEMS and done % 5 == 0
+    # Every record: once by its own run, plus once more for those the cancelled run reached.
+    assert sum(counters(pg)) == ITEMS + done
+
+
+def test_a_killed_worker_s_run_resumes_on_another_worker(pg: str, tmp_path: Path) -> None:
+    count = 300
+    asyncio.run(create_items(pg, count))
+    desk, tokens = _server(pg)
+    log = tmp_path / "workers.log"
+    with live_server(desk) as base, api_of(base, tokens) as api:
+        with _worker(pg, log) as first:
+            queued = api.start(values={"batch": 10, "delay": 0.15, "ranges": True})
+            api.wait(queued["id"], lambda r: r["progress"]["done"] >= 40)
+            kill(first)
+        stopped_at = api.run(queued["id"])["progress"]["done"]
+        assert stopped_at < count
+        with _worker(pg, log):
+            run = api.wait(queued["id"], timeout=120)
+    assert run["status"] == "succeeded", (run, log.read_text()[-3000:])
+    assert run["attempts"] == 2 and run["progress"]["done"] == count
+    assert counters(pg) == [1] * count, "every record processed exactly once"
+
+
+def test_the_worker_refuses_a_desk_without_postgresql(tmp_path: Path) -> None:
+    from actiondesk import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="PostgreSQL state database"):
+        build_desk(f"sqlite:///{tmp_path / 'd.db'}", f"sqlite:///{tmp_path / 's.db'}",
+                   runner="procrastinate")
