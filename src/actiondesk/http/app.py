@@ -4,31 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
-from actiondesk.errors import ClientError
-from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import (
+    actions,
+    approvals,
+    audit,
+    auth,
+    pages,
+    records,
+    runs,
+    settings,
+    settings_users,
+)
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
-
-
-def _templates(desk: Desk) -> Jinja2Templates:
-    loaders: list[FileSystemLoader | PackageLoader] = [
-        FileSystemLoader(d) for d in desk.template_dirs
-    ]
-    loaders.append(PackageLoader("actiondesk", "templates"))
-    env = Environment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-    return Jinja2Templates(env=env)
 
 
 def build_app(desk: Desk) -> FastAPI:
@@ -65,29 +59,9 @@ def build_app(desk: Desk) -> FastAPI:
     api.include_router(approvals.router)
     app.include_router(api)
 
-    templates = _templates(desk)
-
+    app.state.templates = pages.build_templates(desk.template_dirs)
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request) -> Response:
-        try:
-            access = await auth.access_of(request)
-        except ClientError:
-            return RedirectResponse(request.url_for("login_page"), status_code=303)
-        return templates.TemplateResponse(
-            request,
-            "actiondesk/home.html",
-            {"title": desk.settings.title, "collections": desk.records.collections(access),
-             "caller": access.caller, "dev_mode": access.dev_mode},
-        )
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False,
-             name="login_page")
-    async def login_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, "actiondesk/login.html", {"title": desk.settings.title}
-        )
+    app.include_router(pages.router)
 
     return app
 

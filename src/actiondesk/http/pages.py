@@ -1,0 +1,119 @@
+"""The web UI's pages: server-rendered shells whose JavaScript modules call the JSON API.
+
+A page renders only the shell (who is signed in, the collections they may read, the schema the
+page needs); the records themselves are fetched by the page's module, the same way any API
+client would. Every page works under a mount prefix: links are built from ``root_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+
+from actiondesk.actions.forms import humanize
+from actiondesk.errors import ClientError
+from actiondesk.http.auth import access_of
+from actiondesk.services.access import Access
+from actiondesk.services.users import UnauthorizedError
+
+router = APIRouter(include_in_schema=False)
+
+PageContext = Callable[[Access], Awaitable[dict[str, Any]]]
+
+
+def build_templates(template_dirs: tuple[str, ...]) -> Jinja2Templates:
+    """Templates under ``actiondesk/``; a user's directories come first, so they override."""
+    loaders: list[FileSystemLoader | PackageLoader] = [FileSystemLoader(d) for d in template_dirs]
+    loaders.append(PackageLoader("actiondesk", "templates"))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["humanize"] = humanize
+    return Jinja2Templates(env=env)
+
+
+def root_of(request: Request) -> str:
+    """The mount prefix ('' when served alone), never ending with '/'."""
+    root: str = request.scope.get("root_path", "") or ""
+    return root.rstrip("/")
+
+
+def safe_next(request: Request, target: str | None) -> str:
+    """Where to go after signing in: a path under this desk, never another site."""
+    root = root_of(request)
+    home = root + "/"
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return home
+    if any(ord(c) < 32 for c in target) or urlsplit(target).netloc:
+        return home
+    if root and not (target == root or target.startswith(root + "/")):
+        return home
+    return target
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    login = root_of(request) + "/login"
+    here = request.url.path
+    if request.url.query:
+        here += "?" + request.url.query
+    if here not in (root_of(request) + "/", root_of(request)):
+        login += "?next=" + quote(here, safe="")
+    return RedirectResponse(login, status_code=303)
+
+
+def shell_context(request: Request, access: Access) -> dict[str, Any]:
+    """What every signed-in page shows: the header, the sidebar, the API's address."""
+    desk = request.app.state.desk
+    return {
+        "title": desk.settings.title,
+        "base": root_of(request),
+        "caller": access.caller,
+        "is_admin": access.is_admin,
+        "dev_mode": access.dev_mode,
+        "csrf": getattr(request.state, "csrf", None) or "",
+        "collections": [c.name for c in desk.records.collections(access)],
+        "active_collection": None,
+    }
+
+
+async def render_page(
+    request: Request, template: str, context: PageContext | None = None
+) -> Response:
+    """Render a signed-in page; sign-in first when nobody is; an error page for a client error
+    (unknown collection or record, a collection the role may not read)."""
+    templates: Jinja2Templates = request.app.state.templates
+    try:
+        access = await access_of(request)
+    except UnauthorizedError:
+        return _to_login(request)
+    shell = shell_context(request, access)
+    try:
+        extra = await context(access) if context is not None else {}
+    except ClientError as exc:
+        return templates.TemplateResponse(
+            request, "actiondesk/error.html",
+            {**shell, "status": exc.status, "message": exc.message}, status_code=exc.status,
+        )
+    return templates.TemplateResponse(request, template, {**shell, **extra})
+
+
+@router.get("/", response_class=HTMLResponse, name="home_page")
+async def home(request: Request) -> Response:
+    return await render_page(request, "actiondesk/home.html")
+
+
+@router.get("/login", response_class=HTMLResponse, name="login_page")
+async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "actiondesk/login.html",
+        {"title": request.app.state.desk.settings.title, "base": root_of(request),
+         "next": safe_next(request, next)},
+    )
