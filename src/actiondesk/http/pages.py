@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.actions.forms import humanize
+from actiondesk.data.schema import Collection
 from actiondesk.errors import ClientError
 from actiondesk.http.auth import access_of
 from actiondesk.services.access import Access
@@ -117,3 +118,49 @@ async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
         {"title": request.app.state.desk.settings.title, "base": root_of(request),
          "next": safe_next(request, next)},
     )
+
+
+def _targets(request: Request, collection: Collection, access: Access) -> dict[str, Any]:
+    """The primary keys of the collections this one links to and the caller may read, so the
+    page can link many-to-one values and open related records."""
+    datasource = request.app.state.desk.datasource
+    names = {rel.target for rel in collection.relationships.values()} | {collection.name}
+    return {
+        name: {"primary_key": list(datasource.collection(name).primary_key)}
+        for name in sorted(names) if access.can_read(name)
+    }
+
+
+def _collection_data(request: Request, collection: Collection, access: Access) -> dict[str, Any]:
+    settings = request.app.state.desk.settings
+    return {
+        "collection": collection.to_json(),
+        "targets": _targets(request, collection, access),
+        "page_size": settings.default_page_size,
+        "max_page_size": settings.max_page_size,
+    }
+
+
+@router.get("/collections/{collection}", response_class=HTMLResponse, name="collection_page")
+async def collection_page(request: Request, collection: str) -> Response:
+    async def context(access: Access) -> dict[str, Any]:
+        found = request.app.state.records.collection(collection, access)
+        return {"active_collection": found.name, "collection_name": found.name,
+                "page": _collection_data(request, found, access)}
+
+    return await render_page(request, "actiondesk/collection.html", context)
+
+
+@router.get("/collections/{collection}/records/{record_id}", response_class=HTMLResponse,
+            name="record_page")
+async def record_page(request: Request, collection: str, record_id: str) -> Response:
+    async def context(access: Access) -> dict[str, Any]:
+        records = request.app.state.records
+        found = records.collection(collection, access)
+        record = await records.get(collection, record_id, access)
+        data = _collection_data(request, found, access)
+        data["record"] = record
+        return {"active_collection": found.name, "collection_name": found.name,
+                "record_id": record["id"], "page": data}
+
+    return await render_page(request, "actiondesk/record.html", context)

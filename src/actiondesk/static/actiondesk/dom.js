@@ -68,3 +68,13 @@ export function dismissable(popover, anchor, close) {
     document.removeEventListener("mousedown", onClick);
   };
 }
+
+/** {singular, plural} words for a collection name: "companies" -> company / companies. */
+export function nouns(name) {
+  const plural = humanize(name).toLowerCase();
+  let singular = plural;
+  if (/ies$/.test(plural)) singular = plural.replace(/ies$/, "y");
+  else if (/(ss|us)$/.test(plural)) singular = plural;
+  else if (/s$/.test(plural)) singular = plural.slice(0, -1);
+  return { singular, plural };
+}

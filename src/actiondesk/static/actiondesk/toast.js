@@ -1,10 +1,11 @@
-// Toasts: short messages in a live region at the bottom right; errors stay until closed.
+// Toasts: short messages in a live region at the bottom right; errors (and sticky notices)
+// stay until closed.
 import { h } from "./dom.js";
 
 const TIMEOUT_MS = 6000;
 
-/** Show a toast. kind: success | error | warning | info; link: {href, text, newTab}. */
-export function toast(message, { kind = "success", title, link } = {}) {
+/** Show a toast. kind: success | error | warning | info; link: {href, text, newTab}; sticky stays. */
+export function toast(message, { kind = "success", title, link, sticky = false } = {}) {
   const region = document.querySelector("[data-toasts]");
   if (!region) return null;
   const close = h("button", { type: "button", class: "icon-button", "aria-label": "Dismiss" }, "×");
@@ -16,6 +17,6 @@ export function toast(message, { kind = "success", title, link } = {}) {
     close);
   close.addEventListener("click", () => item.remove());
   region.append(item);
-  if (kind !== "error") setTimeout(() => item.remove(), TIMEOUT_MS);
+  if (kind !== "error" && !sticky) setTimeout(() => item.remove(), TIMEOUT_MS);
   return item;
 }
