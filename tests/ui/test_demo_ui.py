@@ -23,6 +23,7 @@ except ImportError:  # the browser fixture skips (or fails under CI) with the re
     expect = None
 
 ADMIN = ("admin@demo.example", "admin-demo-2026")
+DASH = "\N{EN DASH}"  # in the pagination range, "1-25 of 400"
 SUPPORT = ("support@demo.example", "support-demo-2026")
 
 
@@ -129,17 +130,17 @@ def test_collection_paging_sorting_search_and_columns(admin: Any, demo_site: Sit
     wait_for_table(page)
     total = demo_site.rows("SELECT count(*) FROM companies")[0][0]
     expect(page.locator("[data-count]")).to_have_text(f"{total} companies")
-    expect(page.locator("[data-range]")).to_have_text(f"1–25 of {total}")
+    expect(page.locator("[data-range]")).to_have_text(f"1{DASH}25 of {total}")
     screenshot(page, "companies")
 
     page.locator("[data-page=next]").click()
-    expect(page.locator("[data-range]")).to_have_text(f"26–50 of {total}")
+    expect(page.locator("[data-range]")).to_have_text(f"26{DASH}50 of {total}")
     expect(page.locator("tbody tr").first).to_have_attribute("data-id", "26")
 
     page.locator("[data-sort-field=name]").click()
     first = demo_site.rows("SELECT id, name FROM companies ORDER BY name, id LIMIT 1")[0]
     expect(page.locator("tbody tr").first).to_have_attribute("data-id", str(first["id"]))
-    expect(page.locator("[data-range]")).to_have_text(f"1–25 of {total}")
+    expect(page.locator("[data-range]")).to_have_text(f"1{DASH}25 of {total}")
     page.locator("[data-sort-field=name]").click()
     last = demo_site.rows("SELECT id FROM companies ORDER BY name DESC, id DESC LIMIT 1")[0]
     expect(page.locator("tbody tr").first).to_have_attribute("data-id", str(last["id"]))
@@ -366,7 +367,8 @@ def test_add_new_transaction_refreshes_emitted_transactions(admin: Any, demo_sit
                          "WHERE emitter_company_id = ? ORDER BY id DESC LIMIT 1", emitter)[0]
     assert (row[0], str(row[1]), row[2]) == (2, "321.09", "to_validate")
     panel = page.locator("[data-tab-panel=emitted_transactions]")
-    expect(panel.locator("[data-range]")).to_have_text(f"1–{min(before + 1, 10)} of {before + 1}")
+    shown = min(before + 1, 10)
+    expect(panel.locator("[data-range]")).to_have_text(f"1{DASH}{shown} of {before + 1}")
     screenshot(page, "company-record-emitted-transactions")
 
 
@@ -388,7 +390,7 @@ def test_mail_users_select_all_matching_with_exclusions(admin: Any, demo_site: S
     for record_id in excluded:
         page.locator(f"[data-select-row='{record_id}']").uncheck()
     page.locator("[data-page=next]").click()
-    expect(page.locator("[data-range]")).to_contain_text("26–")
+    expect(page.locator("[data-range]")).to_contain_text(f"26{DASH}")
     third = page.locator("tbody tr").nth(1).get_attribute("data-id")
     expect(page.locator(f"[data-select-row='{third}']")).to_be_checked()
     page.locator(f"[data-select-row='{third}']").uncheck()
