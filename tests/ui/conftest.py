@@ -140,20 +140,22 @@ def open_page(browser: Any, url: str, email: str | None, password: str | None) -
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Any]:
     """new_page(site, email, password) -> a page; every context is closed after the test, and
-    the test fails if a page raised a JavaScript error."""
+    the test fails if a page raised a JavaScript error or broke a Content-Security-Policy."""
     pages: list[Any] = []
     errors: list[str] = []
 
     def make(site: Site, email: str | None = None, password: str | None = None) -> Any:
         page = open_page(browser, site.url, email, password)
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if (
+            message.type == "error" and "Content Security Policy" in message.text) else None)
         pages.append(page)
         return page
 
     yield make
     for page in pages:
         page.context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not errors, f"JavaScript or CSP errors in the page: {errors}"
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -505,7 +505,7 @@ def test_related_tab_runs_actions_in_the_parent_context(admin: Any, demo_site: S
     with page.expect_request(re.compile(r"/actions/charge-credit-card$")) as sent:
         dialog = start_action(page, "charge-credit-card", scope=panel)
         expect(dialog.locator("[data-summary]")).to_have_text(
-            f"On customer {customer} of companies {company}.")
+            f"On customer {customer} of company {company}.")
         dialog.get_by_label("Amount").fill("10")
         dialog.get_by_label("Description").fill("Tab charge")
         dialog.locator("[data-submit]").click()

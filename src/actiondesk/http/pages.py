@@ -107,7 +107,12 @@ async def render_page(
 
 @router.get("/", response_class=HTMLResponse, name="home_page")
 async def home(request: Request) -> Response:
-    return await render_page(request, "actiondesk/home.html")
+    async def context(access: Access) -> dict[str, Any]:
+        # Only whether there are any: the menu lists them (with their state) when opened.
+        registry = request.app.state.desk.registry
+        return {"has_global_actions": any(access.visible(a) for a in registry.for_collection(None))}
+
+    return await render_page(request, "actiondesk/home.html", context)
 
 
 @router.get("/login", response_class=HTMLResponse, name="login_page")

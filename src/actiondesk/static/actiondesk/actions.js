@@ -2,7 +2,7 @@
 // see, each enabled or disabled with the reason for the current selection; running one opens
 // its dialog, posts the Forest JSON:API document and shows the result.
 import { api, send, segment } from "./api.js";
-import { dismissable, h, humanize } from "./dom.js";
+import { dismissable, h, nouns } from "./dom.js";
 import { ActionDialog } from "./form.js";
 import { handleResult } from "./results.js";
 
@@ -52,13 +52,13 @@ export class ActionContext {
     if (action.scope === "global") return "Runs once, on no record in particular.";
     const { count, ids } = this.selection();
     const noun = count === 1 ? this.noun.singular : this.noun.plural;
-    const where = this.parent ? ` of ${humanize(this.parent.collection).toLowerCase()} ${this.parent.id}` : "";
+    const where = this.parent ? ` of ${nouns(this.parent.collection).singular} ${this.parent.id}` : "";
     if (ids === null) return `On all ${count.toLocaleString()} matching ${noun}${where}.`;
     if (count === 1) return `On ${noun} ${ids[0]}${where}.`;
     return `On ${count.toLocaleString()} selected ${noun}${where}.`;
   }
 
-  async run(action) {
+  async run(action, opener = null) {
     const execute = async (values) => {
       const response = await send("POST", this.path(action), {
         json: this.document(action, { values }),
@@ -66,7 +66,7 @@ export class ActionContext {
       });
       return handleResult(response, action, this);
     };
-    await new ActionDialog(action, this, execute).open();
+    await new ActionDialog(action, this, execute, opener).open();
   }
 }
 
@@ -149,7 +149,7 @@ export class ActionsMenu {
     button.addEventListener("click", () => {
       if (!enabled) return;
       this.close();
-      this.context.run(action);
+      this.context.run(action, this.button);
     });
     return h("li", { role: "none" }, button);
   }

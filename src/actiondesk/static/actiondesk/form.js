@@ -1,19 +1,21 @@
 // The action dialog: loads the form from the server, shows a widget per field, sends each
 // change to the form's change endpoint, and submits. Errors from a 422 go next to their field.
 import { ApiError, api } from "./api.js";
-import { h, humanize, uid } from "./dom.js";
+import { append, h, humanize, uid } from "./dom.js";
 import { FieldProblem, widgetFor } from "./widgets.js";
 
 const CHANGE_DELAY_MS = 150;
 const GROUPED = new Set(["enum_list", "string_list", "number_list"]);
 
 /**
- * open(action, context, execute): execute(values) -> {done: bool, fields?, message?}.
+ * new ActionDialog(action, context, execute, opener).open(); execute(values) ->
+ * {done: bool, fields?, message?}; the focus returns to `opener` when the dialog closes.
  * context: {describeSelection(), document(extra)}.
  */
 export class ActionDialog {
-  constructor(action, context, execute) {
+  constructor(action, context, execute, opener = null) {
     this.action = action;
+    this.opener = opener;
     this.context = context;
     this.execute = execute;
     this.fields = new Map();
@@ -36,16 +38,18 @@ export class ActionDialog {
     });
     this.form.addEventListener("change", (event) => this.changed(event));
     this.dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, dataset: { actionDialog: action.slug } }, this.form);
-    this.dialog.addEventListener("close", () => this.dialog.remove());
+    this.dialog.addEventListener("close", () => {
+      this.dialog.remove();
+      // Back where the person was (the menu item that opened the dialog is gone).
+      if (this.opener?.isConnected) this.opener.focus();
+    });
   }
 
   async open() {
     document.body.append(this.dialog);
     this.dialog.showModal();
     if (!this.action.has_form) {
-      this.body.append(
-        this.action.description ? h("p", { class: "field-description" }, this.action.description) : null,
-        this.formError);
+      append(this.body, [this.action.description ? h("p", { class: "field-description" }, this.action.description) : null, this.formError]);
       this.submit.focus();
       return;
     }
@@ -69,27 +73,27 @@ export class ActionDialog {
   }
 
   render(fields) {
-    this.body.replaceChildren(
-      this.action.description ? h("p", { class: "field-description" }, this.action.description) : null,
-      this.formError);
+    this.body.replaceChildren();
+    append(this.body, [this.action.description ? h("p", { class: "field-description" }, this.action.description) : null, this.formError]);
     for (const field of fields) {
       const id = uid(`field-${field.name}`);
       const widget = widgetFor(field, id);
       // Groups of inputs (lists, multi-select) are named by aria-labelledby, not <label for>.
       const grouped = GROUPED.has(field.type);
+      const labelText = h("span", { dataset: { labelText: "" } }, field.label);
       const label = widget.inline
-        ? h("label", { class: "checkbox-row", for: id }, widget.element, h("span", { dataset: { labelText: "" } }, field.label))
-        : h(grouped ? "span" : "label", { class: "field-label", for: grouped ? null : id, id: `${id}-label` },
-          h("span", { dataset: { labelText: "" } }, field.label));
+        ? h("label", { class: "checkbox-row", for: id }, widget.element, labelText)
+        : h(grouped ? "span" : "label", { class: "field-label", for: grouped ? null : id, id: `${id}-label` }, labelText);
+      // The marker stays outside the label, so the input's name is the label alone; assistive
+      // technology hears aria-required on the control instead.
       const marker = h("span", { class: "required-mark", "aria-hidden": "true" }, "*");
-      const requiredText = h("span", { class: "visually-hidden" }, " (required)");
-      label.append(marker, requiredText);
+      const head = h("div", { class: "field-head" }, label, marker);
       const description = h("p", { class: "field-description", id: `${id}-description` });
       const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
       const wrapper = h("div", { class: "field", dataset: { field: field.name, type: field.type } },
-        label, widget.inline ? null : widget.element, description, error);
+        head, widget.inline ? null : widget.element, description, error);
       if (grouped) widget.control.setAttribute("aria-labelledby", `${id}-label`);
-      const entry = { field, widget, wrapper, label, marker, requiredText, description, error, id };
+      const entry = { field, widget, wrapper, labelText, marker, description, error, id };
       this.fields.set(field.name, entry);
       this.apply(entry, field, true);
       this.body.append(wrapper);
@@ -100,12 +104,11 @@ export class ActionDialog {
 
   /** Show a field's computed properties (on load, and after each change). */
   apply(entry, field, initial) {
-    const { widget, wrapper, label, marker, requiredText, description } = entry;
+    const { widget, wrapper, marker, description } = entry;
     entry.field = field;
     wrapper.hidden = !field.visible;
-    label.querySelector("[data-label-text]").textContent = field.label;
+    entry.labelText.textContent = field.label;
     marker.hidden = !field.required;
-    requiredText.hidden = !field.required;
     description.textContent = field.description || "";
     description.hidden = !field.description;
     const control = widget.control;

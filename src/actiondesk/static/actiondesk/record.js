@@ -54,7 +54,7 @@ function relatedSchema(rel) {
   return api.get(`/collections/${segment(rel.target)}`);
 }
 
-async function openTab(name, { focus = false } = {}) {
+async function openTab(name, { focus = false, remember = true } = {}) {
   for (const [key, tab] of tabs) {
     const on = key === name;
     tab.button.setAttribute("aria-selected", String(on));
@@ -63,7 +63,7 @@ async function openTab(name, { focus = false } = {}) {
   }
   const tab = tabs.get(name);
   if (focus) tab.button.focus();
-  window.history.replaceState(null, "", `#${encodeURIComponent(name)}`);
+  if (remember) window.history.replaceState(null, "", `#${encodeURIComponent(name)}`);
   if (!tab.table) await buildTab(tab);
 }
 
@@ -147,7 +147,7 @@ function buildTabs() {
   });
   related.append(h("h2", { class: "visually-hidden" }, "Related records"), list, panels);
   const wanted = decodeURIComponent(window.location.hash.slice(1));
-  openTab(tabs.has(wanted) ? wanted : oneToMany[0].name);
+  openTab(tabs.has(wanted) ? wanted : oneToMany[0].name, { remember: false });
 }
 
 // -- the record's own actions ---------------------------------------------------------------

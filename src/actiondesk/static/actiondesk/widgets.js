@@ -94,7 +94,7 @@ const BUILDERS = {
     const select = h("select", { id, name: field.name, class: "select" });
     const fill = (f, current) => {
       select.replaceChildren(h("option", { value: "" }, f.required ? "Choose…" : "—"),
-        (f.enum_values || []).map((v) => h("option", { value: v }, v)));
+        ...(f.enum_values || []).map((v) => h("option", { value: v }, v)));
       select.value = current ?? "";
     };
     fill(field, null);
