@@ -335,7 +335,8 @@ def test_odd_ids_links_and_a_bulk_action_in_a_related_tab(page: Any, forms_site:
     panel.locator("[data-actions-button]").click()
     page.locator("[data-actions-menu] [data-action=relabel]").click()
     dialog = page.locator("dialog[data-action-dialog=relabel]")
-    expect(dialog.locator("[data-summary]")).to_have_text("On 2 selected order lines of order A%7C1.")
+    expect(dialog.locator("[data-summary]")).to_have_text(
+        "On 2 selected order lines of order A%7C1.")
     dialog.get_by_label("Label").fill("relabelled in the tab")
     dialog.locator("[data-submit]").click()
     assert success_text(page) == "2 relabelled"
