@@ -121,6 +121,28 @@ def test_tablet_width_sidebar_opens_from_the_menu_button(new_page: Any, demo_sit
     expect(sidebar.get_by_role("link", name="Customers")).not_to_be_in_viewport()
 
 
+def test_pages_load_only_what_they_show(admin: Any, demo_site: Site) -> None:
+    calls: list[str] = []
+    admin.on("request", lambda r: calls.append(urlsplit(r.url).path)
+             if "/api/" in r.url else None)
+    admin.goto(demo_site.url + "/collections/companies")
+    wait_for_table(admin)
+    expect(admin.locator("[data-badge-count]")).to_be_attached()
+    admin.wait_for_load_state("networkidle")
+    assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records"]
+    # The actions (and their state for the selection) load when the menu opens.
+    calls.clear()
+    open_menu(admin)
+    assert calls == ["/api/collections/companies/actions"]
+    # A record page: its record comes with the page; only the open tab loads records.
+    calls.clear()
+    admin.goto(demo_site.url + "/collections/companies/records/1")
+    wait_for_table(admin, admin.locator("[data-tab-panel=customers]"))
+    admin.wait_for_load_state("networkidle")
+    assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records/1/"
+                             "relationships/customers", "/api/collections/customers"]
+
+
 # -- collection view ------------------------------------------------------------------------
 
 
