@@ -127,7 +127,8 @@ _COOKIES: dict[tuple[str, str], list[dict[str, Any]]] = {}
 def open_page(browser: Any, url: str, email: str | None, password: str | None) -> Any:
     """A page in a new browser context, signed in as ``email`` (session cookie reused)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860},
-                                  accept_downloads=True, locale="en-US", timezone_id="UTC")
+                                  accept_downloads=True, locale="en-US", timezone_id="UTC",
+                                  reduced_motion="reduce")
     context.set_default_timeout(TIMEOUT_MS)
     if email is not None and password is not None:
         key = (url, email)
