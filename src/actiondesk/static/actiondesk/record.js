@@ -4,7 +4,8 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
-import { RecordsTable, formatValue, manyToOneLinks, recordLabel } from "./table.js";
+import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
+import { RecordsTable } from "./table.js";
 import { toast } from "./toast.js";
 
 const data = pageData();

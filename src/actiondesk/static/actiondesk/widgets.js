@@ -3,7 +3,7 @@
 // FieldProblem with a message for the person filling the form.
 import { api, segment } from "./api.js";
 import { h, humanize } from "./dom.js";
-import { recordLabel } from "./table.js";
+import { recordLabel } from "./records.js";
 
 export class FieldProblem extends Error {}
 
