@@ -58,6 +58,7 @@ def test_collection_page_embeds_its_schema_and_no_records(browser_client: httpx.
     assert set(data["targets"]) == {"companies", "transactions"}  # type: ignore[arg-type]
     assert "records" not in data and "record" not in data
     assert 'data-csrf="' in response.text
+    assert response.headers["cache-control"] == "no-store"
     # Scripts only from files (no inline code), as a strict CSP requires.
     assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)", response.text) == []
     assert " style=" not in response.text and " onclick=" not in response.text

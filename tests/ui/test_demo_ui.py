@@ -107,6 +107,18 @@ def test_unknown_collection_and_record_pages(admin: Any, demo_site: Site) -> Non
     expect(admin.get_by_text("no record '999999' in companies")).to_be_visible()
 
 
+def test_a_list_that_cannot_load_says_why(admin: Any, demo_site: Site) -> None:
+    bad = json.dumps({"field": "nope", "operator": "equal", "value": 1})
+    admin.goto(demo_site.url + "/collections/companies?filter=" + bad)
+    error = admin.locator("[data-state=error]")
+    expect(error).to_contain_text("The companies could not be loaded:")
+    expect(error).to_contain_text("nope")
+    expect(error.get_by_role("button", name="Try again")).to_be_visible()
+    screenshot(admin, "companies-error-state")
+    admin.get_by_role("button", name="Clear filter").click()
+    wait_for_table(admin)
+
+
 def test_tablet_width_sidebar_opens_from_the_menu_button(new_page: Any, demo_site: Site) -> None:
     page = new_page(demo_site, *ADMIN)
     page.set_viewport_size({"width": 800, "height": 1000})

@@ -26,6 +26,8 @@ from actiondesk.services.users import UnauthorizedError
 router = APIRouter(include_in_schema=False)
 
 PageContext = Callable[[Access], Awaitable[dict[str, Any]]]
+# A signed-in page holds the caller's data and CSRF token: never kept by any cache.
+PRIVATE = {"Cache-Control": "no-store"}
 
 
 def build_templates(template_dirs: tuple[str, ...]) -> Jinja2Templates:
@@ -101,8 +103,9 @@ async def render_page(
         return templates.TemplateResponse(
             request, "actiondesk/error.html",
             {**shell, "status": exc.status, "message": exc.message}, status_code=exc.status,
+            headers=PRIVATE,
         )
-    return templates.TemplateResponse(request, template, {**shell, **extra})
+    return templates.TemplateResponse(request, template, {**shell, **extra}, headers=PRIVATE)
 
 
 @router.get("/", response_class=HTMLResponse, name="home_page")
