@@ -43,7 +43,8 @@ def test_mounted_under_a_prefix(sample_db: str, tmp_path: Path) -> None:
         assert "Path=/admin/" in login.headers["set-cookie"]
         home = client.get("/admin/")
         assert home.status_code == 200
-        assert 'href="/admin/api/collections/companies/records"' in home.text
+        assert 'href="/admin/collections/companies"' in home.text
+        assert 'data-base="/admin"' in home.text
         assert client.get("/admin/api/collections/nope").status_code == 404
 
 

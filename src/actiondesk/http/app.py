@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
-from actiondesk.errors import ClientError
 from actiondesk.http import (
     actions,
     approvals,
     audit,
     auth,
+    pages,
     records,
     remote,
     run_events,
@@ -28,18 +25,6 @@ from actiondesk.http.models import ErrorOut
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
-
-
-def _templates(desk: Desk) -> Jinja2Templates:
-    loaders: list[FileSystemLoader | PackageLoader] = [
-        FileSystemLoader(d) for d in desk.template_dirs
-    ]
-    loaders.append(PackageLoader("actiondesk", "templates"))
-    env = Environment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-    return Jinja2Templates(env=env)
 
 
 def build_app(desk: Desk) -> FastAPI:
@@ -71,29 +56,9 @@ def build_app(desk: Desk) -> FastAPI:
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},
         )
 
-    templates = _templates(desk)
-
+    app.state.templates = pages.build_templates(desk.template_dirs)
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request) -> Response:
-        try:
-            access = await auth.access_of(request)
-        except ClientError:
-            return RedirectResponse(request.url_for("login_page"), status_code=303)
-        return templates.TemplateResponse(
-            request,
-            "actiondesk/home.html",
-            {"title": desk.settings.title, "collections": desk.records.collections(access),
-             "caller": access.caller, "dev_mode": access.dev_mode},
-        )
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False,
-             name="login_page")
-    async def login_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, "actiondesk/login.html", {"title": desk.settings.title}
-        )
+    app.include_router(pages.router)
 
     return app
 

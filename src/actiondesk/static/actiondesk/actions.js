@@ -1,0 +1,168 @@
+// The actions menu of a collection, a record or a related-data tab: the actions this user may
+// see, each enabled or disabled with the reason for the current selection; running one opens
+// its dialog, posts the Forest JSON:API document and shows the result.
+import { api, send, segment } from "./api.js";
+import { dismissable, h, nouns } from "./dom.js";
+import { ActionDialog } from "./form.js";
+import { handleResult } from "./results.js";
+
+// The list endpoint takes at most this many ids; larger selections are checked on execution.
+const MAX_LISTED_IDS = 1000;
+
+function idempotencyKey() {
+  if (window.crypto?.randomUUID) return window.crypto.randomUUID();
+  const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The context actions run in.
+ * options: collection (name, or null for the desk's global actions), selection() ->
+ *   {attributes, count, ids (null for select-all)}, parent ({collection, id, association})
+ *   or null, noun, resultPanel, reload(), refresh(relationships).
+ */
+export class ActionContext {
+  constructor(options) {
+    Object.assign(this, options);
+  }
+
+  path(action, suffix = "") {
+    const route = action.collection
+      ? `/collections/${segment(action.collection)}/actions/${segment(action.slug)}`
+      : `/actions/${segment(action.slug)}`;
+    return route + suffix;
+  }
+
+  document(action, extra) {
+    const attributes = { collection_name: action.collection, ids: [], smart_action_id: `${action.collection || "global"}-${action.slug}` };
+    if (action.scope !== "global") {
+      Object.assign(attributes, this.selection().attributes);
+      if (this.parent) {
+        Object.assign(attributes, {
+          parent_collection_name: this.parent.collection,
+          parent_collection_id: this.parent.id,
+          parent_association_name: this.parent.association,
+        });
+      }
+    }
+    return { data: { type: "custom-action-requests", attributes: { ...attributes, ...extra } } };
+  }
+
+  describeSelection(action) {
+    if (action.scope === "global") return "Runs once, on no record in particular.";
+    const { count, ids } = this.selection();
+    const noun = count === 1 ? this.noun.singular : this.noun.plural;
+    const where = this.parent ? ` of ${nouns(this.parent.collection).singular} ${this.parent.id}` : "";
+    if (ids === null) return `On all ${count.toLocaleString()} matching ${noun}${where}.`;
+    if (count === 1) return `On ${noun} ${ids[0]}${where}.`;
+    return `On ${count.toLocaleString()} selected ${noun}${where}.`;
+  }
+
+  async run(action, opener = null) {
+    const execute = async (values) => {
+      const response = await send("POST", this.path(action), {
+        json: this.document(action, { values }),
+        headers: { "Idempotency-Key": idempotencyKey() },
+      });
+      return handleResult(response, action, this);
+    };
+    await new ActionDialog(action, this, execute, opener).open();
+  }
+}
+
+/** The menu: a button that lists the actions when opened (fresh state every time). */
+export class ActionsMenu {
+  constructor(anchor, context, { label = "Actions" } = {}) {
+    this.anchor = anchor;
+    this.context = context;
+    this.button = h("button", { type: "button", class: "button button-primary", "aria-haspopup": "menu", "aria-expanded": "false", dataset: { actionsButton: "" } }, label, " ▾");
+    this.button.addEventListener("click", () => (this.popover ? this.close() : this.open()));
+    this.button.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" && !this.popover) {
+        event.preventDefault();
+        this.open();
+      }
+    });
+    this.wrap = h("div", { class: "popover-anchor" }, this.button);
+    anchor.append(this.wrap);
+  }
+
+  close() {
+    this.popover?.remove();
+    this.popover = null;
+    this.stop?.();
+    this.button.setAttribute("aria-expanded", "false");
+  }
+
+  async list() {
+    const { collection } = this.context;
+    if (!collection) return (await api.get("/actions")).actions;
+    const { ids, count } = this.context.selection();
+    const listed = ids !== null && ids.length <= MAX_LISTED_IDS;
+    const { actions } = await api.get(`/collections/${segment(collection)}/actions`, { ids: listed ? ids : null });
+    if (listed) return actions;
+    // Select-all (or a very large selection): the server checks each record on execution.
+    return actions.map((a) => {
+      if (a.scope === "single") return { ...a, enabled: false, disabled_reason: "applies to exactly one record; select it alone" };
+      if (a.scope === "bulk") return { ...a, enabled: count > 0, disabled_reason: count > 0 ? null : "select a record first" };
+      return a;
+    });
+  }
+
+  async open() {
+    const menu = h("ul", { class: "menu", role: "menu", "aria-label": "Actions" },
+      h("li", { class: "menu-heading", role: "none" }, "Loading actions…"));
+    this.popover = h("div", { class: "popover popover-end", dataset: { actionsMenu: "" } }, menu);
+    this.wrap.append(this.popover);
+    this.button.setAttribute("aria-expanded", "true");
+    this.stop = dismissable(this.popover, this.wrap, () => this.close());
+    let actions;
+    try {
+      actions = await this.list();
+    } catch (error) {
+      menu.replaceChildren(h("li", { class: "menu-heading", role: "none" }, `Actions could not be loaded: ${error.message}`));
+      return;
+    }
+    if (!this.popover) return;
+    const onRecords = actions.filter((a) => a.scope !== "global");
+    const global = actions.filter((a) => a.scope === "global");
+    const items = [];
+    if (!actions.length) items.push(h("li", { class: "menu-heading", role: "none" }, "No action available to you here."));
+    for (const action of onRecords) items.push(this.item(action));
+    if (global.length) {
+      if (onRecords.length) items.push(h("li", { class: "menu-heading", role: "none" }, "Global"));
+      for (const action of global) items.push(this.item(action));
+    }
+    menu.replaceChildren(...items);
+    menu.addEventListener("keydown", (event) => this.navigate(event, menu));
+    menu.querySelector("[role=menuitem]")?.focus();
+  }
+
+  item(action) {
+    const enabled = action.enabled !== false;
+    const note = enabled ? action.description : action.disabled_reason;
+    const button = h("button", {
+      type: "button", class: "menu-item", role: "menuitem", "aria-disabled": enabled ? null : "true",
+      dataset: { action: action.slug, enabled: String(enabled) }, title: note || null,
+    }, h("span", {}, action.name, action.rule === "approval" ? h("span", { class: "tag" }, "approval") : null),
+    note ? h("span", { class: "menu-note", dataset: { reason: enabled ? null : "" } }, note) : null);
+    button.addEventListener("click", () => {
+      if (!enabled) return;
+      this.close();
+      this.context.run(action, this.button);
+    });
+    return h("li", { role: "none" }, button);
+  }
+
+  navigate(event, menu) {
+    const items = [...menu.querySelectorAll("[role=menuitem]")];
+    const index = items.indexOf(document.activeElement);
+    const moves = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: items.length - 1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      items[(moves[event.key] + items.length) % items.length]?.focus();
+    } else if (event.key === "Tab") {
+      this.close();
+    }
+  }
+}

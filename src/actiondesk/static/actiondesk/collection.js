@@ -1,0 +1,69 @@
+// The collection page: the records table (state kept in the URL, so a link or a redirect can
+// open a filtered list) and the actions menu for the selection.
+import { ActionContext, ActionsMenu } from "./actions.js";
+import { api, segment } from "./api.js";
+import { nouns, pageData } from "./dom.js";
+import { RecordsTable } from "./table.js";
+
+const data = pageData();
+const collection = data.collection;
+const noun = nouns(collection.name);
+const count = document.querySelector("[data-count]");
+
+function fromUrl() {
+  const params = new URLSearchParams(window.location.search);
+  let filter = null;
+  try {
+    filter = params.get("filter") ? JSON.parse(params.get("filter")) : null;
+  } catch {
+    filter = null;
+  }
+  return {
+    filter,
+    search: params.get("search") || "",
+    sort: params.get("sort") || "",
+    page: Math.max(1, Number(params.get("page")) || 1),
+    pageSize: Number(params.get("page_size")) || null,
+  };
+}
+
+function toUrl(state) {
+  const params = new URLSearchParams();
+  if (state.filter) params.set("filter", JSON.stringify(state.filter));
+  if (state.search) params.set("search", state.search);
+  if (state.sort) params.set("sort", state.sort);
+  if (state.page > 1) params.set("page", String(state.page));
+  if (state.pageSize !== data.page_size) params.set("page_size", String(state.pageSize));
+  const query = params.toString();
+  window.history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : ""));
+}
+
+const actionsAnchor = document.querySelector("[data-actions]");
+const table = new RecordsTable(document.querySelector("[data-records]"), {
+  collection,
+  targets: data.targets,
+  pageSize: data.page_size,
+  initial: fromUrl(),
+  noun: noun.plural,
+  fetchPage: (params, signal) => api.get(`/collections/${segment(collection.name)}/records`, params, { signal }),
+  onStateChange: toUrl,
+  onLoad: (t) => {
+    if (t.error) count.textContent = "";
+    else count.textContent = `${t.count.toLocaleString()} ${t.count === 1 ? noun.singular : noun.plural}`;
+  },
+});
+
+const context = new ActionContext({
+  collection: collection.name,
+  noun,
+  parent: null,
+  resultPanel: document.querySelector("[data-result-panel]"),
+  selection: () => ({
+    attributes: table.selectionAttributes(),
+    count: table.selectedCount(),
+    ids: table.selection.all ? null : [...table.selection.ids],
+  }),
+  reload: () => table.load(),
+});
+new ActionsMenu(actionsAnchor, context);
+table.load();
