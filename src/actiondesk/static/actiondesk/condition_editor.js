@@ -3,6 +3,12 @@
 import { clear, h } from "./dom.js";
 import { FilterBuilder, describe, normalize } from "./filters.js";
 
+/** A group of one condition is that condition (what a person reads, and what is stored). */
+function simplest(filter) {
+  if (filter?.conditions?.length === 1) return simplest(filter.conditions[0]);
+  return filter;
+}
+
 export class ConditionEditor {
   /**
    * fields: the fields a condition may test ({name, type, enum_values}); condition: a filter
@@ -20,7 +26,7 @@ export class ConditionEditor {
 
   /** The condition, taking what is in an open builder as applied. */
   value() {
-    if (this.builder) return normalize(this.builder.root);
+    if (this.builder) return simplest(normalize(this.builder.root));
     return this.condition;
   }
 
@@ -59,10 +65,10 @@ export class ConditionEditor {
   }
 
   apply(filter) {
-    this.condition = filter;
+    this.condition = simplest(filter);
     this.builder = null;
     this.render();
-    this.onChange?.(filter);
+    this.onChange?.(this.condition);
     this.element.querySelector("[data-edit-condition]")?.focus();
   }
 }
