@@ -42,7 +42,9 @@ function progressText(p) {
     if (p.percent !== null && p.percent !== undefined) parts.push(`${p.percent.toLocaleString(undefined, { maximumFractionDigits: 1 })}%`);
   } else parts.push(`${p.done.toLocaleString()} records done`);
   if (p.rate) parts.push(`${p.rate.toLocaleString(undefined, { maximumFractionDigits: 1 })} records/s`);
-  if (unfinished() && p.eta_seconds !== null && p.eta_seconds !== undefined) parts.push(`about ${formatDuration(p.eta_seconds * 1000)} left`);
+  if (unfinished() && p.eta_seconds !== null && p.eta_seconds !== undefined) {
+    parts.push(`about ${p.eta_seconds < 60 ? `${Math.ceil(p.eta_seconds)} s` : formatDuration(p.eta_seconds * 1000)} left`);
+  }
   return parts.join(" · ");
 }
 
@@ -53,7 +55,7 @@ function progressSection() {
     "aria-valuetext": progressText(p), dataset: { progress: "" } });
   if (!p.total && !unfinished()) bar.max = 1;
   if (!p.total && !unfinished()) bar.value = 1;
-  const label = h("label", { for: "run-progress", class: "progress-label" }, unfinished() ? "Progress" : "Done");
+  const label = h("label", { for: "run-progress", class: "visually-hidden" }, "Progress of the run");
   const text = h("p", { class: "progress-text", dataset: { progressText: "" } }, progressText(p));
   progressCard = section("Progress", label, bar, text);
   return progressCard;
@@ -88,10 +90,11 @@ function selection() {
   if (!run.collection) body.append(h("p", {}, "A global action: no record in particular."));
   else if (s.all_records) {
     const count = s.count ?? run.record_count;
-    body.append(h("p", {}, `All ${count === null || count === undefined ? nouns(run.collection).plural : counted(count)} matching the list's filter`,
+    const all = count === null || count === undefined ? nouns(run.collection).plural : counted(count);
+    body.append(h("p", {}, s.filter || s.search ? `All ${all} matching the list's filter` : `All ${all}`,
       s.excluded_ids?.length ? `, minus ${s.excluded_ids.length} deselected` : "", "."));
     body.append(definitionList([
-      ["Filter", s.filter ? h("span", { class: "value-json" }, JSON.stringify(s.filter, null, 2)) : "none", "filter"],
+      ["Filter", s.filter ? h("span", { class: "value-json" }, JSON.stringify(s.filter, null, 2)) : undefined, "filter"],
       ["Search", s.search || undefined, "search"],
       ["Deselected", s.excluded_ids?.length ? h("ul", { class: "id-list" }, s.excluded_ids.map((id) => h("li", {}, recordLink(id)))) : undefined, "excluded"],
     ]));
