@@ -163,12 +163,26 @@ def test_admin_creates_a_role_and_a_user_and_grants_actions(
     bea.reload()
     assert menu_actions(bea) == ["charge-credit-card"]
 
-    # Deactivating the user ends their session at their next request.
+    # A new role ends the user's session at their next request.
     page.goto(demo_site.url + "/settings/users")
-    page.locator(f"[data-toggle-active='{BILLING[0]}']").click()
-    expect(page.locator(f"tr[data-id='{BILLING[0]}'] [data-status]")).to_have_text("Deactivated")
+    role = page.get_by_label(f"Role of {BILLING[0]}")
+    role.select_option("support")
+    page.locator(f"[data-save-role='{BILLING[0]}']").click()
+    expect(toasts(page).filter(has_text=f"{BILLING[0]} is now support")).to_be_visible()
+    expect(page.locator(f"[data-save-role='{BILLING[0]}']")).to_be_hidden()
+    assert demo_site.state_rows("SELECT role FROM actiondesk_users WHERE email = ?",
+                                BILLING[0])[0][0] == "support"
     bea.reload()
     expect(bea).to_have_url(re.compile(r"/login\?next="))
+    # Deactivated, they cannot sign in again.
+    page.locator(f"[data-toggle-active='{BILLING[0]}']").click()
+    expect(page.locator(f"tr[data-id='{BILLING[0]}'] [data-status]")).to_have_text("Deactivated")
+    assert not demo_site.state_rows("SELECT active FROM actiondesk_users WHERE email = ?",
+                                    BILLING[0])[0][0]
+    bea.get_by_label("Email").fill(BILLING[0])
+    bea.get_by_label("Password").fill(BILLING[1])
+    bea.get_by_role("button", name="Sign in").click()
+    expect(bea.locator("#login-error")).to_be_visible()
 
 
 def test_server_errors_show_next_to_their_fields(admin: Any, demo_site: Site) -> None:

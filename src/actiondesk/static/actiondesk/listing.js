@@ -94,8 +94,16 @@ export class ListPage {
       for (const control of this.controls.values()) control.value = "";
       this.readFilters();
     });
-    clear(this.filterBar).append(...fields, h("div", { class: "filter-bar-end" }, this.clearButton, this.toolbar || []),
+    this.barEnd = h("div", { class: "filter-bar-end" }, this.clearButton, this.toolbar || []);
+    this.syncClear();
+    clear(this.filterBar).append(...fields, this.barEnd,
       h("button", { type: "submit", class: "visually-hidden", tabindex: "-1" }, "Apply filters"));
+  }
+
+  /** "Clear filters" only when a filter is set (its cell takes no room otherwise). */
+  syncClear() {
+    this.clearButton.hidden = !this.filtered;
+    this.barEnd.hidden = !this.filtered && !this.toolbar?.length;
   }
 
   readFilters() {
@@ -107,7 +115,7 @@ export class ListPage {
         changed = true;
       }
     }
-    this.clearButton.hidden = !this.filtered;
+    this.syncClear();
     if (!changed) return null;
     this.state.page = 1;
     return this.load();

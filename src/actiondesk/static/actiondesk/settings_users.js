@@ -79,10 +79,18 @@ function row(user) {
   const me = user.email === data.me;
   const role = select(roles.map((r) => [r.name, r.name]), user.role, { "aria-label": `Role of ${user.email}`, dataset: { userRole: user.email } });
   if (!roles.some((r) => r.name === user.role)) role.prepend(h("option", { value: user.role, selected: true }, `${user.role} (missing)`));
-  role.addEventListener("change", async () => {
+  // Saved on demand, not on change: arrow keys on a select change it step by step.
+  const save = h("button", { type: "button", class: "button button-small button-primary", hidden: true, dataset: { saveRole: user.email } }, "Save role");
+  role.addEventListener("change", () => { save.hidden = role.value === user.role; });
+  save.addEventListener("click", async () => {
+    save.disabled = true;
     const changed = await change(user, { role: role.value }, (u) => `${u.email} is now ${u.role}; their sessions ended.`);
-    if (changed) Object.assign(user, changed);
-    else role.value = user.role;
+    save.disabled = false;
+    if (changed) {
+      Object.assign(user, changed);
+      save.hidden = true;
+      role.focus();
+    }
   });
   const toggle = h("button", { type: "button", class: `button button-small ${user.active ? "button-danger" : ""}`, disabled: me,
     title: me ? "You cannot deactivate yourself" : null, dataset: { toggleActive: user.email } }, user.active ? "Deactivate" : "Activate");
@@ -97,7 +105,7 @@ function row(user) {
     h("td", {}, user.email, me ? h("span", { class: "cell-note" }, "you") : null),
     h("td", {}, name || h("span", { class: "cell-null" }, "—")),
     h("td", {}, user.team || h("span", { class: "cell-null" }, "—")),
-    h("td", {}, role),
+    h("td", { class: "cell-role" }, role, " ", save),
     h("td", {}, statusPill(user.active ? "active" : "deactivated")),
     h("td", { class: "cell-actions" }, toggle));
 }
