@@ -209,6 +209,23 @@ def test_server_errors_show_next_to_their_fields(admin: Any, demo_site: Site) ->
     page.locator("[data-new-role-button]").click()
     page.locator("#role-form").get_by_role("button", name="Create role").click()
     expect(field_error(page.locator("#role-form"), "name")).to_have_text("Name is required")
+    # A role given to users cannot be deleted (409); an unused one can, after confirming.
+    delete = page.locator("[data-delete-role=support]")
+    delete.click()
+    expect(delete).to_have_text("Confirm delete")
+    expect(delete).to_have_attribute(
+        "aria-label", "Confirm: delete role support and its permissions")
+    delete.click()
+    in_use = re.compile(r"role 'support' is given to \d+ user\(s\)")
+    expect(toasts(page).filter(has_text=in_use)).to_be_visible()
+    expect(page.locator("tr[data-id=support]")).to_be_visible()
+    page.locator("#role-form").get_by_label("Name").fill("temporary")
+    page.locator("#role-form").get_by_role("button", name="Create role").click()
+    delete = page.locator("[data-delete-role=temporary]")
+    delete.click()
+    delete.click()
+    expect(page.locator("tr[data-id=temporary]")).to_have_count(0)
+    assert not demo_site.state_rows("SELECT 1 FROM actiondesk_roles WHERE name = 'temporary'")
 
     page.goto(demo_site.url + "/settings/permissions")
     dialog = open_cell(page, "support", "companies", "mark-as-live")

@@ -157,8 +157,12 @@ async function decide(verb, message, area, errors, buttons) {
   }
   const done = { approve: "Approved", reject: "Rejected", cancel: "Cancelled" }[verb];
   await reload();
+  followExecution();
   const status = approval.status;
-  const how = status === "executed" ? "; the action ran" : status === "failed" ? `; it failed: ${approval.reason}` : status === "pending" ? "; it waits for another approval" : "";
+  const how = {
+    executed: "; the action ran", executing: "; the action runs in the background",
+    failed: `; it failed: ${approval.reason}`, pending: "; it waits for another approval",
+  }[status] || "";
   toast(`${done}${how}.`, { kind: status === "failed" ? "error" : "success", title: approval.action.name });
   refreshBadge();
 }
@@ -206,4 +210,15 @@ async function reload() {
   render();
 }
 
+/** An approved request whose action runs in the background stays "executing" until its run
+ *  ends (issue 8): look again until it does. */
+function followExecution(delay = 1500) {
+  if (approval.status !== "executing") return;
+  setTimeout(async () => {
+    await reload();
+    followExecution(Math.min(delay * 1.5, 6000));
+  }, delay);
+}
+
 render();
+followExecution();

@@ -55,7 +55,9 @@ function row(action) {
       } });
       settings.set(key, saved);
       toast(`${action.name}: ${saved.visible ? "switched on" : "switched off for everyone"}${saved.enabled_if ? ", with its condition" : ""}.`, { kind: "success", title: "Action settings saved" });
-      element.replaceWith(row(action));
+      const again = row(action);
+      element.replaceWith(again);
+      again.querySelector("[data-save-setting]").focus();
     } catch (error) {
       showFieldErrors(element, error, errors);
     } finally {
@@ -68,7 +70,9 @@ function row(action) {
       await request("DELETE", "/settings/actions", { params: { collection: action.collection, action: action.slug } });
       settings.delete(key);
       toast(`${action.name} is back to its defaults.`, { kind: "success" });
-      element.replaceWith(row(action));
+      const again = row(action);
+      element.replaceWith(again);
+      again.querySelector("[data-save-setting]").focus();
     } catch (error) {
       reset.disabled = false;
       toast(error.message, { kind: "error" });

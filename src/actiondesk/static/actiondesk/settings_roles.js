@@ -80,7 +80,21 @@ function openForm(role) {
   (role ? description : name).focus();
 }
 
+const CONFIRM_MS = 5000;
+
 async function remove(role, button) {
+  // Deleting a role deletes its permissions too: a second click confirms.
+  if (!button.dataset.confirming) {
+    button.dataset.confirming = "true";
+    button.textContent = "Confirm delete";
+    button.setAttribute("aria-label", `Confirm: delete role ${role.name} and its permissions`);
+    setTimeout(() => {
+      delete button.dataset.confirming;
+      button.textContent = "Delete";
+      button.removeAttribute("aria-label");
+    }, CONFIRM_MS);
+    return;
+  }
   button.disabled = true;
   try {
     await request("DELETE", `/settings/roles/${segment(role.name)}`);
