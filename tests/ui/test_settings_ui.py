@@ -320,3 +320,31 @@ def test_settings_are_for_admins_only(new_page: Any, demo_site: Site) -> None:
         expect(page.get_by_text("settings are for admins; role 'support' is not an admin "
                                 "role")).to_be_visible()
     screenshot(page, "settings-403")
+
+
+def test_the_matrix_is_usable_with_the_keyboard(admin: Any, demo_site: Site) -> None:
+    page = admin
+    page.goto(demo_site.url + "/settings/permissions")
+    key = "manager|users|mail-users"
+    cell = page.locator(f"[data-cell='{key}']")
+    expect(cell).to_have_attribute("aria-label", re.compile(r"^Mail users on users, role "
+                                                            r"manager: trigger, approves\. Edit$"))
+    cell.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator(f"dialog[data-policy-dialog='{key}']")
+    expect(dialog.locator("input[name=rule][value=trigger]")).to_be_focused()
+    page.keyboard.press("ArrowUp")  # radios move with the arrows: now "Hidden"
+    expect(dialog.locator("input[name=rule][value=hidden]")).to_be_checked()
+    page.keyboard.press("Escape")  # closes without saving; focus back on the cell
+    expect(dialog).to_have_count(0)
+    expect(cell).to_be_focused()
+    assert demo_site.state_rows("SELECT rule FROM actiondesk_policies WHERE role = 'manager' "
+                                "AND action_slug = 'mail-users'")[0][0] == "trigger"
+    # Saving from the keyboard: the rule, then Save.
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")  # "Trigger with approval"
+    dialog.locator("[data-save-policy]").focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_have_count(0)
+    expect(cell.locator("[data-rule]")).to_have_text("With approval")
+    expect(cell).to_be_focused()
