@@ -78,6 +78,7 @@ def pages(approval_id: str, run_id: str) -> list[Page]:
         Page("approval request", f"/approvals/{approval_id}", [BADGE]),
         Page("runs", "/runs", ["/api/runs?page=1", BADGE]),
         Page("run", f"/runs/{run_id}", [BADGE]),
+        Page("refused requests", "/audit", ["/api/audit?limit=500", BADGE]),
         Page("settings: users", "/settings/users",
              ["/api/settings/users", "/api/settings/roles", BADGE]),
         Page("settings: roles", "/settings/roles", ["/api/settings/roles", BADGE]),

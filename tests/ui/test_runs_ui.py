@@ -205,3 +205,31 @@ def test_a_running_run_is_followed_until_it_ends(new_page: Any, runs_site: Site)
     expect(page.locator("[data-detail=status]")).to_have_text("Succeeded")
     expect(page.locator("[data-result]")).to_contain_text("Export finished")
     expect(page.locator("[data-detail=finished]")).to_be_visible()
+
+
+def test_refused_requests_audit_for_admins(new_page: Any, runs_site: Site) -> None:
+    support = client(runs_site, *SUPPORT)
+    try:
+        assert support.get("/settings/users").status_code == 403
+    finally:
+        support.close()
+    page = new_page(runs_site, *ADMIN)
+    page.goto(runs_site.url + "/runs")
+    page.get_by_role("navigation", name="Audits").get_by_role(
+        "link", name="Refused requests").click()
+    expect(page).to_have_url(runs_site.url + "/audit")
+    page.get_by_label("Kind").select_option("forbidden")
+    forbidden = runs_site.state_rows("SELECT count(*) FROM actiondesk_audit_events WHERE "
+                                     "kind = 'forbidden'")[0][0]
+    expect(page.locator("tbody tr")).to_have_count(forbidden)
+    row = page.locator("tbody tr").filter(has_text="/api/settings/users").first
+    expect(row).to_contain_text("support@demo.example")
+    expect(row).to_contain_text("GET /api/settings/users")
+    expect(row).to_contain_text("settings are for admins")
+    screenshot(page, "audit-refused-requests")
+    # Others get a 403 page, and no tabs on their runs page.
+    other = new_page(runs_site, *SUPPORT)
+    assert other.goto(runs_site.url + "/audit").status == 403
+    other.goto(runs_site.url + "/runs")
+    expect(other.locator("[data-count]")).to_contain_text("of yours")
+    expect(other.get_by_role("navigation", name="Audits")).to_have_count(0)

@@ -1,4 +1,5 @@
-"""The pages of what actions did and wait for: approval requests and the runs audit.
+"""The pages of what actions did and wait for: approval requests, the runs audit, and (for
+admins) the audit of refused requests.
 
 As every page, they render a shell; the lists are fetched by the page's module from the same
 JSON API as any client. A detail page embeds the one object it shows (read with the caller's
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from actiondesk.errors import ForbiddenError
+from actiondesk.http.errors import _AUDITED_KINDS
 from actiondesk.http.pages import render_page
 from actiondesk.services.access import Access
 from actiondesk.services.approvals import APPROVAL_STATUSES
@@ -21,6 +23,8 @@ from actiondesk.services.runs import RUN_STATUSES
 router = APIRouter(include_in_schema=False)
 
 BOXES = ("requested", "to_review", "history")
+AUDIT_KINDS = tuple(_AUDITED_KINDS.values())
+AUDIT_LIMIT = 500  # the latest refusals shown (the API gives at most 1000)
 
 
 def action_choices(request: Request, access: Access) -> list[dict[str, Any]]:
@@ -79,6 +83,18 @@ async def runs_page(request: Request) -> Response:
         }}
 
     return await render_page(request, "actiondesk/runs.html", context)
+
+
+@router.get("/audit", response_class=HTMLResponse, name="audit_page")
+async def audit_page(request: Request) -> Response:
+    async def context(access: Access) -> dict[str, Any]:
+        if not access.is_admin:
+            raise ForbiddenError("the audit of refused requests is for admins; role "
+                                 f"{access.caller.role!r} is not an admin role")
+        return {"active_section": "runs", "page": {"kinds": list(AUDIT_KINDS),
+                                                   "limit": AUDIT_LIMIT}}
+
+    return await render_page(request, "actiondesk/audit.html", context)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, name="run_page")

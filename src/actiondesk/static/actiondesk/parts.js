@@ -9,6 +9,7 @@ const STATUS_KINDS = {
   failed: "danger", error: "danger", rejected: "danger", refused: "danger",
   cancelled: "muted", expired: "muted",
   active: "success", deactivated: "muted",
+  forbidden: "danger", unauthenticated: "warning", rate_limited: "warning",
 };
 
 /** "2026-02-03T10:30:00+00:00" -> "Feb 3, 2026, 10:30 AM" in the reader's zone and language. */
