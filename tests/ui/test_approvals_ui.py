@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from typing import Any
 
@@ -299,3 +300,39 @@ def test_approval_pages_for_unknown_and_foreign_requests(
     response = page.goto(demo_site.url + "/approvals/" + "0" * 32)
     assert response.status == 404
     expect(page.locator(".empty-title")).to_have_text("Not found")
+
+
+def test_a_large_frozen_selection_pages_its_records(manager: Any, demo_site: Site) -> None:
+    admin, support = api_client(demo_site, *ADMIN), api_client(demo_site, *SUPPORT)
+    try:
+        granted = admin.put("/settings/policies", json={
+            "role": "support", "collection": "users", "action": "mail-users",
+            "rule": "approval"})
+        assert granted.status_code == 200, granted.text
+        active = {"field": "status", "operator": "equal", "value": "active"}
+        made = support.post("/collections/users/actions/mail-users", json={"data": {
+            "attributes": {"ids": [], "all_records": True,
+                           "all_records_subset_query": {"filters": json.dumps(active)},
+                           "values": {"subject": "Hi", "body": "News"}}}})
+        assert made.status_code == 202, made.text
+        approval_id = made.json()["approval"]["id"]
+    finally:
+        admin.close()
+        support.close()
+    count = demo_site.rows("SELECT count(*) FROM users WHERE status = 'active'")[0][0]
+    assert count > 100
+    manager.goto(demo_site.url + f"/approvals/{approval_id}")
+    expect(manager.locator("[data-selection]")).to_contain_text(
+        f"{count} users, frozen when the request was made, selected as all matching the filter")
+    ids = manager.locator("[data-records] li")
+    expect(ids).to_have_count(100)
+    manager.locator("[data-more-records]").click()
+    expect(ids).to_have_count(min(count, 200))
+    frozen = demo_site.state_rows("SELECT record_id FROM actiondesk_approval_records WHERE "
+                                  "approval_id = ? ORDER BY seq LIMIT 200", approval_id)
+    assert ids.all_inner_texts() == [r[0] for r in frozen]
+    more = manager.locator("[data-more-records]")
+    if count > 200:
+        expect(more).to_be_visible()
+    else:
+        expect(more).to_be_hidden()
