@@ -150,6 +150,9 @@ def test_a_request_answers_202_and_runs_nothing(server: Server) -> None:
     detail = server.get(MANAGER, approval["id"])
     assert detail["records"]["ids"] == ["1", "3"] and detail["records"]["count"] == 2
     assert [e["kind"] for e in detail["timeline"]] == ["requested"]
+    # Why it needs approval is frozen with the request.
+    assert detail["timeline"][0]["message"] == (
+        "role 'support' may trigger companies/refund with approval (rule: approval)")
     assert detail["can_decide"] and not detail["can_cancel"]
     refused = server.api(VIEWER).get(f"/approvals/{approval['id']}")
     assert refused.status_code == 403

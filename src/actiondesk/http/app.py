@@ -13,6 +13,8 @@ from actiondesk.http import (
     audit,
     auth,
     pages,
+    pages_activity,
+    pages_settings,
     records,
     remote,
     run_events,
@@ -59,6 +61,8 @@ def build_app(desk: Desk) -> FastAPI:
     app.state.templates = pages.build_templates(desk.template_dirs)
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
     app.include_router(pages.router)
+    app.include_router(pages_activity.router)
+    app.include_router(pages_settings.router)
 
     return app
 

@@ -34,6 +34,7 @@ from actiondesk.actions.engine import redact
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
+from actiondesk.data.filters import Filter, Group
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.state import _SQLITE_BEGIN, StateStore
 from actiondesk.data.state_approvals import (
@@ -235,7 +236,7 @@ class ApprovalsService:
                     raise BadRequestError("no record matches the selection any more")
                 await conn.execute(sa.update(approvals_table).where(_a.id == approval_id)
                                    .values(record_count=count))
-            await _event(conn, approval_id, caller, "requested", None)
+            await _event(conn, approval_id, caller, "requested", _why(decision))
         return await self._fetch(approval_id)
 
     # -- deciding -----------------------------------------------------------------------------
@@ -800,6 +801,27 @@ def check_filters(filters: HistoryFilters) -> None:
             f"unknown approval status {filters.status!r}",
             fields={"status": "must be one of " + ", ".join(APPROVAL_STATUSES)},
         )
+
+
+def _why(decision: Decision) -> str:
+    """Why the request needs approval, frozen with it: the rule, and its condition if any."""
+    policy = decision.policy
+    if policy is None or policy.condition is None:
+        return decision.reason
+    return f"{decision.reason}; condition: {_describe(policy.condition)}"
+
+
+def _describe(filter_: Filter) -> str:
+    """``amount greater than 1000 and (status is live or note is null)``."""
+    if isinstance(filter_, Group):
+        parts = [f"({_describe(c)})" if isinstance(c, Group) else _describe(c)
+                 for c in filter_.conditions]
+        return f" {filter_.aggregator} ".join(parts)
+    operator = str(getattr(filter_.operator, "value", filter_.operator)).replace("_", " ")
+    if filter_.value is None:
+        return f"{filter_.field} {operator}"
+    value = ", ".join(map(str, filter_.value)) if isinstance(filter_.value, list) else filter_.value
+    return f"{filter_.field} {operator} {value}"
 
 
 def _require_pending(approval: ApprovalRecord) -> None:

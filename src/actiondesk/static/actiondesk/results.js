@@ -145,6 +145,14 @@ export async function handleResult(response, action, context) {
     refreshBadge();
     return { done: true };
   }
+  if (status === 202 && body.run) {
+    // A background run (issue 8): queued, its page shows the progress.
+    toast(`${action.name} runs in the background.`, {
+      kind: "info", title: "Run queued", sticky: true,
+      link: { href: pageUrl(`/runs/${segment(String(body.run.id))}`), text: "Follow its progress" },
+    });
+    return { done: true };
+  }
   if (body.webhook) await webhook(body.webhook);
   if (body.html) showHtml(context.resultPanel, action.name, body.html);
   if (body.success) toast(body.success, { kind: "success" });

@@ -1,0 +1,129 @@
+"""The approvals, runs and settings pages mounted under a prefix in a host application that
+sends a strict Content-Security-Policy (script-src 'self'; style-src 'self'): every page works,
+every link and request stays under the prefix, and the browser reports no CSP violation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+
+from tests.live_server import live_server
+from tests.ui.conftest import TIMEOUT_MS, Site, off_loop, screenshot
+
+expect: Any
+try:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+except ImportError:  # the browser fixture skips (or fails under CI) with the reason
+    expect = None
+
+PREFIX = "/admin"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+ADMIN = ("admin@demo.example", "admin-demo-2026")
+SUPPORT = ("support@demo.example", "support-demo-2026")
+# Collects what the browser refuses, before any page script runs (init scripts are not
+# subject to the page's CSP).
+WATCH_CSP = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = `${event.sourceFile}:${event.lineNumber}`;
+  window.reportCsp(`${event.violatedDirective} ${event.blockedURI} ${where}`);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def mounted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from actiondesk.demo.access import seed_demo_access
+    from actiondesk.demo.app import create_demo_desk
+    from actiondesk.demo.seed import seed_demo
+    from tests.auth_support import with_started
+
+    directory = tmp_path_factory.mktemp("ui-prefix")
+    path = directory / "demo.db"
+    off_loop(lambda: asyncio.run(seed_demo(f"sqlite+aiosqlite:///{path}")))
+    desk = create_demo_desk(path, secret_key="ui-prefix-secret")
+    off_loop(lambda: with_started(desk, seed_demo_access))
+    host = FastAPI()
+
+    @host.middleware("http")
+    async def strict_csp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    host.mount(PREFIX, desk)
+    with live_server(host) as url:
+        yield Site(url + PREFIX, data_path=path, state_path=directory / "demo-state.db")
+
+
+def requested_charge(site: Site) -> str:
+    """An approval request by support, made through the mounted API."""
+    with httpx.Client(base_url=site.url + "/api", timeout=60) as api:
+        signed_in = api.post("/login", json={"email": SUPPORT[0], "password": SUPPORT[1]})
+        api.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
+        made = api.post("/collections/customers/actions/charge-credit-card", json={"data": {
+            "attributes": {"ids": ["9"], "values": {"amount": "4321", "description": "CSP"}}}})
+        assert made.status_code == 202, made.text
+        approval_id: str = made.json()["approval"]["id"]
+        return approval_id
+
+
+def test_pages_work_under_a_prefix_and_a_strict_csp(new_page: Any, mounted_site: Site) -> None:
+    approval_id = requested_charge(mounted_site)
+    page = new_page(mounted_site, *ADMIN)
+    violations: list[str] = []
+    page.expose_function("reportCsp", lambda text: violations.append(text))
+    page.add_init_script(WATCH_CSP)
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(mounted_site.url + "/") else None)
+
+    response = page.goto(mounted_site.url + f"/approvals/{approval_id}")
+    assert response.headers["content-security-policy"] == CSP
+    links = page.locator("#sidebar a").evaluate_all("all => all.map(a => a.getAttribute('href'))")
+    for href in links:
+        assert href.startswith(PREFIX + "/"), href
+    page.locator("[data-decide=approve]").click()  # an unsafe request: CSRF under the prefix
+    expect(page.locator("[data-detail=status]")).to_have_text("Executed")
+    expect(page.locator("[data-result] .charge-amount")).to_have_text("4,321.00 EUR")
+    run_link = page.locator("[data-run-link]")
+    assert (run_link.get_attribute("href") or "").startswith(PREFIX + "/runs/")
+    run_link.click()
+    expect(page.locator("[data-detail=status]")).to_have_text("Succeeded")
+    screenshot(page, "prefix-csp-run")
+
+    page.goto(mounted_site.url + "/approvals?box=history")
+    expect(page.locator(f"tr[data-id='{approval_id}']")).to_be_visible()
+    assert (page.locator("[data-export-csv]").get_attribute("href") or "").startswith(
+        PREFIX + "/api/approvals/export.csv")
+    page.goto(mounted_site.url + "/runs")
+    page.get_by_label("Status").select_option("succeeded")
+    expect(page.locator("tbody tr").first).to_be_visible()
+
+    page.goto(mounted_site.url + "/settings/permissions")
+    page.locator("[data-cell='support|companies|mark-as-live']").click()
+    dialog = page.locator("dialog[data-policy-dialog]")
+    dialog.locator("input[name=rule][value=approval]").check()
+    dialog.locator("input[name=condition_on][value=records]").check()
+    dialog.locator("[data-edit-condition]").click()
+    expect(dialog.locator(".filter-builder")).to_be_visible()
+    screenshot(page, "prefix-csp-policy-dialog")
+    dialog.locator("[data-cancel]").click()
+    for section in ("users", "roles", "actions"):
+        page.goto(mounted_site.url + f"/settings/{section}")
+        expect(page.locator("[data-settings] [data-state=loading]")).to_have_count(0)
+        expect(page.locator("[data-settings] [data-state=error]")).to_have_count(0)
+
+    assert violations == []
+    assert refused == []
+    assert outside == []
