@@ -11,9 +11,20 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from actiondesk.errors import ClientError
-from actiondesk.http import actions, approvals, audit, auth, records, runs, settings, settings_users
+from actiondesk.http import (
+    actions,
+    approvals,
+    audit,
+    auth,
+    docs,
+    records,
+    runs,
+    settings,
+    settings_users,
+)
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
+from actiondesk.http.openapi import install_openapi
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
@@ -36,7 +47,7 @@ def build_app(desk: Desk) -> FastAPI:
         title=desk.settings.title,
         version=_version(),
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by http/docs.py, with its own Content-Security-Policy
         redoc_url=None,
         debug=False,
     )
@@ -48,6 +59,7 @@ def build_app(desk: Desk) -> FastAPI:
     app.state.permissions = desk.permissions
     app.state.audit = desk.audit
     install_error_handlers(app)
+    install_openapi(app)
 
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
@@ -59,6 +71,7 @@ def build_app(desk: Desk) -> FastAPI:
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},
         )
 
+    app.include_router(docs.router)
     templates = _templates(desk)
 
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
