@@ -156,8 +156,9 @@ def run_schemathesis(args: argparse.Namespace, base: str, state_url: str, role: 
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
     env = {
-        **os.environ, "SCHEMATHESIS_HOOKS": "_fuzz_auth",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
+        **os.environ, "SCHEMATHESIS_HOOKS": "_fuzz_hooks",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT),
+                                       os.environ.get("PYTHONPATH", "")]),
         "ACTIONDESK_FUZZ_STATE_URL": state_url, "ACTIONDESK_FUZZ_EMAIL": email,
         "ACTIONDESK_SECRET_KEY": SECRET_KEY,
     }

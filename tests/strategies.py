@@ -136,8 +136,10 @@ def file_values(draw: st.DrawFn) -> Any:
     return {"filename": name, "mime": mime, "content": content}
 
 
-def form_value(spec: FormField, record_ids: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
-    """A submitted value for a form field: mostly of its type, sometimes anything."""
+def form_value(spec: FormField, record_ids: st.SearchStrategy[str], *,
+               fit_only: bool = False) -> st.SearchStrategy[Any]:
+    """A submitted value for a form field: mostly of its type, sometimes anything (always of
+    its type with ``fit_only``)."""
     kind = spec.type
     enum = tuple(spec.enum_values) if isinstance(spec.enum_values, list | tuple) else ()
     fit: st.SearchStrategy[Any]
@@ -146,7 +148,8 @@ def form_value(spec: FormField, record_ids: st.SearchStrategy[str]) -> st.Search
     elif kind is FormFieldType.NUMBER:
         fit = st.one_of(st.integers(), st.floats(), st.integers().map(str))
     elif kind is FormFieldType.DECIMAL:
-        fit = st.one_of(DECIMALS.map(str), st.decimals(allow_nan=True).map(str))
+        fit = DECIMALS.map(str) if fit_only else st.one_of(
+            DECIMALS.map(str), st.decimals(allow_nan=True).map(str))
     elif kind is FormFieldType.BOOLEAN:
         fit = st.booleans()
     elif kind in (FormFieldType.DATE, FormFieldType.DATETIME):
@@ -171,5 +174,5 @@ def form_value(spec: FormField, record_ids: st.SearchStrategy[str]) -> st.Search
     elif kind is FormFieldType.NUMBER_LIST:
         fit = st.lists(st.one_of(st.integers(), st.floats()), max_size=4)
     else:
-        fit = st.one_of(record_ids, st.integers())
-    return st.one_of(fit, fit, fit, JSON)
+        fit = record_ids if fit_only else st.one_of(record_ids, st.integers())
+    return fit if fit_only else st.one_of(fit, fit, fit, JSON)

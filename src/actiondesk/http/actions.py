@@ -13,6 +13,7 @@ from actiondesk.actions.results import content_disposition
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import (
+    FILE_CONTENT,
     ActionList,
     ApprovalRequestedOut,
     ErrorOut,
@@ -37,7 +38,7 @@ _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ResultOut,
         "description": "A result: {success, html?, refresh?}, {html}, {webhook}, {redirectTo},"
         " or a file (Content-Disposition: attachment).",
-        "content": {"application/octet-stream": {}},
+        "content": FILE_CONTENT,
     },
     202: {"model": ApprovalRequestedOut,
           "description": "The caller's rule needs approval: the request is frozen for review "

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+# A file answer: whatever media type the handler gave (an invoice is application/pdf).
+FILE_CONTENT: dict[str, Any] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
 
 class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, for a person to read.")
