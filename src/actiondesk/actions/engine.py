@@ -12,11 +12,19 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
-from actiondesk.actions.form_values import json_value, validate_values
+from actiondesk.actions.form_values import FormValidationError, json_value, validate_values
 from actiondesk.actions.forms import FormField, ResolvedField, compute, resolve_field
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.request import ActionRequest
-from actiondesk.actions.results import ActionError, Error, File, Rendered, Result, render
+from actiondesk.actions.results import (
+    ActionError,
+    Error,
+    File,
+    Rendered,
+    Result,
+    UnsafeResultError,
+    render,
+)
 from actiondesk.actions.selection import Selection, pk_in
 from actiondesk.actions.spec import Action, EnabledIf, Scope
 from actiondesk.data.filters import (
@@ -454,6 +462,9 @@ class ActionsService:
                                            self.reference_checker(access))
         except ForbiddenError as exc:
             raise await self._refuse(action, caller, described, exc.message) from None
+        except FormValidationError as exc:
+            # Invalid values are audited too: an oversized file or a probe looks like this.
+            raise await self._recorded(action, caller, described, exc) from None
         if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
             decision, selection, values
         ):
@@ -482,14 +493,23 @@ class ActionsService:
 
     async def _refuse(
         self, action: Action, caller: Caller, selection: dict[str, Any], message: str
-    ) -> ForbiddenError:
+    ) -> ClientError:
         """A 403 for this action, recorded in the runs audit."""
+        return await self._recorded(action, caller, selection, ForbiddenError(message))
+
+    async def _recorded(
+        self, action: Action, caller: Caller, selection: dict[str, Any], error: ClientError
+    ) -> ClientError:
+        """``error``, recorded in the runs audit as a refused run (its id in the detail)."""
         run_id = await self.runs.record_refusal(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(), selection=selection,
-            status_code=403, message=message,
+            status_code=error.status,
+            message=error.message + "".join(f"; {k}: {v}" for k, v in (error.fields or {})
+                                            .items()),
         )
-        error = ForbiddenError(message, detail={"run_id": run_id})
+        if error.detail is None:
+            error.detail = {"run_id": run_id}
         error.audited = True
         return error
 
@@ -564,6 +584,11 @@ class ActionsService:
                 rendered = await _materialise(rendered)
         except ActionError as exc:
             rendered = render(Error(exc.message, exc.html))
+        except UnsafeResultError as exc:
+            # The client is told no more than that; the run keeps what the handler tried.
+            body = {"error": "the action's answer was refused: it would send you to an "
+                    "address that is not an internal path or an http(s) URL"}
+            rendered = Rendered(400, body, "error", f"refused an unsafe result: {exc}")
         except Exception as exc:
             log.exception("action %s failed (run %s)", action.slug, run_id)
             await self.runs.finish(
