@@ -49,6 +49,7 @@ POLICIES = [
     # Even a role that may approve its own requests of other actions may not here.
     Policy("agent", "companies", "self-check", "approval", can_approve=True),
     Policy("admin", "companies", "purge"),  # hidden from agents: no policy
+    Policy("admin", "companies", "crash"),
 ]
 USERS: dict[str, tuple[str, str | None]] = {
     ADMIN: ("admin", None), AGENT: ("agent", PASSWORD), MALLORY: ("agent", PASSWORD),
@@ -119,6 +120,10 @@ def build_desk(data_url: str, state_url: str) -> Desk:
     @desk.action("companies", name="Purge", scope="bulk")
     async def purge(ctx: ActionContext) -> Success:
         return Success("purged")
+
+    @desk.action("companies", name="Crash")
+    async def crash(ctx: ActionContext) -> None:
+        raise RuntimeError("an internal detail")
 
     @desk.action("companies", name="Self check")
     async def self_check(ctx: ActionContext) -> Success:
