@@ -45,6 +45,8 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UnavailableError,
+    lost_database,
 )
 from actiondesk.services.records import related_scope
 
@@ -470,7 +472,7 @@ class ActionsService:
         ):
             return await self._request_approval(action, access, decision, selection, values,
                                                 request.parent, described)
-        begun = await self.runs.begin(
+        begun = await self._begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(),
             selection=selection.description if selection else {},
@@ -490,6 +492,18 @@ class ActionsService:
             return await self._replay(begun)
         return await self._run(action, begun, caller, selection, values, request.parent,
                                replayable=idempotency_key is not None)
+
+    async def _begin(self, **run: Any) -> str | RunRecord:
+        """Record the run before anything runs: without the audit, nothing runs."""
+        try:
+            return await self.runs.begin(**run)
+        except Exception as exc:
+            if not lost_database(exc):
+                raise
+            raise UnavailableError(
+                "the state database is unavailable, so the action cannot be audited and did "
+                "not run; retry in a moment"
+            ) from exc
 
     async def _refuse(
         self, action: Action, caller: Caller, selection: dict[str, Any], message: str
@@ -591,10 +605,18 @@ class ActionsService:
             rendered = Rendered(400, body, "error", f"refused an unsafe result: {exc}")
         except Exception as exc:
             log.exception("action %s failed (run %s)", action.slug, run_id)
+            lost = lost_database(exc)
             await self.runs.finish(
-                run_id, status="failed", status_code=500, result_kind=None,
+                run_id, status="failed", status_code=503 if lost else 500, result_kind=None,
                 message=f"{type(exc).__name__}: {exc}"[:2000],
             )
+            if lost:
+                raise UnavailableError(
+                    f"{action.name} failed: the connection to the database was lost while it "
+                    "ran; the run is marked failed, and what it had not committed was rolled "
+                    "back. Retry in a moment",
+                    detail={"run_id": run_id},
+                ) from exc
             raise ActionFailedError(
                 f"{action.name} failed unexpectedly; the details are in the server log",
                 detail={"run_id": run_id},

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from actiondesk.errors import ClientError
+from actiondesk.errors import ClientError, lost_database
 
 log = logging.getLogger("actiondesk.http")
 
@@ -97,6 +98,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not lost_database(exc):
+        return await _unexpected_error(request, exc)
+    # The message of a driver error may hold a URL or a query: the log gets its type only.
+    log.error("a database is unavailable on %s %s (%s)", request.method, request.url.path,
+              type(exc).__name__)
+    response = error_response(
+        503, "a database is unavailable, so nothing was run (actions never run unaudited); "
+        "retry in a moment")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal server error; the details are in the server log")
@@ -106,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
