@@ -149,7 +149,7 @@ def run_schemathesis(args: argparse.Namespace, base: str, state_url: str, role: 
         "run", f"{base}/api/openapi.json",
         "--checks", ",".join(CHECKS), "--max-examples", str(args.max_examples),
         "--workers", str(args.workers), "--request-timeout", "60",
-        "--phases", "examples,coverage,fuzzing,stateful", "--suppress-health-check", "all",
+        "--phases", args.phases, "--suppress-health-check", "all",
         "--report", "ndjson,json", "--report-ndjson-path", str(ndjson),
         "--report-json-path", str(report_dir / f"{role}.json"),
     ]
@@ -237,6 +237,8 @@ def main() -> int:
                         help="test cases per operation and phase (default 40)")
     parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--phases", default="examples,coverage,fuzzing,stateful",
+                        help="schemathesis phases (default: all four)")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "test-artifacts" / "fuzz")
     add_database_url(parser, "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -266,6 +268,7 @@ def main() -> int:
         return 2
     code = report(tallies, server_log)
     summary = {"database": args.database, "max_examples": args.max_examples,
+               "phases": args.phases, "seed": args.seed,
                "checks": list(CHECKS), "callers": [t.to_json() for t in tallies],
                "verdict": "pass" if code == 0 else "fail"}
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
