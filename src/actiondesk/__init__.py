@@ -13,6 +13,7 @@ from actiondesk.actions.results import (
     Refresh,
     Result,
     Success,
+    UnsafeResultError,
     Webhook,
 )
 from actiondesk.actions.selection import Selection
@@ -29,6 +30,7 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UnavailableError,
 )
 from actiondesk.settings import Settings
 
@@ -68,6 +70,8 @@ __all__ = [
     "Selection",
     "Settings",
     "Success",
+    "UnavailableError",
+    "UnsafeResultError",
     "Webhook",
     "__version__",
     "all_of",
