@@ -73,8 +73,8 @@ def _known(request: Request) -> dict[str, Any]:
 def keep_own_admin(request: Request, role: str, *, stays_admin: bool, what: str) -> None:
     """Refuse a change that would take away the caller's own admin access: whoever makes it
     could not undo it (another admin, or the CLI, can)."""
-    caller: Caller = request.state.caller
-    if role == caller.role and not stays_admin:
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None and role == caller.role and not stays_admin:
         raise ConflictError(
             f"{what} would take away your own admin access (role {role!r}); another admin "
             "can do it",
@@ -203,10 +203,11 @@ async def import_permissions(
         bool, Query(description="Keep what the import does not mention.")
     ] = False,
 ) -> dict[str, Any]:
-    caller: Caller = request.state.caller
-    own = [r for r in body.roles if r.name == caller.role]
-    keep_own_admin(request, caller.role, stays_admin=all(r.is_admin for r in own) and (
-        bool(own) or merge), what="this import")
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None:
+        own = [r for r in body.roles if r.name == caller.role]
+        keep_own_admin(request, caller.role, stays_admin=all(r.is_admin for r in own) and (
+            bool(own) or merge), what="this import")
     service = _permissions(request)
     try:
         await service.import_data(body.model_dump(), replace=not merge, **_known(request))

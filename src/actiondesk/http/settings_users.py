@@ -77,7 +77,8 @@ async def create_user(request: Request, body: UserIn) -> Any:
 async def change_user(request: Request, email: str, body: UserChange) -> Any:
     users = _users(request)
     user = await users.require(email)
-    if user.id == request.state.caller.id:
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and user.id == caller.id:
         if body.active is False:
             raise ConflictError("you cannot deactivate your own account; another admin can")
         if body.role is not None and body.role != user.role:
