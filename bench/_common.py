@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -80,13 +80,14 @@ def server_process(
     options: Sequence[str],
     workdir: Path,
     env: Mapping[str, str] | None = None,
+    stderr: IO[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``script`` (a uvicorn server) with our interpreter on a free port; yield (base URL,
-    process); always stop it on the way out."""
+    process); always stop it on the way out. ``stderr`` takes the server's log."""
     port = free_port()
     command = [sys.executable, str(script), port_option, str(port), *options]
     # Our own interpreter running our own script; nothing comes from outside.
-    process = subprocess.Popen(command, cwd=workdir, env=env)  # noqa: S603
+    process = subprocess.Popen(command, cwd=workdir, env=env, stderr=stderr)  # noqa: S603
     try:
         yield f"http://127.0.0.1:{port}", process
     finally:

@@ -20,11 +20,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, *, lifespan: str = "on") -> Iterator[str]:
-    """Yield the base URL of a running server; stop it afterwards."""
+def live_server(app: Any, *, lifespan: str = "on", **options: Any) -> Iterator[str]:
+    """Yield the base URL of a running server; stop it afterwards. ``options`` go to
+    uvicorn's Config (e.g. ``forwarded_allow_ips``)."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, **options
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,6 +14,7 @@ from actiondesk.actions.results import (
     Refresh,
     Result,
     Success,
+    UnsafeResultError,
     Webhook,
 )
 from actiondesk.actions.selection import Selection
@@ -30,6 +31,7 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UnavailableError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -77,6 +79,8 @@ __all__ = [
     "Selection",
     "Settings",
     "Success",
+    "UnavailableError",
+    "UnsafeResultError",
     "UpstreamError",
     "UpstreamTimeoutError",
     "Webhook",

@@ -21,7 +21,9 @@ from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
+from actiondesk.http.body_limit import BodyLimit
 from actiondesk.http.errors import error_response
+from actiondesk.http.security_headers import SecurityHeaders
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
     DEFAULT_BATCH_SIZE,
@@ -150,6 +152,8 @@ class Desk:
         self._app: FastAPI | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
+        # Every answer, the desk's own 503 included, carries the security headers.
+        self._asgi = SecurityHeaders(BodyLimit(self._serve, self.settings.max_body_bytes))
 
     @property
     def app(self) -> FastAPI:
@@ -322,6 +326,9 @@ class Desk:
         return problems
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return

@@ -7,8 +7,11 @@ raised at declaration or start-up time and says what to change.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any
+
+from sqlalchemy import exc as sa_exc
 
 
 class ActiondeskError(Exception):
@@ -77,6 +80,12 @@ class PayloadTooLargeError(ClientError):
     status = 413
 
 
+class UnavailableError(ClientError):
+    """503: a database is out of reach; nothing ran unaudited, and a retry may work."""
+
+    status = 503
+
+
 class ActionFailedError(ClientError):
     """500 for a handler that crashed: a generic message and the run id, never the details."""
 
@@ -94,3 +103,24 @@ class UpstreamTimeoutError(UpstreamError):
     """504: the service an action runs in did not answer in time."""
 
     status = 504
+
+
+def lost_database(exc: BaseException) -> bool:
+    """Whether an error means a database is out of reach (refused, dropped or timed-out
+    connection) rather than a bug."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        # No statement: the error came while connecting. SQLSTATE 08 is a connection
+        # exception, 57P an administrator's or a crash's shutdown, 53300 too many connections.
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+        return (bool(exc.connection_invalidated) or exc.statement is None
+                or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+                or state.startswith(("08", "57P", "53300")))
+    if isinstance(exc, ConnectionError | TimeoutError | sa_exc.TimeoutError):
+        return True
+    # A refused connect to several addresses is a plain OSError ("Multiple exceptions").
+    return (isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS) or (
+        isinstance(exc, OSError) and exc.errno is None and "connect" in str(exc).lower())
+
+
+_NETWORK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED,
+                             errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT})

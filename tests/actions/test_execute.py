@@ -239,7 +239,7 @@ def test_a_crash_is_a_generic_500_with_the_run_id(actions_api: httpx.Client) -> 
     assert "secret internal detail" not in json.dumps(body)
     audit = actions_api.get(f"/runs/{body['detail']['run_id']}").json()
     assert audit["status"] == "failed" and "secret internal detail" in audit["message"]
-    bad = error(run(actions_api, "bad-redirect", jsonapi(["2"])), 500)
+    bad = error(run(actions_api, "bad-redirect", jsonapi(["2"])), 400)
     assert "javascript" not in json.dumps(bad)
 
 

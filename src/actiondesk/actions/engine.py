@@ -12,11 +12,19 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
-from actiondesk.actions.form_values import json_value, validate_values
+from actiondesk.actions.form_values import FormValidationError, json_value, validate_values
 from actiondesk.actions.forms import FormField, ResolvedField, compute, resolve_field
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.request import ActionRequest
-from actiondesk.actions.results import ActionError, Error, File, Rendered, Result, render
+from actiondesk.actions.results import (
+    ActionError,
+    Error,
+    File,
+    Rendered,
+    Result,
+    UnsafeResultError,
+    render,
+)
 from actiondesk.actions.selection import Selection, pk_in
 from actiondesk.actions.spec import Action, EnabledIf, Scope
 from actiondesk.data.filters import (
@@ -37,7 +45,9 @@ from actiondesk.errors import (
     FilterError,
     ForbiddenError,
     NotFoundError,
+    UnavailableError,
     UpstreamError,
+    lost_database,
 )
 from actiondesk.services.records import related_scope
 
@@ -458,6 +468,9 @@ class ActionsService:
                                            self.reference_checker(access))
         except ForbiddenError as exc:
             raise await self._refuse(action, caller, described, exc.message) from None
+        except FormValidationError as exc:
+            # Invalid values are audited too: an oversized file or a probe looks like this.
+            raise await self._recorded(action, caller, described, exc) from None
         if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
             decision, selection, values
         ):
@@ -466,7 +479,7 @@ class ActionsService:
         if self.background is not None and action.runs_in_background(total):
             return await self.background.submit(action, caller, selection, values, total,
                                                 idempotency_key)
-        begun = await self.runs.begin(
+        begun = await self._begin(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(),
             selection=selection.description if selection else {},
@@ -487,16 +500,37 @@ class ActionsService:
         return await self._run(action, begun, caller, selection, values, request.parent,
                                replayable=idempotency_key is not None)
 
+    async def _begin(self, **run: Any) -> str | RunRecord:
+        """Record the run before anything runs: without the audit, nothing runs."""
+        try:
+            return await self.runs.begin(**run)
+        except Exception as exc:
+            if not lost_database(exc):
+                raise
+            raise UnavailableError(
+                "the state database is unavailable, so the action cannot be audited and did "
+                "not run; retry in a moment"
+            ) from exc
+
     async def _refuse(
         self, action: Action, caller: Caller, selection: dict[str, Any], message: str
-    ) -> ForbiddenError:
+    ) -> ClientError:
         """A 403 for this action, recorded in the runs audit."""
+        return await self._recorded(action, caller, selection, ForbiddenError(message))
+
+    async def _recorded(
+        self, action: Action, caller: Caller, selection: dict[str, Any], error: ClientError
+    ) -> ClientError:
+        """``error``, recorded in the runs audit as a refused run (its id in the detail)."""
         run_id = await self.runs.record_refusal(
             action_slug=action.slug, action_name=action.name, collection=action.collection,
             scope=action.scope.value, caller=caller.to_json(), selection=selection,
-            status_code=403, message=message,
+            status_code=error.status,
+            message=error.message + "".join(f"; {k}: {v}" for k, v in (error.fields or {})
+                                            .items()),
         )
-        error = ForbiddenError(message, detail={"run_id": run_id})
+        if error.detail is None:
+            error.detail = {"run_id": run_id}
         error.audited = True
         return error
 
@@ -577,12 +611,25 @@ class ActionsService:
                                    result_kind=None, message=exc.message)
             exc.detail = {**(exc.detail or {}), "run_id": run_id}
             raise
+        except UnsafeResultError as exc:
+            # The client is told no more than that; the run keeps what the handler tried.
+            body = {"error": "the action's answer was refused: it would send you to an "
+                    "address that is not an internal path or an http(s) URL"}
+            rendered = Rendered(400, body, "error", f"refused an unsafe result: {exc}")
         except Exception as exc:
             log.exception("action %s failed (run %s)", action.slug, run_id)
+            lost = lost_database(exc)
             await self.runs.finish(
-                run_id, status="failed", status_code=500, result_kind=None,
+                run_id, status="failed", status_code=503 if lost else 500, result_kind=None,
                 message=f"{type(exc).__name__}: {exc}"[:2000],
             )
+            if lost:
+                raise UnavailableError(
+                    f"{action.name} failed: the connection to the database was lost while it "
+                    "ran; the run is marked failed, and what it had not committed was rolled "
+                    "back. Retry in a moment",
+                    detail={"run_id": run_id},
+                ) from exc
             raise ActionFailedError(
                 f"{action.name} failed unexpectedly; the details are in the server log",
                 detail={"run_id": run_id},

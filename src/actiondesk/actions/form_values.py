@@ -103,6 +103,9 @@ def _text(raw: Any) -> str:
         raise _Invalid("must be text")
     if len(raw) > MAX_TEXT_LENGTH:
         raise _Invalid("is too long")
+    if "\x00" in raw:
+        # No database column takes it (PostgreSQL refuses NUL), so no handler should get it.
+        raise _Invalid("must not contain NUL characters")
     return raw
 
 

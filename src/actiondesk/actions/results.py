@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 import nh3
 
@@ -43,22 +43,36 @@ def sanitize_html(html: str) -> str:
     )
 
 
+class UnsafeResultError(ValueError):
+    """A result that would send the user somewhere unsafe: a redirect or webhook to a URL
+    that is not an internal path or http(s), or a webhook with a malformed header. When a
+    handler makes one (from user input, say), the request is answered 400 and the run
+    records why."""
+
+
 def _has_control(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": no URL at all
+        return None
 
 
 def check_redirect(to: str) -> str:
     """An internal path (``/...``) or an absolute http(s) URL; anything else is refused."""
     if not isinstance(to, str) or not to or _has_control(to) or "\\" in to:
-        raise ValueError(f"redirect target {to!r} is not allowed")
+        raise UnsafeResultError(f"redirect target {to!r} is not allowed")
     if to.startswith("/"):
         if to.startswith("//"):
-            raise ValueError(f"redirect target {to!r} is protocol-relative; not allowed")
+            raise UnsafeResultError(f"redirect target {to!r} is protocol-relative; not allowed")
         return to
-    parts = urlsplit(to)
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+    parts = _split(to)
+    if parts is not None and parts.scheme.lower() in ("http", "https") and parts.netloc:
         return to
-    raise ValueError(
+    raise UnsafeResultError(
         f"redirect target {to!r} is not allowed: use an internal path or an http(s) URL"
     )
 
@@ -106,16 +120,17 @@ class Webhook:
     body: Any = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url) if isinstance(self.url, str) else None
+        parts = _split(self.url) if isinstance(self.url, str) else None
         if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"webhook URL {self.url!r} must be an http(s) URL")
+            raise UnsafeResultError(f"webhook URL {self.url!r} must be an http(s) URL")
         if _has_control(self.url):
-            raise ValueError("webhook URL has control characters")
+            raise UnsafeResultError("webhook URL has control characters")
         if self.method.upper() not in _WEBHOOK_METHODS:
-            raise ValueError(f"webhook method {self.method!r} is not one of {_WEBHOOK_METHODS}")
+            raise UnsafeResultError(
+                f"webhook method {self.method!r} is not one of {_WEBHOOK_METHODS}")
         for name, value in self.headers.items():
             if not _HEADER_NAME.match(name) or _has_control(str(value)):
-                raise ValueError(f"webhook header {name!r} is not a valid header")
+                raise UnsafeResultError(f"webhook header {name!r} is not a valid header")
 
 
 @dataclass(frozen=True)

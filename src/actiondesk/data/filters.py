@@ -274,6 +274,9 @@ def _compile_condition(collection: Collection, condition: Condition) -> ColumnEl
                 f"operator {operator.value!r} on {field.name!r} needs non-empty text",
                 fields={field.name: "non-empty text is required"},
             )
+        if "\x00" in text:
+            raise FilterError(f"filter text for {field.name!r} must not contain NUL characters",
+                              fields={field.name: "must not contain NUL characters"})
         pattern = _like_pattern(
             text,
             prefix=operator is not Operator.STARTS_WITH,
@@ -315,6 +318,9 @@ def search_clause(collection: Collection, text: str) -> ColumnElement[bool] | No
             f"search text is longer than {MAX_SEARCH_LENGTH} characters",
             fields={"search": f"at most {MAX_SEARCH_LENGTH} characters"},
         )
+    if "\x00" in text:
+        raise FilterError("search text must not contain NUL characters",
+                          fields={"search": "must not contain NUL characters"})
     pattern = _like_pattern(text, prefix=True, suffix=True)
     clauses: list[ColumnElement[bool]] = [
         _text_column(f).ilike(pattern, escape=_LIKE_ESCAPE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,18 +17,27 @@ class ValueError_(ValueError):
     """A value does not fit its field; the message says why, without the field name."""
 
 
+# What every database's largest integer column holds (BIGINT); beyond it the drivers raise.
+_INT_RANGE = range(-(2**63), 2**63)
+# Python's int() also reads "1_000", "²" and other digits; a whole number here is ASCII.
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
 def _to_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError_("is not a whole number")
+    value: int | None = None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.lstrip("+-").isdigit():
-            return int(text)
-    raise ValueError_("is not a whole number")
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    if value is None:
+        raise ValueError_("is not a whole number")
+    if value not in _INT_RANGE:
+        raise ValueError_("is out of range (64-bit whole numbers)")
+    return value
 
 
 def _to_float(raw: Any) -> float:
@@ -71,6 +81,9 @@ def _to_bool(raw: Any) -> bool:
 
 def _to_str(raw: Any) -> str:
     if isinstance(raw, str):
+        if "\x00" in raw:
+            # PostgreSQL refuses NUL in text, so no stored text holds one.
+            raise ValueError_("must not contain NUL characters")
         return raw
     if isinstance(raw, int | float | decimal.Decimal) and not isinstance(raw, bool):
         return str(raw)

@@ -395,7 +395,7 @@ def generate_rows(rng: random.Random | None = None) -> dict[str, list[Row]]:
     rows. Ids are explicit and start at 1 in every table.
     """
     if rng is None:
-        rng = random.Random(DEMO_SEED)  # noqa: S311
+        rng = random.Random(DEMO_SEED)  # noqa: S311 - deterministic demo data, no secret
     companies, company_refs = _companies(rng, DEMO_COUNTS["companies"])
     customers = _customers(rng, DEMO_COUNTS["customers"], company_refs)
     transactions = _transactions(rng, DEMO_COUNTS["transactions"], company_refs)

@@ -12,7 +12,16 @@ from actiondesk.actions.request import parse_action_request
 from actiondesk.actions.results import content_disposition
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
-from actiondesk.http.models import ActionList, ErrorOut, ExecuteBody, FormOut
+from actiondesk.http.models import (
+    FILE_CONTENT,
+    ActionList,
+    ApprovalRequestedOut,
+    ErrorOut,
+    ExecuteBody,
+    FormOut,
+    ResultOut,
+)
+from actiondesk.http.runs_models import RunQueuedOut
 
 router = APIRouter(tags=["actions"])
 
@@ -27,16 +36,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     200: {
+        "model": ResultOut,
         "description": "A result: {success, html?, refresh?}, {html}, {webhook}, {redirectTo},"
         " or a file (Content-Disposition: attachment).",
-        "content": {"application/json": {}, "application/octet-stream": {}},
+        "content": FILE_CONTENT,
     },
-    202: {"description": "Queued: {run} for a background action (Location: /api/runs/{id}),"
-          " or {approval} when the request needs approval."},
+    202: {"model": ApprovalRequestedOut | RunQueuedOut,
+          "description": "{approval}: the caller's rule needs approval, the request is frozen "
+          "for review and nothing ran; or {run}: a background action was queued (Location: "
+          "/api/runs/{id})."},
     204: {"description": "Done; nothing to show."},
     409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running."},
     500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
 }
+
+# The execute and form body is read by hand (size limit, Forest's shapes); documented here.
+_BODY_DOC: dict[str, Any] = {"requestBody": {"content": {"application/json": {
+    "schema": ExecuteBody.model_json_schema()}}}}
 
 IdsParam = Annotated[
     list[str] | None,
@@ -112,22 +128,19 @@ async def _execute(
 
 @router.post("/collections/{collection}/actions/{slug}/form", response_model=FormOut,
              responses=_ERRORS, summary="Load or change an action's form",
-             openapi_extra={"requestBody": {"content": {"application/json": {
-                 "schema": ExecuteBody.model_json_schema()}}}})
+             openapi_extra=_BODY_DOC)
 async def action_form(request: Request, collection: str, slug: str) -> Any:
     return await _form(request, collection, slug)
 
 
 @router.post("/actions/{slug}/form", response_model=FormOut, responses=_ERRORS,
-             summary="Load or change a global action's form")
+             summary="Load or change a global action's form", openapi_extra=_BODY_DOC)
 async def global_action_form(request: Request, slug: str) -> Any:
     return await _form(request, None, slug)
 
 
 @router.post("/collections/{collection}/actions/{slug}", responses=_EXECUTE_RESPONSES,
-             summary="Execute an action (Forest JSON:API body)",
-             openapi_extra={"requestBody": {"content": {"application/json": {
-                 "schema": ExecuteBody.model_json_schema()}}}})
+             summary="Execute an action (Forest JSON:API body)", openapi_extra=_BODY_DOC)
 async def execute_action(
     request: Request, collection: str, slug: str, idempotency_key: IdempotencyHeader = None
 ) -> Response:
@@ -135,7 +148,7 @@ async def execute_action(
 
 
 @router.post("/actions/{slug}", responses=_EXECUTE_RESPONSES,
-             summary="Execute a global action")
+             summary="Execute a global action", openapi_extra=_BODY_DOC)
 async def execute_global_action(
     request: Request, slug: str, idempotency_key: IdempotencyHeader = None
 ) -> Response:

@@ -12,6 +12,7 @@ from actiondesk.http import (
     approvals,
     audit,
     auth,
+    docs,
     pages,
     pages_activity,
     pages_settings,
@@ -24,6 +25,7 @@ from actiondesk.http import (
 )
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.models import ErrorOut
+from actiondesk.http.openapi import install_openapi
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
@@ -34,7 +36,7 @@ def build_app(desk: Desk) -> FastAPI:
         title=desk.settings.title,
         version=_version(),
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by http/docs.py, with its own Content-Security-Policy
         redoc_url=None,
         debug=False,
     )
@@ -46,6 +48,7 @@ def build_app(desk: Desk) -> FastAPI:
     app.state.permissions = desk.permissions
     app.state.audit = desk.audit
     install_error_handlers(app)
+    install_openapi(app)
 
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
@@ -58,6 +61,7 @@ def build_app(desk: Desk) -> FastAPI:
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},
         )
 
+    app.include_router(docs.router)
     app.state.templates = pages.build_templates(desk.template_dirs)
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
     app.include_router(pages.router)

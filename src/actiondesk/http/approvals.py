@@ -21,7 +21,7 @@ from actiondesk.http.approvals_models import (
 )
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
-from actiondesk.http.models import ErrorOut
+from actiondesk.http.models import FILE_CONTENT, ErrorOut
 from actiondesk.http.runs import _MIME
 from actiondesk.services.approvals import (
     APPROVAL_STATUSES,
@@ -151,7 +151,7 @@ async def approval_records(
 
 @router.get(
     "/approvals/{approval_id}/file", response_class=Response, responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file."},
+        200: {"content": FILE_CONTENT, "description": "The file."},
         **_ERRORS},
     summary="The file an executed request returned",
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from actiondesk.http.auth import require_admin
+from actiondesk.http.errors import AUDITED_KINDS
 from actiondesk.http.models import ErrorOut
 
 router = APIRouter(tags=["audit"], dependencies=[Depends(require_admin)])
@@ -34,9 +35,11 @@ class AuditEventList(BaseModel):
             responses={403: {"model": ErrorOut}})
 async def list_audit(
     request: Request,
-    kind: Annotated[str | None, Query(max_length=40, description="unauthenticated, forbidden "
-                                      "or rate_limited")] = None,
+    kind: Annotated[str | None, Query(max_length=40, description=", ".join(
+        AUDITED_KINDS.values()))] = None,
+    path: Annotated[str | None, Query(max_length=2000, description="Only refusals of this "
+                                      "request path, exactly.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    events = await request.app.state.audit.list(kind=kind, limit=limit)
+    events = await request.app.state.audit.list(kind=kind, path=path, limit=limit)
     return {"events": [e.to_json() for e in events]}

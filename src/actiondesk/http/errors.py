@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from actiondesk.errors import ClientError
+from actiondesk.errors import ClientError, lost_database
 
 log = logging.getLogger("actiondesk.http")
 
@@ -21,25 +22,32 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-_AUDITED_KINDS = {401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}
+# Refusals worth an audit entry: what a probe or an attack looks like (malformed requests,
+# guessed names, missing rights, oversized bodies, brute force). Invalid form values (422) and
+# conflicts (409) are the ordinary mistakes of ordinary use.
+AUDITED_KINDS = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    413: "too_large", 429: "rate_limited",
+}
 
 
 async def _client_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClientError)  # noqa: S101 - registered for ClientError only
-    if exc.status in _AUDITED_KINDS and not exc.audited:
-        await _audit_refusal(request, exc)
+    if not exc.audited:
+        await _audit_refusal(request, exc.status, exc.message)
     return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
-async def _audit_refusal(request: Request, exc: ClientError) -> None:
-    """Every refusal (401, 403, 429) lands in the audit with who, what and why."""
+async def _audit_refusal(request: Request, status: int, reason: str) -> None:
+    """Every refusal of an API request lands in the audit with who, what and why."""
     audit = getattr(request.app.state, "audit", None)
-    if audit is None:
+    kind = AUDITED_KINDS.get(status)
+    if audit is None or kind is None or not _is_api(request):
         return
     caller = getattr(request.state, "caller", None)
     try:
         await audit.record(
-            kind=_AUDITED_KINDS[exc.status], status_code=exc.status, reason=exc.message,
+            kind=kind, status_code=status, reason=reason,
             caller_id=caller.id if caller else None,
             caller_email=caller.email if caller else None, method=request.method,
             path=request.url.path, address=request.client.host if request.client else None,
@@ -47,6 +55,11 @@ async def _audit_refusal(request: Request, exc: ClientError) -> None:
     except Exception:
         # The refusal stands even when it cannot be written down; say so in the log.
         log.exception("could not audit a refusal of %s %s", request.method, request.url.path)
+
+
+def _is_api(request: Request) -> bool:
+    root: str = request.scope.get("root_path", "") or ""
+    return request.url.path.removeprefix(root).startswith("/api/")
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
@@ -67,7 +80,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Bad query or path parameters are a 400; a body that parses but does not validate is a 422.
     status = 422 if in_body else 400
     names = ", ".join(fields)
-    return error_response(status, f"invalid value for {names}", fields=fields)
+    message = f"invalid value for {names}"
+    await _audit_refusal(request, status, message)
+    return error_response(status, message, fields=fields)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -76,9 +91,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else messages.get(exc.status_code, "error")
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route {request.url.path!r}"
+    await _audit_refusal(request, exc.status_code, message)
     response = error_response(exc.status_code, message)
     if exc.headers:
         response.headers.update(exc.headers)
+    return response
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not lost_database(exc):
+        return await _unexpected_error(request, exc)
+    # The message of a driver error may hold a URL or a query: the log gets its type only.
+    log.error("a database is unavailable on %s %s (%s)", request.method, request.url.path,
+              type(exc).__name__)
+    response = error_response(
+        503, "a database is unavailable, so nothing was run (actions never run unaudited); "
+        "retry in a moment")
+    response.headers["Retry-After"] = "5"
     return response
 
 
@@ -91,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+# A file answer: whatever media type the handler gave (an invoice is application/pdf).
+FILE_CONTENT: dict[str, Any] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
 
 class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, for a person to read.")
@@ -137,3 +140,41 @@ class ExecuteBody(BaseModel):
     """Forest's JSON:API ``custom-action-requests`` document."""
 
     data: ExecuteData
+
+
+class WebhookOut(BaseModel):
+    url: str = Field(description="An http(s) URL for the browser to call.")
+    method: str
+    headers: dict[str, str]
+    body: Any
+
+
+class RefreshOut(BaseModel):
+    relationships: list[str]
+
+
+class ResultOut(BaseModel):
+    """What a handler answered, in Forest's shapes: {success, html?, refresh?}, {html},
+    {refresh}, {webhook} or {redirectTo}."""
+
+    success: str | None = None
+    html: str | None = Field(default=None, description="Sanitised HTML.")
+    refresh: RefreshOut | None = None
+    webhook: WebhookOut | None = None
+    redirectTo: str | None = Field(default=None, description="An internal path, or an "
+                                   "http(s) URL to open in a new tab.")
+
+
+class ApprovalSummaryOut(BaseModel):
+    id: str
+    status: str
+    action: dict[str, Any]
+    record_count: int | None
+    values: dict[str, Any] = Field(description="The form values, secrets redacted.")
+    approvals_required: int
+    created_at: str
+    expires_at: str
+
+
+class ApprovalRequestedOut(BaseModel):
+    approval: ApprovalSummaryOut

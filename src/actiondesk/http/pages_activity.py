@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from actiondesk.errors import ForbiddenError
-from actiondesk.http.errors import _AUDITED_KINDS
+from actiondesk.http.errors import AUDITED_KINDS
 from actiondesk.http.pages import render_page
 from actiondesk.services.access import Access
 from actiondesk.services.approvals import APPROVAL_STATUSES
@@ -23,7 +23,7 @@ from actiondesk.services.runs import RUN_STATUSES
 router = APIRouter(include_in_schema=False)
 
 BOXES = ("requested", "to_review", "history")
-AUDIT_KINDS = tuple(_AUDITED_KINDS.values())
+AUDIT_KINDS = tuple(AUDITED_KINDS.values())
 AUDIT_LIMIT = 500  # the latest refusals shown (the API gives at most 1000)
 
 

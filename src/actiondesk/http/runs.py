@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from actiondesk.actions.results import content_disposition
 from actiondesk.errors import ForbiddenError, NotFoundError
 from actiondesk.http.auth import access_of
-from actiondesk.http.models import ErrorOut
+from actiondesk.http.models import FILE_CONTENT, ErrorOut
 from actiondesk.http.runs_models import RunOut, RunPage
 from actiondesk.services.runs import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
 
@@ -96,7 +96,7 @@ async def _require_own(request: Request, run_caller: dict[str, Any]) -> None:
     "/runs/{run_id}/file",
     response_class=Response,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file."},
+        200: {"content": FILE_CONTENT, "description": "The file."},
         **_ERRORS,
     },
     summary="The file a run returned",

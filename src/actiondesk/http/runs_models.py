@@ -57,6 +57,11 @@ class RunOut(BaseModel):
     progress: ProgressOut | None = Field(description="None for a run done during its request.")
 
 
+
+class RunQueuedOut(BaseModel):
+    run: RunOut = Field(description="The queued background run; follow it at /api/runs/{id}.")
+
+
 class RunPage(BaseModel):
     runs: list[RunOut] = Field(description="Newest first.")
     count: int = Field(description="How many runs match the filters in all.")

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from actiondesk.actions.context import Caller
 from actiondesk.data.schema import Collection
-from actiondesk.errors import BadRequestError, ConfigurationError
+from actiondesk.errors import BadRequestError, ConfigurationError, ConflictError
 from actiondesk.http.auth import require_admin
 from actiondesk.http.models import ErrorOut
 from actiondesk.http.settings_models import (
@@ -39,6 +40,8 @@ router = APIRouter(
     responses={
         400: {"model": ErrorOut, "description": "Invalid settings (the field is named)."},
         403: {"model": ErrorOut, "description": "The caller's role is not an admin role."},
+        409: {"model": ErrorOut, "description": "The change would take away the caller's "
+              "own admin access."},
     },
 )
 
@@ -67,6 +70,18 @@ def _known(request: Request) -> dict[str, Any]:
     return {"known_actions": actions, "schemas": schemas}
 
 
+def keep_own_admin(request: Request, role: str, *, stays_admin: bool, what: str) -> None:
+    """Refuse a change that would take away the caller's own admin access: whoever makes it
+    could not undo it (another admin, or the CLI, can)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None and role == caller.role and not stays_admin:
+        raise ConflictError(
+            f"{what} would take away your own admin access (role {role!r}); another admin "
+            "can do it",
+            detail={"role": role},
+        )
+
+
 @router.get("/roles", response_model=RoleList, summary="Every role")
 async def list_roles(request: Request) -> dict[str, Any]:
     roles = await _permissions(request).list_roles()
@@ -80,6 +95,7 @@ async def get_role(request: Request, name: str) -> dict[str, Any]:
 
 @router.put("/roles/{name}", response_model=RoleOut, summary="Create or replace a role")
 async def put_role(request: Request, name: str, body: RoleIn) -> dict[str, Any]:
+    keep_own_admin(request, name, stays_admin=body.is_admin, what="this change")
     role = role_from_data({"name": name, **body.model_dump()})
     known = _known(request)
     stored = await _permissions(request).put_role(role, schemas=known.get("schemas"))
@@ -94,6 +110,7 @@ async def put_role(request: Request, name: str, body: RoleIn) -> dict[str, Any]:
     summary="Delete a role and its policies",
 )
 async def delete_role(request: Request, name: str) -> Response:
+    keep_own_admin(request, name, stays_admin=False, what="deleting the role")
     await _permissions(request).delete_role(name)
     return Response(status_code=204)
 
@@ -186,6 +203,11 @@ async def import_permissions(
         bool, Query(description="Keep what the import does not mention.")
     ] = False,
 ) -> dict[str, Any]:
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None:
+        own = [r for r in body.roles if r.name == caller.role]
+        keep_own_admin(request, caller.role, stays_admin=all(r.is_admin for r in own) and (
+            bool(own) or merge), what="this import")
     service = _permissions(request)
     try:
         await service.import_data(body.model_dump(), replace=not merge, **_known(request))

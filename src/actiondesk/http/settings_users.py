@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from actiondesk.errors import ConflictError
 from actiondesk.http.auth import require_admin
 from actiondesk.http.models import ErrorOut
+from actiondesk.http.settings import keep_own_admin
 from actiondesk.services.users import UsersService
 
 router = APIRouter(prefix="/settings", tags=["settings"], dependencies=[Depends(require_admin)])
@@ -75,6 +77,15 @@ async def create_user(request: Request, body: UserIn) -> Any:
 async def change_user(request: Request, email: str, body: UserChange) -> Any:
     users = _users(request)
     user = await users.require(email)
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and user.id == caller.id:
+        if body.active is False:
+            raise ConflictError("you cannot deactivate your own account; another admin can")
+        if body.role is not None and body.role != user.role:
+            snapshot = await request.app.state.permissions.snapshot()
+            role = snapshot.role(body.role)
+            keep_own_admin(request, user.role, stays_admin=bool(role and role.is_admin),
+                           what=f"changing your role to {body.role!r}")
     if body.role is not None:
         user = await users.set_role(email, body.role)
     if body.active is not None:

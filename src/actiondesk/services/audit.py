@@ -1,5 +1,6 @@
-"""The audit of refused requests: failed sign-ins, bad tokens, CSRF failures, forbidden
-reads. Refused action executions are recorded as runs; everything else lands here."""
+"""The audit of refused requests: malformed requests, failed sign-ins, bad tokens, CSRF
+failures, forbidden reads, guessed names, oversized bodies, rate limits. Refused action
+executions are recorded as runs; everything else lands here."""
 
 from __future__ import annotations
 
@@ -68,11 +69,13 @@ class AuditService:
         return event_id
 
     async def list(
-        self, *, kind: str | None = None, limit: int = 100
+        self, *, kind: str | None = None, path: str | None = None, limit: int = 100
     ) -> list[AuditEvent]:
         query = sa.select(audit_events_table).order_by(_t.at.desc()).limit(min(limit, 1000))
         if kind:
             query = query.where(_t.kind == kind)
+        if path:
+            query = query.where(_t.path == path.replace("\x00", ""))
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [AuditEvent(**dict(r)) for r in rows]
