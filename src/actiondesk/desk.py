@@ -23,7 +23,7 @@ from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.body_limit import BodyLimit
 from actiondesk.http.errors import error_response
-from actiondesk.http.security_headers import SecurityHeaders
+from actiondesk.http.security_headers import SecurityHeaders, security_headers
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
     DEFAULT_BATCH_SIZE,
@@ -92,6 +92,7 @@ class Desk:
         runner: str | None = None,
         runner_concurrency: int | None = None,
         run_lease: dt.timedelta | None = None,
+        webhook_origins: str | None = None,
     ) -> None:
         runner_config = RunnerConfig.resolve(runner, runner_concurrency, run_lease)
         self.settings = Settings.resolve(
@@ -106,6 +107,7 @@ class Desk:
             external_identity_secret=external_identity_secret,
             approval_ttl=approval_ttl,
             remote_refresh_interval=remote_refresh_interval,
+            webhook_origins=webhook_origins,
         )
         self.datasource = Datasource(
             self.settings.database_url,
@@ -153,7 +155,10 @@ class Desk:
         self._started = False
         self._start_lock = asyncio.Lock()
         # Every answer, the desk's own 503 included, carries the security headers.
-        self._asgi = SecurityHeaders(BodyLimit(self._serve, self.settings.max_body_bytes))
+        self._asgi = SecurityHeaders(
+            BodyLimit(self._serve, self.settings.max_body_bytes),
+            security_headers(connect_src=self.settings.webhook_origins),
+        )
 
     @property
     def app(self) -> FastAPI:

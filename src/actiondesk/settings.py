@@ -25,8 +25,9 @@ class Settings:
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
     ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
     ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds,
-    ``ACTIONDESK_REMOTE_REFRESH_INTERVAL`` in seconds), then falls back to the default. Remote
-    providers come from ``ACTIONDESK_REMOTE_<NAME>_URL`` and co. (see ``actiondesk.remote``).
+    ``ACTIONDESK_REMOTE_REFRESH_INTERVAL`` in seconds, ``ACTIONDESK_WEBHOOK_ORIGINS``), then
+    falls back to the default. Remote providers come from ``ACTIONDESK_REMOTE_<NAME>_URL`` and
+    co. (see ``actiondesk.remote``).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -43,6 +44,10 @@ class Settings:
     # How often remote providers' action lists are fetched again (0: only on demand).
     remote_refresh_interval: float = 300.0
     remote_providers: tuple[RemoteProvider, ...] = ()
+    # Where the browser may send the webhooks actions answer with: the Content-Security-Policy's
+    # connect-src sources besides the desk itself ("https:" any https URL; e.g.
+    # "https://hooks.slack.com http://localhost:9000" to narrow or widen it).
+    webhook_origins: str = "https:"
 
     @classmethod
     def resolve(
@@ -59,6 +64,7 @@ class Settings:
         external_identity_secret: str | None = None,
         approval_ttl: dt.timedelta | None = None,
         remote_refresh_interval: float | None = None,
+        webhook_origins: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -111,6 +117,7 @@ class Settings:
             if remote_refresh_interval is not None
             else pick_int(None, "REMOTE_REFRESH_INTERVAL", 300),
             remote_providers=tuple(providers_from_env(env)),
+            webhook_origins=pick(webhook_origins, "WEBHOOK_ORIGINS", "https:").strip(),
         )
         settings.validate()
         return settings
@@ -127,6 +134,9 @@ class Settings:
             problems.append("external_identity_secret must have at least 32 characters")
         if self.max_body_bytes < 1024:
             problems.append("max_body_bytes must be at least 1024")
+        if any(c in self.webhook_origins for c in ";,'\"\r\n"):
+            problems.append("webhook_origins is a space-separated list of origins or schemes "
+                            "(e.g. \"https: http://localhost:9000\"), without ; , or quotes")
         if self.approval_ttl <= dt.timedelta(0):
             problems.append("approval_ttl must be positive")
         if self.remote_refresh_interval < 0:

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from actiondesk import Desk
+from actiondesk.errors import ConfigurationError
 from actiondesk.http.security_headers import CONTENT_SECURITY_POLICY
 from tests.actions_app import jsonapi
 from tests.live_server import live_server
@@ -21,7 +22,8 @@ from tests.security.attack_app import AGENT, PASSWORD, build_desk
 from tests.security.conftest import Site
 
 EXPECTED = {
-    "content-security-policy": CONTENT_SECURITY_POLICY,
+    # The browser sends the webhooks actions answer with: any https URL by default.
+    "content-security-policy": f"{CONTENT_SECURITY_POLICY}; connect-src 'self' https:",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
@@ -150,7 +152,8 @@ def test_the_pages_work_in_chromium_under_the_policy(site: Site) -> None:
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(site.base + "/")
-            assert "Signed in as agent@attack.test" in page.content()
+            page.wait_for_selector(".user-name")
+            assert page.inner_text(".user-name").strip()  # the shell rendered, signed in
             assert violations == []  # the login and home pages need nothing the policy denies
             # An inline script is refused on these pages, as the policy says.
             page.evaluate("() => { const s = document.createElement('script'); "
@@ -160,3 +163,21 @@ def test_the_pages_work_in_chromium_under_the_policy(site: Site) -> None:
             assert len(violations) == 1 and "inline script" in violations[0]
         finally:
             browser.close()
+
+
+async def test_webhook_origins_set_where_the_browser_may_connect(tmp_path: Path) -> None:
+    desk = Desk(database_url=f"sqlite:///{tmp_path / 'data.db'}",
+                state_url=f"sqlite:///{tmp_path / 'state.db'}", secret_key="k" * 32,
+                webhook_origins="https://hooks.slack.com http://localhost:9000")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=desk),
+                                 base_url="http://desk") as client:
+        response = await client.get("/login")
+    policy = response.headers["content-security-policy"]
+    assert policy.endswith("; connect-src 'self' https://hooks.slack.com http://localhost:9000")
+    await desk.stop()
+
+
+def test_webhook_origins_cannot_inject_directives(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="webhook_origins"):
+        Desk(database_url=f"sqlite:///{tmp_path / 'data.db'}", secret_key="k" * 32,
+             webhook_origins="https:; script-src *")

@@ -27,6 +27,19 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+
+
+def security_headers(connect_src: str = "") -> dict[str, str]:
+    """``SECURITY_HEADERS`` with ``connect-src`` opened to ``connect_src`` besides the desk:
+    the browser itself sends the webhooks actions answer with (Forest's contract)."""
+    headers = dict(SECURITY_HEADERS)
+    if connect_src:
+        headers["Content-Security-Policy"] = (
+            f"{CONTENT_SECURITY_POLICY}; connect-src 'self' {connect_src}"
+        )
+    return headers
+
+
 # Answers of the API hold records and audit data: no shared or browser cache keeps them.
 API_CACHE_CONTROL = "no-store"
 
