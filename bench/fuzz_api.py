@@ -1,5 +1,5 @@
 """Fuzz the whole JSON API with schemathesis, from its OpenAPI document, against a real
-uvicorn server of the demo desk: as an admin, then as a restricted role (support).
+uvicorn server of the demo desk: as a restricted role (support), then as an admin.
 
     .venv/bin/python bench/fuzz_api.py [--max-examples 40] [--database sqlite|postgresql]
                                        [--workers 2] [--seed N] [--report-dir DIR]
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,8 @@ from _common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-CALLERS = (("admin", "admin@demo.example"), ("support", "support@demo.example"))
+# The restricted role first: fuzzing as the admin may deactivate or re-role other users.
+CALLERS = (("support", "support@demo.example"), ("admin", "admin@demo.example"))
 SCHEMA_CHECKS = (
     "status_code_conformance", "content_type_conformance", "response_headers_conformance",
     "response_schema_conformance",
@@ -128,6 +130,8 @@ class Tally:
     examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
     exit_code: int = 0
+    # Errors of the fuzzer itself (a hook or the schema): they stop a phase, so they fail the run.
+    runtime_errors: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +141,7 @@ class Tally:
             "failed_checks": dict(self.failed_checks),
             "examples": self.examples[:30], "seconds": round(self.seconds, 1),
             "schemathesis_exit_code": self.exit_code,
+            "runtime_errors": self.runtime_errors,
         }
 
 
@@ -171,6 +176,8 @@ def run_schemathesis(args: argparse.Namespace, base: str, state_url: str, role: 
     tally = tally_ndjson(role, ndjson)
     tally.seconds = time.monotonic() - started
     tally.exit_code = done.returncode
+    found = re.search(r"Runtime Error: (\d+)", (report_dir / f"{role}.out").read_text())
+    tally.runtime_errors = int(found.group(1)) if found else 0
     return tally
 
 
@@ -222,12 +229,13 @@ def report(tallies: list[Tally], server_log: Path) -> int:
     total = sum(t.requests for t in tallies)
     errors = sum(len(t.server_errors) for t in tallies)
     failures = sum(sum(t.failed_checks.values()) for t in tallies)
+    stopped = sum(t.runtime_errors for t in tallies)
     print(f"\n{total:,} requests; {errors} answered 5xx; {failures} failed checks; "
-          f"{tracebacks} tracebacks in the server log")
+          f"{tracebacks} tracebacks in the server log; {stopped} fuzzer runtime errors")
     for t in tallies:
         for line in t.examples[:10]:
             print(f"  {t.caller}: {line}")
-    return 1 if errors or failures or tracebacks else 0
+    return 1 if errors or failures or tracebacks or stopped else 0
 
 
 def main() -> int:

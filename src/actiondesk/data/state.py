@@ -227,6 +227,17 @@ class StateStore:
             yield conn
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection where each statement commits by itself, for a write of one statement
+        (no BEGIN/COMMIT round trips). SQLite takes its write lock in a transaction instead."""
+        if self.dialect == "sqlite":
+            async with self.write() as conn:
+                yield conn
+        else:
+            async with self.read() as conn:
+                yield conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes. On SQLite it takes the write lock up front: a deferred
         transaction that reads, then writes, fails at once ("database is locked") when another

@@ -162,7 +162,7 @@ class RunsService:
         self.store = store
         self._started_at: dict[str, dt.datetime] = {}
         # Concurrent runs share the audit's transactions; each is answered once committed.
-        self._writes = GroupCommit(store.write)
+        self._writes = GroupCommit(store.write, store.autocommit)
 
     async def begin(
         self,
@@ -214,7 +214,8 @@ class RunsService:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
         try:
-            await self._writes.run(_inserting(row, background))
+            await self._writes.run(_inserting(row, background),
+                                   one_statement=background is None)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -288,7 +289,7 @@ class RunsService:
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
 
-        await self._writes.run(write)
+        await self._writes.run(write, one_statement=known_start is not None)
 
     async def record_refusal(
         self,
@@ -325,7 +326,7 @@ class RunsService:
             "finished_at": now,
             "duration_ms": 0,
         }
-        await self._writes.run(_inserting(row))
+        await self._writes.run(_inserting(row), one_statement=True)
         return run_id
 
     async def get(self, run_id: str) -> RunRecord:
