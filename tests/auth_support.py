@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -46,6 +47,26 @@ def bearer(token: str) -> dict[str, str]:
 
 def client(base_url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=bearer(token), timeout=60)
+
+
+@dataclass(frozen=True)
+class ServedDesk:
+    """A desk served over HTTP with provisioned users (tests/http/test_auth.py and the
+    security suite): where it is, its databases, and its admin's bearer token."""
+
+    base: str
+    desk: Desk
+    data_url: str
+    state_url: str
+    users: dict[str, User]
+    admin_token: str
+
+    @property
+    def api(self) -> str:
+        return self.base + "/api"
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers=bearer(self.admin_token), timeout=30)
 
 
 def with_started(desk: Desk, work: Callable[[Desk], Awaitable[T]]) -> T:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,20 @@ from tests.sample_schema import create_and_seed, metadata
 
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}
+
+
+@contextmanager
+def served(desk: Desk) -> Iterator[str]:
+    """``desk`` over HTTP (its base URL), its admin's bearer token in TOKENS."""
+    token = token_for(desk)
+    with live_server(desk) as base_url:
+        TOKENS[base_url] = token
+        yield base_url
+
+
+def admin_api(base_url: str) -> httpx.Client:
+    """An API client of the server at ``base_url`` (see ``served``), as its admin."""
+    return client(base_url + "/api", TOKENS[base_url])
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -38,15 +53,13 @@ def sample_server(sample_db: str, tmp_path_factory: pytest.TempPathFactory) -> I
         secret_key="test-secret",
         models=[metadata],
     )
-    token = token_for(desk)
-    with live_server(desk) as base_url:
-        TOKENS[base_url] = token
+    with served(desk) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def api(sample_server: str) -> Iterator[httpx.Client]:
-    with client(sample_server + "/api", TOKENS[sample_server]) as api_client:
+    with admin_api(sample_server) as api_client:
         yield api_client
 
 
@@ -73,15 +86,13 @@ def actions_server(
     from tests.actions_app import build_desk, state_url_in
 
     desk = build_desk(actions_db, state_url_in(tmp_path_factory.mktemp("state")))
-    token = token_for(desk)
-    with live_server(desk) as base_url:
-        TOKENS[base_url] = token
+    with served(desk) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def actions_api(actions_server: str) -> Iterator[httpx.Client]:
-    with client(actions_server + "/api", TOKENS[actions_server]) as api_client:
+    with admin_api(actions_server) as api_client:
         yield api_client
 
 

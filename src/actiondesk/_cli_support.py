@@ -47,10 +47,15 @@ def with_state(desk: Desk, work: Callable[[], Awaitable[T]]) -> T:
     except ConfigurationError as exc:
         fail(exc.problems)
     except ClientError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        for name, problem in (exc.fields or {}).items():
-            typer.echo(f"  {name}: {problem}", err=True)
+        echo_client_error(exc)
         raise typer.Exit(1) from exc
+
+
+def echo_client_error(exc: ClientError) -> None:
+    """The error and the fields it names, on stderr."""
+    typer.echo(f"error: {exc.message}", err=True)
+    for name, problem in (exc.fields or {}).items():
+        typer.echo(f"  {name}: {problem}", err=True)
 
 
 def fail(problems: list[str]) -> NoReturn:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from actiondesk._cli_support import TargetArg, fail, load_desk
+from actiondesk._cli_support import TargetArg, echo_client_error, fail, load_desk
 from actiondesk.cli_runs import runs_app
 from actiondesk.errors import ClientError, ConfigurationError
 
@@ -221,9 +221,7 @@ def _run_async(desk: Desk, work: Any, *, runner: bool = False) -> int:
     except ConfigurationError as exc:
         fail(exc.problems)
     except ClientError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        for name, problem in (exc.fields or {}).items():
-            typer.echo(f"  {name}: {problem}", err=True)
+        echo_client_error(exc)
         return 1
     except KeyboardInterrupt:
         typer.echo("\nstopped following; the run goes on (actiondesk runs follow ...)", err=True)

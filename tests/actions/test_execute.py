@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from tests.actions_app import CALLS, SYNC_ENTERED, SYNC_GATE, jsonapi
-from tests.auth_support import client
-from tests.conftest import TOKENS
+from tests.conftest import admin_api
 
 
 def run(api: httpx.Client, slug: str, body: dict[str, Any], collection: str | None = "companies",
@@ -259,7 +258,7 @@ def test_sync_handlers_run_in_a_thread_and_do_not_block_the_server(
     result: dict[str, httpx.Response] = {}
 
     def call() -> None:
-        with client(actions_server + "/api", TOKENS[actions_server]) as api:
+        with admin_api(actions_server) as api:
             result["r"] = run(api, "sync-update", jsonapi(["4"]))
 
     worker = threading.Thread(target=call)
@@ -267,7 +266,7 @@ def test_sync_handlers_run_in_a_thread_and_do_not_block_the_server(
     try:
         assert SYNC_ENTERED.wait(timeout=30)
         # The handler is parked in its thread; the event loop must still answer.
-        with client(actions_server + "/api", TOKENS[actions_server]) as other:
+        with admin_api(actions_server) as other:
             assert other.get("/collections/companies/records/4").status_code == 200
     finally:
         SYNC_GATE.set()

@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from actiondesk.services import users as users_module
 from actiondesk.services.permissions import Policy, RoleSpec
 from actiondesk.services.users import User
 from tests.actions_app import jsonapi
-from tests.auth_support import access_token, bearer, provision, with_started
+from tests.auth_support import ServedDesk, access_token, bearer, provision, with_started
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
 
@@ -100,22 +99,7 @@ def make_desk(data_url: str, state_url: str, **options: Any) -> Desk:
     return desk
 
 
-@dataclass(frozen=True)
-class Site:
-    base: str
-    desk: Desk
-    data_url: str
-    state_url: str
-    users: dict[str, User]
-    admin_token: str
-
-    @property
-    def api(self) -> str:
-        return self.base + "/api"
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, headers=bearer(self.admin_token), timeout=30)
-
+class Site(ServedDesk):
     def other_process(self) -> Desk:
         """A desk on the same databases, as another server process would have."""
         return make_desk(self.data_url, self.state_url)

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.auth_support import client, token_for
-from tests.conftest import TOKENS
-from tests.live_server import free_port, live_server
+from tests.conftest import admin_api, served
+from tests.live_server import free_port
 from tests.remote.remote_desk import Remote, build_desk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,15 +64,13 @@ def remote_server(
     """A desk with remote providers over each backend's sample data (dev mode)."""
     state = tmp_path_factory.mktemp("remote-state") / "state.db"
     desk = build_desk(sample_db, f"sqlite:///{state}", remote_service)
-    token = token_for(desk)
-    with live_server(desk) as base_url:
-        TOKENS[base_url] = token
+    with served(desk) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def rapi(remote_server: str) -> Iterator[httpx.Client]:
-    with client(remote_server + "/api", TOKENS[remote_server]) as api_client:
+    with admin_api(remote_server) as api_client:
         yield api_client
 
 

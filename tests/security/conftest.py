@@ -17,10 +17,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from actiondesk import Desk
 from actiondesk.http.auth import COOKIE
-from actiondesk.services.users import User
-from tests.auth_support import access_token, bearer, provision
+from tests.auth_support import ServedDesk, access_token, bearer, provision
 from tests.live_server import live_server
 from tests.sample_schema import companies, create_and_seed
 from tests.security.attack_app import (
@@ -50,23 +48,8 @@ class Attempt:
 ATTEMPTS: list[Attempt] = []
 
 
-@dataclass(frozen=True)
-class Site:
+class Site(ServedDesk):
     """What tests/http/test_auth.py's token attacks need, and more."""
-
-    base: str
-    desk: Desk
-    data_url: str
-    state_url: str
-    users: dict[str, User]
-    admin_token: str
-
-    @property
-    def api(self) -> str:
-        return self.base + "/api"
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, headers=bearer(self.admin_token), timeout=30)
 
     def client(self, email: str) -> httpx.Client:
         return httpx.Client(base_url=self.api, timeout=30,

@@ -8,14 +8,9 @@ playwright package, the tests skip with the reason; under CI=true they fail.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import shutil
-import sqlite3
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,14 +19,12 @@ import pytest
 
 from tests.databases import unavailable
 from tests.live_server import live_server
+from tests.ui.helpers import ADMIN, MANAGER, SUPPORT, TIMEOUT_MS, Site, demo_desk, demo_site_in
 
 T = TypeVar("T")
 
 CHROMIUM = os.environ.get("ACTIONDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-# Long enough for a loaded 2-core machine; a UI that works answers in well under a second.
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="session")
@@ -55,61 +48,13 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@dataclass
-class Site:
-    """A running desk: its URL, and where to read what actions changed."""
-
-    url: str
-    data_path: Path | None = None
-    state_path: Path | None = None
-
-    def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        """Rows of the data database, read directly (not through our API)."""
-        assert self.data_path is not None
-        return _query(self.data_path, sql, params)
-
-    def state_rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        assert self.state_path is not None
-        return _query(self.state_path, sql, params)
-
-    def execute(self, sql: str, *params: Any) -> None:
-        """Change the data database as another process would."""
-        assert self.data_path is not None
-        with sqlite3.connect(self.data_path) as conn:
-            conn.execute(sql, params)
-
-
-def _query(path: Path, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(path)
-    try:
-        conn.row_factory = sqlite3.Row
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def off_loop(work: Callable[[], T]) -> T:
-    """Run ``work`` in another thread: playwright's sync API keeps an event loop running in
-    this one, so ``asyncio.run`` (seeding, provisioning) must run elsewhere."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
-
-
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo desk on a freshly seeded SQLite database, with its roles and logins."""
-    from actiondesk.demo.access import seed_demo_access
-    from actiondesk.demo.app import create_demo_desk
-    from actiondesk.demo.seed import seed_demo
-    from tests.auth_support import with_started
-
     directory = tmp_path_factory.mktemp("ui-demo")
-    path = directory / "demo.db"
-    off_loop(lambda: asyncio.run(seed_demo(f"sqlite+aiosqlite:///{path}")))
-    desk = create_demo_desk(path, secret_key="ui-test-secret")
-    off_loop(lambda: with_started(desk, seed_demo_access))
+    desk = demo_desk(directory, "ui-test-secret")
     with live_server(desk) as url:
-        yield Site(url, data_path=path, state_path=directory / "demo-state.db")
+        yield demo_site_in(url, directory)
 
 
 def session_cookies(base_url: str, email: str, password: str) -> list[dict[str, Any]]:
@@ -159,8 +104,17 @@ def new_page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript or CSP errors in the page: {errors}"
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Keep a picture of the page as a test artifact (test-artifacts/ui/, not committed)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"),
-                    full_page=True)
+@pytest.fixture
+def admin(new_page: Any, demo_site: Site) -> Any:
+    """A page on the demo desk, signed in as its admin."""
+    return new_page(demo_site, *ADMIN)
+
+
+@pytest.fixture
+def support(new_page: Any, demo_site: Site) -> Any:
+    return new_page(demo_site, *SUPPORT)
+
+
+@pytest.fixture
+def manager(new_page: Any, demo_site: Site) -> Any:
+    return new_page(demo_site, *MANAGER)

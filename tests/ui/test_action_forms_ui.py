@@ -13,20 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from tests.auth_support import ADMIN_EMAIL, PASSWORD, token_for
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed
-from tests.ui.conftest import TIMEOUT_MS, Site, off_loop, screenshot
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
+from tests.ui.helpers import Site, expect, off_loop, screenshot, strict_csp_host
 
 PREFIX = "/admin"
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -42,16 +33,7 @@ def forms_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     off_loop(lambda: asyncio.run(create_and_seed(f"sqlite:///{data}")))
     desk = build_desk(f"sqlite:///{data}", f"sqlite:///{directory / 'state.db'}")
     off_loop(lambda: token_for(desk))
-    host = FastAPI()
-
-    @host.middleware("http")
-    async def strict_csp(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = STRICT_CSP
-        return response
-
-    host.mount(PREFIX, desk)
-    with live_server(host) as url:
+    with live_server(strict_csp_host(desk, PREFIX, STRICT_CSP)) as url:
         yield Site(url + PREFIX, data_path=data, state_path=directory / "state.db")
 
 

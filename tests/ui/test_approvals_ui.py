@@ -11,36 +11,7 @@ import json
 import re
 from typing import Any
 
-import httpx
-import pytest
-
-from tests.ui.conftest import TIMEOUT_MS, Site, screenshot
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
-
-SUPPORT = ("support@demo.example", "support-demo-2026")
-MANAGER = ("manager@demo.example", "manager-demo-2026")
-ADMIN = ("admin@demo.example", "admin-demo-2026")
-
-
-@pytest.fixture
-def support(new_page: Any, demo_site: Site) -> Any:
-    return new_page(demo_site, *SUPPORT)
-
-
-@pytest.fixture
-def manager(new_page: Any, demo_site: Site) -> Any:
-    return new_page(demo_site, *MANAGER)
-
-
-def toasts(page: Any) -> Any:
-    return page.locator("[data-toasts] .toast")
+from tests.ui.helpers import ADMIN, MANAGER, SUPPORT, Site, api_client, expect, screenshot, toasts
 
 
 def request_charge(page: Any, site: Site, customer: int, amount: str, description: str) -> str:
@@ -247,14 +218,6 @@ def decided_by_api(site: Site, verb: str) -> str:
         support.close()
         manager.close()
     return approval_id
-
-
-def api_client(site: Site, email: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=site.url + "/api", timeout=60)
-    signed_in = client.post("/login", json={"email": email, "password": password})
-    assert signed_in.status_code == 200, signed_in.text
-    client.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
-    return client
 
 
 def test_history_filters_and_csv_export(manager: Any, demo_site: Site) -> None:

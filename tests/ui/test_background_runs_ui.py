@@ -10,26 +10,25 @@ import asyncio
 import inspect
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
-import httpx
 import pytest
 
 from actiondesk import ActionContext, Success
 from actiondesk import fields as f
 from actiondesk.desk import Desk
 from tests.live_server import live_server
-from tests.ui.conftest import TIMEOUT_MS, Site, off_loop, screenshot
+from tests.ui.helpers import (
+    ADMIN,
+    Site,
+    api_client,
+    demo_desk,
+    demo_site_in,
+    expect,
+    screenshot,
+)
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
-
-ADMIN = ("admin@demo.example", "admin-demo-2026")
 HAS_BACKGROUND = "background" in inspect.signature(Desk.action).parameters
 
 
@@ -56,24 +55,15 @@ async def provision(desk: Desk) -> None:
 def background_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not HAS_BACKGROUND:
         pytest.skip("background runs (issue 8) are not part of this desk")
-    from actiondesk.demo.app import create_demo_desk
-    from actiondesk.demo.seed import seed_demo
-    from tests.auth_support import with_started
-
     directory = tmp_path_factory.mktemp("ui-background")
-    path = directory / "demo.db"
-    off_loop(lambda: asyncio.run(seed_demo(f"sqlite+aiosqlite:///{path}")))
-    desk = create_demo_desk(path, secret_key="ui-background-secret")
-    add_background_action(desk)
-    off_loop(lambda: with_started(desk, provision))
+    desk = demo_desk(directory, "ui-background-secret", add=add_background_action,
+                     provision=provision)
     with live_server(desk) as url:
-        yield Site(url, data_path=path, state_path=directory / "demo-state.db")
+        yield demo_site_in(url, directory)
 
 
 def queue_run(site: Site, delay: float) -> str:
-    with httpx.Client(base_url=site.url + "/api", timeout=60) as api:
-        signed_in = api.post("/login", json={"email": ADMIN[0], "password": ADMIN[1]})
-        api.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
+    with closing(api_client(site, *ADMIN)) as api:
         answer = api.post("/collections/companies/actions/tag-companies", json={"data": {
             "attributes": {"ids": [], "all_records": True, "values": {"delay": delay}}}})
         assert answer.status_code == 202, answer.text

@@ -9,36 +9,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pytest
-
 from actiondesk.demo.actions import SLACK_WEBHOOK_URL
-from tests.ui.conftest import TIMEOUT_MS, Site, screenshot
+from tests.ui.helpers import ADMIN, Site, expect, screenshot, toasts
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
-
-ADMIN = ("admin@demo.example", "admin-demo-2026")
 DASH = "\N{EN DASH}"  # in the pagination range, "1-25 of 400"
-SUPPORT = ("support@demo.example", "support-demo-2026")
-
-
-@pytest.fixture
-def admin(new_page: Any, demo_site: Site) -> Any:
-    return new_page(demo_site, *ADMIN)
-
-
-@pytest.fixture
-def support(new_page: Any, demo_site: Site) -> Any:
-    return new_page(demo_site, *SUPPORT)
-
-
-def toasts(page: Any) -> Any:
-    return page.locator("[data-toasts] .toast")
 
 
 def open_menu(page: Any, scope: Any = None) -> Any:

@@ -4,30 +4,28 @@ every link and request stays under the prefix, and the browser reports no CSP vi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from tests.live_server import live_server
-from tests.ui.conftest import TIMEOUT_MS, Site, off_loop, screenshot
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
+from tests.ui.helpers import (
+    ADMIN,
+    SUPPORT,
+    Site,
+    api_client,
+    demo_desk,
+    demo_site_in,
+    expect,
+    screenshot,
+    strict_csp_host,
+)
 
 PREFIX = "/admin"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-ADMIN = ("admin@demo.example", "admin-demo-2026")
-SUPPORT = ("support@demo.example", "support-demo-2026")
 # Collects what the browser refuses, before any page script runs (init scripts are not
 # subject to the page's CSP).
 WATCH_CSP = """
@@ -40,34 +38,15 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture(scope="module")
 def mounted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from actiondesk.demo.access import seed_demo_access
-    from actiondesk.demo.app import create_demo_desk
-    from actiondesk.demo.seed import seed_demo
-    from tests.auth_support import with_started
-
     directory = tmp_path_factory.mktemp("ui-prefix")
-    path = directory / "demo.db"
-    off_loop(lambda: asyncio.run(seed_demo(f"sqlite+aiosqlite:///{path}")))
-    desk = create_demo_desk(path, secret_key="ui-prefix-secret")
-    off_loop(lambda: with_started(desk, seed_demo_access))
-    host = FastAPI()
-
-    @host.middleware("http")
-    async def strict_csp(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        return response
-
-    host.mount(PREFIX, desk)
-    with live_server(host) as url:
-        yield Site(url + PREFIX, data_path=path, state_path=directory / "demo-state.db")
+    desk = demo_desk(directory, "ui-prefix-secret")
+    with live_server(strict_csp_host(desk, PREFIX, CSP)) as url:
+        yield demo_site_in(url + PREFIX, directory)
 
 
 def requested_charge(site: Site) -> str:
     """An approval request by support, made through the mounted API."""
-    with httpx.Client(base_url=site.url + "/api", timeout=60) as api:
-        signed_in = api.post("/login", json={"email": SUPPORT[0], "password": SUPPORT[1]})
-        api.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
+    with closing(api_client(site, *SUPPORT)) as api:
         made = api.post("/collections/customers/actions/charge-credit-card", json={"data": {
             "attributes": {"ids": ["9"], "values": {"amount": "4321", "description": "CSP"}}}})
         assert made.status_code == 202, made.text

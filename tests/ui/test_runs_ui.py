@@ -4,7 +4,6 @@ The demo desk gets one extra action, "Slow export", which waits until the test r
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import time
@@ -19,18 +18,17 @@ import pytest
 from actiondesk import ActionContext, Success
 from actiondesk.desk import Desk
 from tests.live_server import live_server
-from tests.ui.conftest import TIMEOUT_MS, Site, off_loop, screenshot
+from tests.ui.helpers import (
+    ADMIN,
+    SUPPORT,
+    Site,
+    api_client,
+    demo_desk,
+    demo_site_in,
+    expect,
+    screenshot,
+)
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
-
-ADMIN = ("admin@demo.example", "admin-demo-2026")
-SUPPORT = ("support@demo.example", "support-demo-2026")
 RELEASE = threading.Event()
 
 
@@ -51,28 +49,12 @@ async def provision(desk: Desk) -> None:
 
 @pytest.fixture(scope="module")
 def runs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from actiondesk.demo.app import create_demo_desk
-    from actiondesk.demo.seed import seed_demo
-    from tests.auth_support import with_started
-
     directory = tmp_path_factory.mktemp("ui-runs")
-    path = directory / "demo.db"
-    off_loop(lambda: asyncio.run(seed_demo(f"sqlite+aiosqlite:///{path}")))
-    desk = create_demo_desk(path, secret_key="ui-runs-secret")
-    add_slow_export(desk)
-    off_loop(lambda: with_started(desk, provision))
+    desk = demo_desk(directory, "ui-runs-secret", add=add_slow_export, provision=provision)
     with live_server(desk) as url:
-        site = Site(url, data_path=path, state_path=directory / "demo-state.db")
+        site = demo_site_in(url, directory)
         make_runs(site)
         yield site
-
-
-def client(site: Site, email: str, password: str) -> httpx.Client:
-    api = httpx.Client(base_url=site.url + "/api", timeout=60)
-    signed_in = api.post("/login", json={"email": email, "password": password})
-    assert signed_in.status_code == 200, signed_in.text
-    api.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
-    return api
 
 
 def execute(api: httpx.Client, collection: str, slug: str, ids: list[str],
@@ -83,7 +65,7 @@ def execute(api: httpx.Client, collection: str, slug: str, ids: list[str],
 
 def make_runs(site: Site) -> None:
     """A few runs by two people, one of them refused."""
-    admin, support = client(site, *ADMIN), client(site, *SUPPORT)
+    admin, support = api_client(site, *ADMIN), api_client(site, *SUPPORT)
     try:
         live = [str(r[0]) for r in site.rows(
             "SELECT id FROM companies WHERE status != 'live' ORDER BY id LIMIT 3")]
@@ -181,7 +163,7 @@ def test_a_running_run_is_followed_until_it_ends(new_page: Any, runs_site: Site)
     RELEASE.clear()
     before = count(runs_site)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        admin = client(runs_site, *ADMIN)
+        admin = api_client(runs_site, *ADMIN)
         try:
             answer = pool.submit(execute, admin, "companies", "slow-export", ["4"])
             deadline = time.monotonic() + 20
@@ -208,7 +190,7 @@ def test_a_running_run_is_followed_until_it_ends(new_page: Any, runs_site: Site)
 
 
 def test_refused_requests_audit_for_admins(new_page: Any, runs_site: Site) -> None:
-    support = client(runs_site, *SUPPORT)
+    support = api_client(runs_site, *SUPPORT)
     try:
         assert support.get("/settings/users").status_code == 403
     finally:

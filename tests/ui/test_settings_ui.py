@@ -10,30 +10,7 @@ import json
 import re
 from typing import Any
 
-import pytest
-
-from tests.ui.conftest import TIMEOUT_MS, Site, screenshot
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-except ImportError:  # the browser fixture skips (or fails under CI) with the reason
-    expect = None
-
-ADMIN = ("admin@demo.example", "admin-demo-2026")
-SUPPORT = ("support@demo.example", "support-demo-2026")
-BILLING = ("billing@demo.example", "billing-demo-2026")
-
-
-@pytest.fixture
-def admin(new_page: Any, demo_site: Site) -> Any:
-    return new_page(demo_site, *ADMIN)
-
-
-def toasts(page: Any) -> Any:
-    return page.locator("[data-toasts] .toast")
+from tests.ui.helpers import BILLING, SUPPORT, Site, expect, screenshot, toasts
 
 
 def field_error(scope: Any, name: str) -> Any:

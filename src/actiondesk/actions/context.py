@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from actiondesk.actions.batches import BatchCursor, RunControl
+    from actiondesk.actions.results import Result
     from actiondesk.actions.selection import Selection
     from actiondesk.actions.spec import Action
     from actiondesk.data.schema import Collection
@@ -38,6 +39,16 @@ class Caller:
             "role": self.role,
             "tags": dict(self.tags),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Caller:
+        """The caller ``to_json`` wrote (a run's or an approval request's stored caller)."""
+        return cls(
+            id=str(data.get("id", "")), email=str(data.get("email", "")),
+            first_name=str(data.get("firstName", "")), last_name=str(data.get("lastName", "")),
+            team=str(data.get("team", "")), role=str(data.get("role", "")),
+            tags=dict(data.get("tags") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,16 @@ class ActionContext:
             raise
         await self.finish_batches(ok=True)
         return result
+
+    async def run_handler(self) -> Result:
+        """The action's handler run on this context: awaited when async, in a worker thread
+        when sync (so it cannot block the event loop)."""
+        import anyio.to_thread
+
+        if self.action.is_async:
+            result: Result = await self.call(self.action.handler)
+            return result
+        return await anyio.to_thread.run_sync(self.action.handler, self)  # type: ignore[arg-type]
 
     @property
     def async_db(self) -> AsyncEngine:

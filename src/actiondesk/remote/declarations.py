@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from actiondesk.actions.forms import FormField, form_field
 from actiondesk.actions.spec import Action, ActionSource, Handler, make_action
-from actiondesk.remote.jet_format import is_jet, read_jet
+from actiondesk.remote.jet_format import check_text, declared_name, is_jet, read_jet
 
 MAX_ACTIONS = 1000
 Dialect = Literal["native", "jet"]
@@ -121,16 +121,9 @@ def _jet(item: Mapping[str, Any], names: Mapping[str, str],
 
 
 def _native(item: Mapping[str, Any], make_handler: MakeHandler) -> Action:
-    unknown = set(item) - _KEYS
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-    name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("'name' must be non-empty text")
-    for key in ("slug", "collection", "scope", "description", "submit_label",
-                "disabled_reason"):
-        if item.get(key) is not None and not isinstance(item[key], str):
-            raise ValueError(f"{key!r} must be text")
+    name = declared_name(item, _KEYS)
+    check_text(item, ("slug", "collection", "scope", "description", "submit_label",
+                      "disabled_reason"))
     if not isinstance(item.get("download", False), bool):
         raise ValueError("'download' must be true or false")
     enabled_if = item.get("enabled_if")

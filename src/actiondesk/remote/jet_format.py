@@ -52,20 +52,31 @@ def collection_of(model: str, names: Mapping[str, str]) -> str:
     return names.get(model, model.split(".")[-1])
 
 
-def read_jet(item: Mapping[str, Any], names: Mapping[str, str]) -> list[JetDeclaration]:
-    """The actions a Jet declaration stands for; ValueError says what is malformed."""
-    unknown = set(item) - _KEYS
+def declared_name(item: Mapping[str, Any], keys: frozenset[str]) -> str:
+    """The name of a declaration (of either dialect) whose keys are all in ``keys``."""
+    unknown = set(item) - keys
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValueError("'name' must be non-empty text")
+    return name
+
+
+def check_text(item: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """ValueError naming the first of ``keys`` given as something other than text."""
+    for key in keys:
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ValueError(f"{key!r} must be text")
+
+
+def read_jet(item: Mapping[str, Any], names: Mapping[str, str]) -> list[JetDeclaration]:
+    """The actions a Jet declaration stands for; ValueError says what is malformed."""
+    name = declared_name(item, _KEYS)
     label = item.get("label", item.get("verbose_name"))
     if label is not None and not isinstance(label, str):
         raise ValueError("'label' must be text")
-    for key in ("description", "submit_label"):
-        if item.get(key) is not None and not isinstance(item[key], str):
-            raise ValueError(f"{key!r} must be text")
+    check_text(item, ("description", "submit_label"))
     params = item.get("params") or []
     if not isinstance(params, list) or not all(isinstance(p, Mapping) for p in params):
         raise ValueError("'params' must be a list of objects")

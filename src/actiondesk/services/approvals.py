@@ -408,7 +408,7 @@ class ApprovalsService:
         assert isinstance(begun, str)  # noqa: S101 - no idempotency key, always a new run
         parent = ParentContext(**approval.parent) if approval.parent else None
         try:
-            outcome = await self.actions._run(action, begun, _caller(approval.requester),
+            outcome = await self.actions._run(action, begun, Caller.from_json(approval.requester),
                                               selection, values, parent, replayable=True)
         except ActionFailedError as exc:
             return await self._finish(approval.id, "failed", run_id=begun, reason=exc.message)
@@ -782,15 +782,6 @@ def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRe
         result=m["result"], result_kind=m["result_kind"],
         result_status_code=m["result_status_code"], result_filename=m["result_filename"],
         result_mime=m["result_mime"], reason=m["reason"], approvers=approvers,
-    )
-
-
-def _caller(data: Mapping[str, Any]) -> Caller:
-    return Caller(
-        id=str(data.get("id", "")), email=str(data.get("email", "")),
-        first_name=str(data.get("firstName", "")), last_name=str(data.get("lastName", "")),
-        team=str(data.get("team", "")), role=str(data.get("role", "")),
-        tags=dict(data.get("tags") or {}),
     )
 
 

@@ -27,14 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.batches import LeaseLost, RunCancelled, RunControl
 from actiondesk.actions.context import ActionContext, Caller, ParentContext
-from actiondesk.actions.results import ActionError, Error, Rendered, Result, render
+from actiondesk.actions.results import ActionError, Error, Rendered, render
 from actiondesk.actions.spec import Action
 from actiondesk.data.state import runs_table
 from actiondesk.errors import ConfigurationError, ConflictError, ForbiddenError, NotFoundError
@@ -319,7 +318,7 @@ class BackgroundRuns:
             return
         parent = run.selection.get("parent")
         context = ActionContext(
-            caller=_caller(run.caller), action=action,
+            caller=Caller.from_json(run.caller), action=action,
             collection=self.actions._collection_of(action), selection=selection,
             values=values, parent=ParentContext(**parent) if parent else None,
             db=self.actions.datasource.engine if action.is_async
@@ -327,12 +326,7 @@ class BackgroundRuns:
             run_id=run.id, control=control,
         )
         try:
-            result: Result
-            if action.is_async:
-                result = await context.call(action.handler)
-            else:
-                result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]
-            rendered = render(result)
+            rendered = render(await context.run_handler())
             if rendered.file is not None:
                 from actiondesk.actions.engine import _materialise
 
@@ -436,15 +430,6 @@ class BackgroundRuns:
 def _cancelled(control: RunControl) -> str:
     total = f" of {control.total:,}" if control.total is not None else ""
     return f"cancelled after {control.done:,}{total} records"
-
-
-def _caller(data: Mapping[str, Any]) -> Caller:
-    return Caller(
-        id=str(data.get("id", "")), email=str(data.get("email", "")),
-        first_name=str(data.get("firstName", "")), last_name=str(data.get("lastName", "")),
-        team=str(data.get("team", "")), role=str(data.get("role", "")),
-        tags=dict(data.get("tags") or {}),
-    )
 
 
 def _canonical(value: Any) -> str:

@@ -2,7 +2,7 @@
 // the page live in the URL, so a filtered list can be bookmarked, shared and reloaded.
 import { ApiError } from "./api.js";
 import { clear, h, uid } from "./dom.js";
-import { emptyState, errorState, loadingState, select } from "./parts.js";
+import { emptyState, errorState, loadingState, pageControls, select } from "./parts.js";
 
 const TEXT_DELAY_MS = 400;
 
@@ -178,16 +178,8 @@ export class ListPage {
   }
 
   renderPagination() {
-    const { page } = this.state;
-    const pages = Math.max(1, Math.ceil(this.count / this.pageSize));
-    const first = (page - 1) * this.pageSize + 1;
-    const last = Math.min(this.count, page * this.pageSize);
-    const previous = h("button", { type: "button", class: "button button-small", disabled: page <= 1, dataset: { page: "previous" } }, "Previous");
-    previous.addEventListener("click", () => this.setPage(page - 1));
-    const next = h("button", { type: "button", class: "button button-small", disabled: page >= pages, dataset: { page: "next" } }, "Next");
-    next.addEventListener("click", () => this.setPage(page + 1));
-    this.pagination.append(
-      h("span", { dataset: { range: "" } }, `${first.toLocaleString()}–${last.toLocaleString()} of ${this.count.toLocaleString()}`),
-      h("div", { class: "pagination-controls" }, previous, h("span", {}, `Page ${page} of ${pages.toLocaleString()}`), next));
+    this.pagination.append(...pageControls({
+      page: this.state.page, pageSize: this.pageSize, count: this.count, setPage: (page) => this.setPage(page),
+    }));
   }
 }

@@ -1,6 +1,6 @@
 // Building blocks of the approvals, runs and settings pages: times, durations, status pills,
-// definition lists, labelled form fields with the server's errors next to them, and the
-// loading / empty / error states. Every value becomes text (see dom.js), never HTML.
+// definition lists, labelled form fields with the server's errors next to them, the
+// loading / empty / error states, and the pagination bar (also the records table's). Every value becomes text (see dom.js), never HTML.
 import { h, humanize, uid } from "./dom.js";
 
 const STATUS_KINDS = {
@@ -170,4 +170,22 @@ export function formError() {
 export function select(options, value, props = {}) {
   return h("select", { class: "select", ...props },
     options.map(([v, label]) => h("option", { value: v, selected: String(v) === String(value ?? "") }, label)));
+}
+
+/**
+ * A pagination bar's contents: "1–25 of 1,234", then `extra` (e.g. a page-size select) and
+ * Previous / "Page 1 of 50" / Next, which call `setPage` with the page to show.
+ */
+export function pageControls({ page, pageSize, count, setPage, extra = null }) {
+  const pages = Math.max(1, Math.ceil(count / pageSize));
+  const first = (page - 1) * pageSize + 1;
+  const last = Math.min(count, page * pageSize);
+  const previous = h("button", { type: "button", class: "button button-small", disabled: page <= 1, dataset: { page: "previous" } }, "Previous");
+  previous.addEventListener("click", () => setPage(page - 1));
+  const next = h("button", { type: "button", class: "button button-small", disabled: page >= pages, dataset: { page: "next" } }, "Next");
+  next.addEventListener("click", () => setPage(page + 1));
+  return [
+    h("span", { dataset: { range: "" } }, `${first.toLocaleString()}–${last.toLocaleString()} of ${count.toLocaleString()}`),
+    h("div", { class: "pagination-controls" }, extra, previous, h("span", {}, `Page ${page} of ${pages.toLocaleString()}`), next),
+  ];
 }

@@ -3,6 +3,7 @@
 import { ApiError } from "./api.js";
 import { clear, dismissable, h, humanize } from "./dom.js";
 import { FilterBuilder, countConditions, describe } from "./filters.js";
+import { pageControls } from "./parts.js";
 import { formatValue, manyToOneLinks, recordLabel, recordUrl } from "./records.js";
 
 const NUMERIC = new Set(["integer", "number", "decimal"]);
@@ -336,9 +337,6 @@ export class RecordsTable {
     clear(this.pagination);
     if (this.error || !this.count) return;
     const { page, pageSize } = this.state;
-    const pages = Math.max(1, Math.ceil(this.count / pageSize));
-    const first = (page - 1) * pageSize + 1;
-    const last = Math.min(this.count, page * pageSize);
     const size = h("select", { class: "select", "aria-label": "Records per page" },
       PAGE_SIZES.map((n) => h("option", { value: String(n), selected: n === pageSize }, `${n} per page`)));
     size.addEventListener("change", () => {
@@ -346,13 +344,9 @@ export class RecordsTable {
       this.state.page = 1;
       this.changed({ resetSelection: false });
     });
-    const previous = h("button", { type: "button", class: "button button-small", disabled: page <= 1, dataset: { page: "previous" } }, "Previous");
-    previous.addEventListener("click", () => this.setPage(page - 1));
-    const next = h("button", { type: "button", class: "button button-small", disabled: page >= pages, dataset: { page: "next" } }, "Next");
-    next.addEventListener("click", () => this.setPage(page + 1));
-    this.pagination.append(
-      h("span", { dataset: { range: "" } }, `${first.toLocaleString()}–${last.toLocaleString()} of ${this.count.toLocaleString()}`),
-      h("div", { class: "pagination-controls" }, size, previous, h("span", {}, `Page ${page} of ${pages.toLocaleString()}`), next));
+    this.pagination.append(...pageControls({
+      page, pageSize, count: this.count, setPage: (n) => this.setPage(n), extra: size,
+    }));
   }
 
   // -- selection -----------------------------------------------------------------------------
