@@ -21,7 +21,6 @@ from actiondesk.actions.results import (
     Error,
     File,
     Rendered,
-    Result,
     UnsafeResultError,
     render,
 )
@@ -594,13 +593,7 @@ class ActionsService:
             run_id=run_id,
         )
         try:
-            result: Result
-            if action.is_async:
-                result = await context.call(action.handler)
-            else:
-                # A sync handler runs in a worker thread so it cannot block the event loop.
-                result = await anyio.to_thread.run_sync(action.handler, context)  # type: ignore[arg-type]
-            rendered = render(result)
+            rendered = render(await context.run_handler())
             if replayable and rendered.file is not None:
                 rendered = await _materialise(rendered)
         except ActionError as exc:
