@@ -83,6 +83,66 @@ def test_actions_list_shows_enabled_state_per_selection(actions_api: httpx.Clien
     assert [a["slug"] for a in globals_] == ["ping"]
 
 
+def test_actions_list_for_a_posted_selection(actions_api: httpx.Client) -> None:
+    """Select-all, exclusions and parent records: the enabled state of the same selection the
+    action would run on, without running anything."""
+    def states(body: dict[str, Any], collection: str = "companies") -> dict[str, Any]:
+        response = actions_api.post(f"/collections/{collection}/actions", json=body)
+        assert response.status_code == 200, response.text
+        return {a["slug"]: a for a in response.json()["actions"]}
+
+    ids_12_to_14 = {"filters": json.dumps(
+        {"field": "id", "operator": "in", "value": [12, 13, 14]})}
+    everything = states(jsonapi(all_records=True, all_records_subset_query=ids_12_to_14))
+    # 13 is inactive: the bulk action's condition fails for it, counted as on execution.
+    assert everything["deactivate"]["enabled"] is False
+    assert "1 of the 3 selected records" in everything["deactivate"]["disabled_reason"]
+    assert everything["count"]["enabled"] is True
+    assert everything["html"]["enabled"] is False  # a single action never runs on select-all
+    assert "exactly one" in everything["html"]["disabled_reason"]
+    assert everything["recount-all"]["enabled"] is True
+    excluded = states(jsonapi(all_records=True, all_records_subset_query=ids_12_to_14,
+                              all_records_ids_excluded=["13"]))
+    assert excluded["deactivate"]["enabled"] is True
+    empty = states(jsonapi(all_records=True, all_records_subset_query={"filters": json.dumps(
+        {"field": "id", "operator": "equal", "value": -1})}))
+    assert empty["count"]["enabled"] is False
+    assert "empty" in empty["count"]["disabled_reason"] or "no record" in (
+        empty["count"]["disabled_reason"])
+    parent = {"parent_collection_name": "companies", "parent_collection_id": "1",
+              "parent_association_name": "emitter_company_transactions"}
+    inside = states(jsonapi(["3"], **parent), collection="transactions")
+    assert inside["count"]["enabled"] is True
+    # Transaction 1 was emitted by company 2: outside company 1's relationship.
+    outside = states(jsonapi(["1"], **parent), collection="transactions")
+    assert outside["count"]["enabled"] is False
+    calls_before = len(CALLS)
+    states(jsonapi(all_records=True))
+    assert len(CALLS) == calls_before  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"data": {"type": "wrong"}}, 400, "data.type"),
+        (jsonapi(all_records=True, all_records_subset_query={"filters": "{bad"}), 400,
+         "data.attributes.all_records_subset_query.filters"),
+        (jsonapi(all_records=True, all_records_subset_query={"filters": json.dumps(
+            {"field": "nope", "operator": "equal", "value": 1})}), 200, None),
+    ],
+)
+def test_actions_list_for_a_posted_selection_rejects_bad_documents(
+    actions_api: httpx.Client, body: dict[str, Any], status: int, field: str | None
+) -> None:
+    response = actions_api.post("/collections/companies/actions", json=body)
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert field in error(response, status).get("fields", {})
+    else:  # an unknown field: every record action disabled with the filter's error
+        count = {a["slug"]: a for a in response.json()["actions"]}["count"]
+        assert count["enabled"] is False and "subset_query" in count["disabled_reason"]
+
+
 @pytest.mark.parametrize(
     ("slug", "body", "status", "field"),
     [

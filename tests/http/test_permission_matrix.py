@@ -169,6 +169,15 @@ def form(role: str, slug: str, ids: list[str], status: int, *says: str,
                 body=jsonapi(ids, **attributes))
 
 
+def listed_for(role: str, ids: list[str], status: int, *says: str,
+               collection: str = "companies", name: str = "", **attributes: Any) -> Case:
+    """The actions list for a posted selection document (select-all, parent records)."""
+    label = name or "-".join(ids) or "all"
+    return Case(f"actions-for-selection-{collection}-{label}-{role}", role, "POST",
+                f"/collections/{collection}/actions", status, says,
+                body=jsonapi(ids, **attributes))
+
+
 def get(name: str, role: str, path: str, status: int, *says: str,
         params: dict[str, Any] | None = None) -> Case:
     return Case(f"{name}-{role}", role, "GET", path, status, says, params=params)
@@ -246,6 +255,11 @@ CASES: list[Case | Any] = [
          **EMITTED),
     form("auditor", "tally", ["3"], 403, NOT_READ, "'companies'", collection="transactions",
          name="in-unreadable-parent", **EMITTED),
+    listed_for("support", [], 200, collection="transactions", name="all-in-parent",
+               all_records=True, **EMITTED),
+    listed_for("viewer", ["3"], 403, NOT_READ, "'transactions'", collection="transactions"),
+    listed_for("auditor", ["3"], 403, NOT_READ, "'companies'", collection="transactions",
+               name="in-unreadable-parent", **EMITTED),
     # execution: trigger, hidden, no policy, switched off
     execute("support", "touch", ["1", "2"], 200, count=2),
     execute("admin", "touch", ["1", "2", "3"], 200, count=3),

@@ -102,12 +102,20 @@ class ActionsService:
         return self.registry.for_collection(collection)
 
     async def list_with_state(
-        self, collection: str | None, ids: Sequence[str], access: Access
+        self,
+        collection: str | None,
+        ids: Sequence[str],
+        access: Access,
+        request: ActionRequest | None = None,
     ) -> list[dict[str, Any]]:
-        """The actions of a collection this caller may see; with ids, whether each can run
-        on that selection and why not."""
+        """The actions of a collection this caller may see; with ids, or a whole selection
+        document (select-all, a parent record), whether each can run on it and why not."""
         if collection is not None:
             access.require_read(collection)
+        if request is not None and request.parent is not None:
+            access.require_read(request.parent.collection)
+        request = request or ActionRequest(ids=tuple(ids))
+        selections: dict[Scope, tuple[Selection, int] | ClientError] = {}
         result = []
         for action in self.actions_of(collection):
             if not access.visible(action):
@@ -115,25 +123,38 @@ class ActionsService:
             entry = action.to_json()
             decision = access.decide(action)
             entry["rule"] = "trigger" if access.dev_mode else decision.rule
-            if ids or collection is not None:
-                entry.update(await self._state_json(action, ids, access))
+            if request.ids or request.all_records or collection is not None:
+                entry.update(await self._state_json(action, request, access, selections))
             result.append(entry)
         return result
 
     async def _state_json(
-        self, action: Action, ids: Sequence[str], access: Access
+        self,
+        action: Action,
+        request: ActionRequest,
+        access: Access,
+        selections: dict[Scope, tuple[Selection, int] | ClientError],
     ) -> dict[str, Any]:
         if action.scope is Scope.GLOBAL:
             return {"enabled": True, "disabled_reason": None}
-        if not ids:
+        if not request.ids and not request.all_records:
             return {"enabled": False, "disabled_reason": "select a record first"}
-        if action.scope is Scope.SINGLE and len(ids) != 1:
+        if action.scope is Scope.SINGLE and (request.all_records or len(request.ids) != 1):
             return {"enabled": False, "disabled_reason": "applies to exactly one record"}
+        # The selection depends on the action only through its scope: resolved (and counted)
+        # once per scope, not once per action.
+        if action.scope not in selections:
+            try:
+                found = await self.selection(action, request, access)
+                assert found[0] is not None  # noqa: S101 - non-global actions have one
+                selections[action.scope] = (found[0], found[1])
+            except ClientError as exc:
+                selections[action.scope] = exc
+        known = selections[action.scope]
+        if isinstance(known, ClientError):
+            return {"enabled": False, "disabled_reason": known.message}
+        selection, total = known
         try:
-            selection, total = await self.selection(
-                action, ActionRequest(ids=tuple(ids)), access
-            )
-            assert selection is not None  # noqa: S101 - non-global actions have one
             state = await self.enabled(action, selection, total, access.extra_condition(action))
         except ClientError as exc:
             return {"enabled": False, "disabled_reason": exc.message}

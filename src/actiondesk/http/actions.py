@@ -105,6 +105,20 @@ async def list_actions(request: Request, collection: str, ids: IdsParam = None) 
     return {"actions": await _service(request).list_with_state(collection, ids or [], access)}
 
 
+@router.post("/collections/{collection}/actions", response_model=ActionList,
+             responses=_ERRORS, summary="Actions of a collection for a selection",
+             description="The same list, each action's enabled state computed for the "
+             "selection of a Forest JSON:API document (the execute body without values): "
+             "listed ids, or all_records with its subset query and excluded ids, inside a "
+             "parent record's relationship. Nothing runs.",
+             openapi_extra=_BODY_DOC)
+async def list_actions_for_selection(request: Request, collection: str) -> Any:
+    document = parse_action_request(await read_json(request, _limit(request)))
+    access = await access_of(request)
+    return {"actions": await _service(request).list_with_state(collection, [], access,
+                                                                 document)}
+
+
 @router.get("/actions", response_model=ActionList, summary="Global actions")
 async def list_global_actions(request: Request) -> Any:
     access = await access_of(request)

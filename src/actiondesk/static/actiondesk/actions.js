@@ -6,7 +6,7 @@ import { dismissable, h, nouns } from "./dom.js";
 import { ActionDialog } from "./form.js";
 import { handleResult } from "./results.js";
 
-// The list endpoint takes at most this many ids; larger selections are checked on execution.
+// Up to this many ids go in the list's query string; larger selections are posted.
 const MAX_LISTED_IDS = 1000;
 
 function idempotencyKey() {
@@ -46,6 +46,19 @@ export class ActionContext {
       }
     }
     return { data: { type: "custom-action-requests", attributes: { ...attributes, ...extra } } };
+  }
+
+  /** The current selection as a Forest JSON:API document, without an action or values. */
+  selectionDocument() {
+    const attributes = { collection_name: this.collection, ids: [], ...this.selection().attributes };
+    if (this.parent) {
+      Object.assign(attributes, {
+        parent_collection_name: this.parent.collection,
+        parent_collection_id: this.parent.id,
+        parent_association_name: this.parent.association,
+      });
+    }
+    return { data: { type: "custom-action-requests", attributes } };
   }
 
   describeSelection(action) {
@@ -95,18 +108,16 @@ export class ActionsMenu {
   }
 
   async list() {
-    const { collection } = this.context;
+    const { collection, parent } = this.context;
     if (!collection) return (await api.get("/actions")).actions;
-    const { ids, count } = this.context.selection();
-    const listed = ids !== null && ids.length <= MAX_LISTED_IDS;
-    const { actions } = await api.get(`/collections/${segment(collection)}/actions`, { ids: listed ? ids : null });
-    if (listed) return actions;
-    // Select-all (or a very large selection): the server checks each record on execution.
-    return actions.map((a) => {
-      if (a.scope === "single") return { ...a, enabled: false, disabled_reason: "applies to exactly one record; select it alone" };
-      if (a.scope === "bulk") return { ...a, enabled: count > 0, disabled_reason: count > 0 ? null : "select a record first" };
-      return a;
-    });
+    const { ids } = this.context.selection();
+    const path = `/collections/${segment(collection)}/actions`;
+    if (ids !== null && ids.length <= MAX_LISTED_IDS && !parent) {
+      return (await api.get(path, { ids })).actions;
+    }
+    // Select-all, a large selection or a related tab: the server checks the same selection
+    // the action would run on (filter, exclusions, parent record).
+    return (await api.post(path, this.context.selectionDocument())).actions;
   }
 
   async open() {
