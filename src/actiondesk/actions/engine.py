@@ -102,19 +102,15 @@ class ActionsService:
         return self.registry.for_collection(collection)
 
     async def list_with_state(
-        self,
-        collection: str | None,
-        ids: Sequence[str],
-        access: Access,
-        request: ActionRequest | None = None,
+        self, collection: str | None, access: Access, request: ActionRequest | None = None
     ) -> list[dict[str, Any]]:
-        """The actions of a collection this caller may see; with ids, or a whole selection
-        document (select-all, a parent record), whether each can run on it and why not."""
+        """The actions of a collection this caller may see; with a selection (ids, or all
+        records of a filter, inside a parent record), whether each can run on it and why not."""
         if collection is not None:
             access.require_read(collection)
-        if request is not None and request.parent is not None:
+        request = request or ActionRequest()
+        if request.parent is not None:
             access.require_read(request.parent.collection)
-        request = request or ActionRequest(ids=tuple(ids))
         selections: dict[Scope, tuple[Selection, int] | ClientError] = {}
         result = []
         for action in self.actions_of(collection):

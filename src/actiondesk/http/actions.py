@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from actiondesk.actions.engine import ActionsService, Outcome, iterate_file
-from actiondesk.actions.request import parse_action_request
+from actiondesk.actions.request import ActionRequest, parse_action_request
 from actiondesk.actions.results import content_disposition
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
@@ -102,7 +102,8 @@ def _response(outcome: Outcome, root: str = "") -> Response:
             summary="Actions of a collection")
 async def list_actions(request: Request, collection: str, ids: IdsParam = None) -> Any:
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(collection, ids or [], access)}
+    return {"actions": await _service(request).list_with_state(
+        collection, access, ActionRequest(ids=tuple(ids or ())))}
 
 
 @router.post("/collections/{collection}/actions", response_model=ActionList,
@@ -115,14 +116,14 @@ async def list_actions(request: Request, collection: str, ids: IdsParam = None) 
 async def list_actions_for_selection(request: Request, collection: str) -> Any:
     document = parse_action_request(await read_json(request, _limit(request)))
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(collection, [], access,
+    return {"actions": await _service(request).list_with_state(collection, access,
                                                                  document)}
 
 
 @router.get("/actions", response_model=ActionList, summary="Global actions")
 async def list_global_actions(request: Request) -> Any:
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(None, [], access)}
+    return {"actions": await _service(request).list_with_state(None, access)}
 
 
 async def _form(request: Request, collection: str | None, slug: str) -> Any:
