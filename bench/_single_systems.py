@@ -249,7 +249,7 @@ def actiondesk_app(data_url: str, state_url: str) -> ASGIApp:
     async def mark_as_live(ctx: ActionContext) -> Success:
         assert ctx.selection is not None
         items = ctx.selection.collection.table
-        async with ctx.db.begin() as conn:
+        async with ctx.async_db.begin() as conn:
             await conn.execute(items.update().where(ctx.selection.where)
                                .values(status="live", marks=items.c.marks + 1))
         return Success("Marked as live")

@@ -19,7 +19,7 @@ import sqlite3
 import struct
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 SSL_REQUEST = 80877103
@@ -62,10 +62,10 @@ class Tally:
 @contextlib.contextmanager
 def sqlite_trace(tally: Tally) -> Iterator[None]:
     """Trace every SQLite connection opened inside the block into ``tally``."""
-    real_connect: Callable[..., sqlite3.Connection] = sqlite3.connect
+    real_connect = sqlite3.connect
 
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = real_connect(*args, **kwargs)
+        conn: sqlite3.Connection = real_connect(*args, **kwargs)
         conn.set_trace_callback(tally.add)
         return conn
 

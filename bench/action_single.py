@@ -92,6 +92,7 @@ ROWS = 10_000
 SERVER_CORE, WRK_CORE = "0", "1"
 START_TIMEOUT_S = 60.0
 COUNT_CONCURRENCY = 8
+LOG_DIR = "action_single-logs"  # next to the JSON
 BODY = '{{"data":{{"type":"custom-action-requests","attributes":{{"ids":["{}"],"values":{{}}}}}}}}'
 
 
@@ -231,23 +232,29 @@ class Server:
     base_url: str
     process: subprocess.Popen[bytes]
     token: str
+    log: Path
 
 
 @contextmanager
-def servers(backend: Backend, tokens: dict[str, str], workdir: Path) -> Iterator[list[Server]]:
-    """Every system of the backend in its own uvicorn process on core 0; all stopped after."""
+def servers(backend: Backend, tokens: dict[str, str], workdir: Path,
+            log_dir: Path) -> Iterator[list[Server]]:
+    """Every system of the backend in its own uvicorn process on core 0, its stderr in
+    ``log_dir``; all stopped after."""
+    log_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         started = []
         for system in backend.systems:
+            log_path = log_dir / f"{backend.name}-{system.key}.log"
+            log = stack.enter_context(log_path.open("w"))
             options = ["--system", system.kind, "--data-url", backend.data_url,
                        "--state-url", backend.state_urls[system.key]]
             if system.synchronous:
                 options += ["--synchronous", system.synchronous]
             base_url, process = stack.enter_context(server_process(
-                SYSTEMS_SCRIPT, "--serve-port", options, workdir,
+                SYSTEMS_SCRIPT, "--serve-port", options, workdir, stderr=log,
                 prefix=["taskset", "-c", SERVER_CORE],
             ))
-            started.append(Server(system, base_url, process, tokens[system.kind]))
+            started.append(Server(system, base_url, process, tokens[system.kind], log_path))
         yield started
 
 
@@ -258,7 +265,8 @@ async def wait_listening(server: Server) -> None:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
                 raise SetupError(f"{server.system.label} exited with code "
-                                 f"{server.process.returncode}")
+                                 f"{server.process.returncode}: "
+                                 f"{server.log.read_text()[-2000:]}")
             try:
                 await client.get("/")
             except httpx.TransportError:
@@ -447,8 +455,10 @@ async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
     async def send(message: Message) -> None:
         await outbox.put(message)
 
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    task = asyncio.create_task(app(scope, receive, send))
+    async def run() -> None:
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    task = asyncio.create_task(run())
     await inbox.put({"type": "lifespan.startup"})
     if (answer := await outbox.get())["type"] != "lifespan.startup.complete":
         raise SetupError(f"start-up failed in process: {answer}")
@@ -541,6 +551,7 @@ class BackendResult:
     samples: list[Sample] = field(default_factory=list)
     statements: dict[str, Statements] = field(default_factory=dict)
     warm_up_problems: list[str] = field(default_factory=list)
+    tracebacks: dict[str, tuple[int, Path]] = field(default_factory=dict)  # per system key
 
 
 @asynccontextmanager
@@ -563,11 +574,14 @@ async def run_backend(name: str, args: argparse.Namespace) -> BackendResult:
             tokens["floor"] = tokens["handwritten"]  # sent, not checked
             result = BackendResult(backend)
             marks = Marks(backend)
-            with servers(backend, tokens, workdir) as started:
+            with servers(backend, tokens, workdir, args.json.parent / LOG_DIR) as started:
                 for server in started:
                     await wait_listening(server)
                     await check_marks_one(server, marks)
                 await load(started, marks, result, args)
+            for server in started:
+                count = server.log.read_text().count("Traceback")
+                result.tracebacks[server.system.key] = (count, server.log)
             for system in backend.systems:
                 print(f"counting SQL statements: {system.label}", flush=True)
                 result.statements[system.key] = await count_statements(
@@ -693,7 +707,7 @@ def print_statements(result: BackendResult) -> None:
     method = ""
     for system in result.backend.systems:
         counted = result.statements[system.key]
-        kinds = ", ".join(f"{k} {v:g}" for k, v in counted.by_kind.items())
+        kinds = ", ".join(f"{k} {round(v, 2):g}" for k, v in counted.by_kind.items())
         print(f"  {system.label:<50} {counted.per_action:5.2f}  ({kinds})")
         if counted.idle_per_s:
             print(f"    idle: {counted.idle_per_s} statements in the second after (background "
@@ -739,6 +753,7 @@ def write_json(results: list[BackendResult], args: argparse.Namespace, path: Pat
             systems.append({
                 "key": system.key, "label": system.label,
                 "statements": asdict(result.statements[system.key]),
+                "server_log_tracebacks": result.tracebacks[system.key][0],
                 "by_concurrency": {str(c): asdict(figures(result, system.key, c))
                                    for c in args.concurrency},
             })
@@ -812,6 +827,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{result.backend.title}: server pinned to core {SERVER_CORE}, wrk to core "
               f"{WRK_CORE}, median of {args.rounds} interleaved round(s) x {args.seconds} s")
         print("\n".join(summary_lines(result, args)))
+    for result in results:
+        for key, (count, path) in result.tracebacks.items():
+            if count:
+                print(f"note: {count} traceback(s) in the {key} server's log "
+                      f"({result.backend.name}): {path}")
     problems = [w for r in results for w in warnings_of(r)]
     if problems:
         print(f"\nWARNING: {len(problems)} problem(s); these figures are not trustworthy:")
