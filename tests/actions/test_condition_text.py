@@ -31,6 +31,12 @@ from tests.sample_schema import companies, metadata
                    Condition("founded", "before", dt.date(2020, 1, 31)))),
      'Only when active is true and (status is one of "pending" or "live" or founded is '
      'before 2020-01-31)'),
+    # The README's example.
+    (all_of(Condition("amount", "greater_than", 1000),
+            any_of(Condition("status", "equal", "pending"),
+                   Condition("status", "equal", "to_validate"))),
+     'Only when amount is greater than 1,000 and (status is "pending" or status is '
+     '"to_validate")'),
     (any_of(Condition("note", "is_null")), "Only when note is empty"),
     (Condition("closed_at", "present"), "Only when closed at is not empty"),
     (Condition("SupportRepId", "not_in", [1, 2, 3]), "Only when support rep id is not one of "
