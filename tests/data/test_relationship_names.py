@@ -5,6 +5,8 @@ each renameable on its own, on every database."""
 from __future__ import annotations
 
 import asyncio
+import re
+import runpy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,10 @@ customer = sa.Table(
     sa.Column("CustomerId", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("LastName", sa.String(40), nullable=False),
     sa.Column("SupportRepId", sa.ForeignKey("employee.employee_id"), nullable=True),
+)
+audit_events = sa.Table(
+    "audit_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
 )
 genre = sa.Table(
     "Genre", metadata,
@@ -136,3 +142,21 @@ def test_both_sides_lead_to_the_right_records_over_http(chinook: str, tmp_path: 
         assert [r["id"] for r in customers["records"]] == ["10"]
         gone = api.get("/collections/employee/records/2/relationships/reports_to_employee")
         assert gone.status_code == 404 and "reports_to" in gone.json()["detail"]
+
+
+def test_the_readme_relationships_example(
+    chinook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Relationships\n", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"^```python\n(.*?)^```$", section, re.S | re.M)
+    monkeypatch.setenv("ACTIONDESK_DATABASE_URL", chinook)
+    monkeypatch.setenv("ACTIONDESK_STATE_URL", f"sqlite:///{tmp_path}/state.db")
+    monkeypatch.setenv("ACTIONDESK_SECRET_KEY", "readme-example-secret-key-0123456789")
+    script = tmp_path / "readme_example.py"
+    script.write_text(example, encoding="utf-8")
+    desk: Desk = runpy.run_path(str(script))["desk"]
+    assert asyncio.run(desk.check()) == []
+    assert set(desk.datasource.collections) == {"employee", "Customer", "Genre"}
+    assert set(_rels(desk, "employee")) == {"manager", "direct_reports", "Customer"}
+    assert _rels(desk, "Customer") == {"rep": ("many_to_one", "employee", ("SupportRepId",))}
