@@ -83,9 +83,10 @@ def test_state_tables_in_the_data_database_are_not_collections(
         assert asyncio.run(desk.check()) == []
         assert set(desk.datasource.collections) == {"invoices"}
         # Leaving them out by hand (the workaround before they were left out) still works.
-        for option in ({"exclude": ["procrastinate_*", "actiondesk_runs"]},
-                       {"include": ["invoices", "actiondesk_*"]}):
-            desk = Desk(database_url=url, state_url=url, secret_key="k", **option)
+        for include, exclude in ((None, ["procrastinate_*", "actiondesk_runs"]),
+                                 (["invoices", "actiondesk_*"], [])):
+            desk = Desk(database_url=url, state_url=url, secret_key="k", include=include,
+                        exclude=exclude)
             assert asyncio.run(desk.check()) == []
             assert set(desk.datasource.collections) == {"invoices"}
 
