@@ -4,22 +4,19 @@ integer digits with a 422 on the field, before anything is written — on every 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk import ActionContext, ConfigurationError, Desk, Success
 from actiondesk import fields as f
-from actiondesk.data.urls import to_async_url
 from tests.actions.test_execute import error, record, run
 from tests.actions_app import jsonapi, state_url_in
 from tests.conftest import admin_api, served
-from tests.databases import BACKENDS, scratch_database
+from tests.databases import BACKENDS, create_tables, scratch_database
 
 metadata = sa.MetaData()
 accounts = sa.Table(
@@ -29,19 +26,6 @@ accounts = sa.Table(
     sa.Column("balance", sa.Numeric(12, 2), nullable=False),
     sa.Column("fee", sa.Numeric(5, 3), nullable=True),
 )
-
-
-async def _create(url: str) -> None:
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(accounts.insert(), [
-                {"id": i, "holder": f"holder {i}", "balance": "100.00", "fee": None}
-                for i in (1, 2, 3)
-            ])
-    finally:
-        await engine.dispose()
 
 
 def build_desk(url: str, state_url: str) -> Desk:
@@ -67,7 +51,10 @@ def accounts_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
                  ) -> Iterator[httpx.Client]:
     tmp = tmp_path_factory.mktemp("decimal-" + request.param)
     with scratch_database(request.param, tmp) as url:
-        asyncio.run(_create(url))
+        create_tables(url, metadata, {accounts: [
+            {"id": i, "holder": f"holder {i}", "balance": "100.00", "fee": None}
+            for i in (1, 2, 3)
+        ]})
         with served(build_desk(url, state_url_in(tmp))) as base, admin_api(base) as api:
             yield api
 

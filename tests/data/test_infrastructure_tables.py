@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk import Desk
-from actiondesk.data.urls import to_async_url
 from tests.conftest import admin_api, served
-from tests.databases import BACKENDS, scratch_database
+from tests.databases import BACKENDS, create_tables, scratch_database
 
 PROCRASTINATE_TABLES = (
     "procrastinate_jobs", "procrastinate_workers", "procrastinate_events",
@@ -26,16 +24,6 @@ invoices = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("total", sa.Numeric(10, 2), nullable=False),
 )
-
-
-async def _table_names(url: str) -> set[str]:
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(invoices.metadata.create_all)
-            return set(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
-    finally:
-        await engine.dispose()
 
 
 async def _start_and_stop(desk: Desk) -> None:
@@ -55,7 +43,7 @@ def test_procrastinate_and_actiondesk_tables_are_not_listed_nor_readable(pg: str
     asyncio.run(_start_and_stop(
         Desk(database_url=pg, state_url=pg, secret_key="k", runner="procrastinate")
     ))
-    tables = asyncio.run(_table_names(pg))
+    tables = set(create_tables(pg, invoices.metadata, {}))
     infrastructure = {t for t in tables if t != "invoices"}
     assert set(PROCRASTINATE_TABLES) <= infrastructure
     assert {"actiondesk_runs", "actiondesk_alembic_version"} <= infrastructure
@@ -78,7 +66,7 @@ def test_state_tables_in_the_data_database_are_not_collections(
 ) -> None:
     with scratch_database(backend, tmp_path) as url:
         asyncio.run(_start_and_stop(Desk(database_url=url, state_url=url, secret_key="k")))
-        assert "actiondesk_runs" in asyncio.run(_table_names(url))
+        assert "actiondesk_runs" in set(create_tables(url, invoices.metadata, {}))
         desk = Desk(database_url=url, state_url=url, secret_key="k")
         assert asyncio.run(desk.check()) == []
         assert set(desk.datasource.collections) == {"invoices"}

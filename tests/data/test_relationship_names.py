@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk import Desk
-from actiondesk.data.urls import to_async_url
 from tests.conftest import admin_api, served
-from tests.databases import BACKENDS, scratch_database
+from tests.databases import BACKENDS, create_tables, scratch_database
 
 metadata = sa.MetaData()
 employee = sa.Table(
@@ -44,30 +42,23 @@ genre = sa.Table(
 )
 
 
-async def _create(url: str) -> None:
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(employee.insert(), [
-                {"employee_id": 1, "last_name": "Adams", "reports_to": None},
-                {"employee_id": 2, "last_name": "Edwards", "reports_to": 1},
-                {"employee_id": 3, "last_name": "Peacock", "reports_to": 2},
-                {"employee_id": 4, "last_name": "Park", "reports_to": 2},
-            ])
-            await conn.execute(customer.insert(), [
-                {"CustomerId": 10, "LastName": "Gonçalves", "SupportRepId": 3},
-            ])
-            await conn.execute(genre.insert(), [{"GenreId": 1, "ParentGenreId": None}])
-    finally:
-        await engine.dispose()
+ROWS = {
+    employee: [
+        {"employee_id": 1, "last_name": "Adams", "reports_to": None},
+        {"employee_id": 2, "last_name": "Edwards", "reports_to": 1},
+        {"employee_id": 3, "last_name": "Peacock", "reports_to": 2},
+        {"employee_id": 4, "last_name": "Park", "reports_to": 2},
+    ],
+    customer: [{"CustomerId": 10, "LastName": "Gonçalves", "SupportRepId": 3}],
+    genre: [{"GenreId": 1, "ParentGenreId": None}],
+}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def chinook(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[str]:
     with scratch_database(request.param, tmp_path_factory.mktemp("chinook")) as url:
-        asyncio.run(_create(url))
+        create_tables(url, metadata, ROWS)
         yield url
 
 
