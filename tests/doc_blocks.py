@@ -4,11 +4,13 @@ exactly what the documentation shows."""
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+BASH = shutil.which("bash") or "/bin/bash"  # runs the documented shell commands
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
 
@@ -33,7 +35,7 @@ def section(heading: str, path: Path = README) -> str:
         line = lines[number]
         if line.startswith("```"):
             fenced = not fenced
-        elif not fenced and re.match(r"#{1,%d} " % level, line):
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
             return "".join(lines[start:number])
     return "".join(lines[start:])
 

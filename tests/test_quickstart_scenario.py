@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk.data.urls import to_async_url
 from tests.databases import scratch_database
-from tests.doc_blocks import Command, block_named, blocks, commands, section
+from tests.doc_blocks import BASH, Command, block_named, blocks, commands, section
 from tests.live_server import free_port
 
 README_URL = "postgresql://app@db.internal/shop"
@@ -86,7 +86,7 @@ def _script(steps: list[Command], port: int) -> str:
 def _run_documented(steps: list[Command], cwd: Path, port: int) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONDESK_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(["bash", "-c", _script(steps, port)], cwd=cwd, env=env,
+    result = subprocess.run([BASH, "-c", _script(steps, port)], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=300)
     log = (cwd / "serve.log").read_text() if (cwd / "serve.log").exists() else ""
     assert result.returncode == 0, (
