@@ -67,8 +67,9 @@ def _script(steps: list[Command], port: int) -> str:
     for step in steps:
         line = step.line.replace(f"127.0.0.1:{README_PORT}", f"127.0.0.1:{port}")
         if line.startswith("actiondesk serve "):
-            line = re.sub(r"\s+#.*$", "", line).replace(f"--port {README_PORT}",
-                                                         f"--port {port}")
+            # Backgrounded here whatever the README says, with its log kept for failures.
+            line = re.sub(r"\s+#.*$", "", line).rstrip(" &").replace(
+                f"--port {README_PORT}", f"--port {port}")
             assert str(port) in line, "the serve command no longer names --port 8000"
             lines += [
                 f"{line} > serve.log 2>&1 &",
@@ -121,8 +122,8 @@ def test_using_it_followed_literally_on_postgresql(tmp_path: Path) -> None:
             assert step.matches(output), (
                 f"{step.line}\nprinted {output.strip()!r}\nthe README shows {step.shown!r}"
             )
-        # The empty list, the run's answer and the four settings API answers were compared.
-        assert sum(1 for s in ran if s.shown) == 6
+        # The empty list, the granted one, the run's answer and the four settings API answers.
+        assert sum(1 for s in ran if s.shown) == 7
 
         # The action changed exactly the selected record, in the user's database.
         assert asyncio.run(_statuses(url)) == {1: "live", 2: "pending"}
