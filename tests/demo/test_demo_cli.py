@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from actiondesk.demo.access import DEMO_LOGINS
 from actiondesk.demo.app import create_demo_desk
 from tests.doc_blocks import BASH, block_named, commands, section
-from tests.live_server import free_port
+from tests.live_server import free_port, wait_until_serving
 
 ACTIONDESK = str(Path(sys.executable).parent / "actiondesk")
 
@@ -55,15 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(url + "/api/me", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the demo did not start:\n" + log.read_text()) from None
-                time.sleep(0.2)
+        wait_until_serving(url + "/api/me", process, "the demo")
         yield DemoServer(url, directory, printed.stdout, log.read_text())
     finally:
         process.send_signal(signal.SIGINT)

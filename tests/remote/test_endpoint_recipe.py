@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from actiondesk import fields as f
 from actiondesk.remote import SignatureError, sign, verify
 from tests.conftest import admin_api, served
 from tests.doc_blocks import ROOT, block_named, section
-from tests.live_server import free_port
+from tests.live_server import free_port, wait_until_serving
 
 DOC = ROOT / "docs" / "remote-actions.md"
 SECRET = "shipping-secret-for-the-recipe-test-0123456789"
@@ -45,15 +44,7 @@ def shipping_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/actions/ship", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the documented shipping service did not start") from None
-                time.sleep(0.1)
+        wait_until_serving(url + "/actions/ship", process, "the documented shipping service")
         yield url
     finally:
         process.terminate()
