@@ -149,3 +149,10 @@ def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) 
         }, login.role
     support = _printed_access(demo.printed, "support@demo.example")
     assert "charge-credit-card (when amount greater than 1000)" in support["runs once approved"]
+    # The README says the same of the demo's logins.
+    readme = " ".join(section("## The two commands").split())
+    for login in DEMO_LOGINS:
+        assert f"`{login.email}` / `{login.password}`" in readme
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight"]
+    assert f"{words[len(support['runs'].split(', '))]} actions" in readme
+    assert "not accounts, so no transfers" in readme and "account-transfer" not in str(support)
