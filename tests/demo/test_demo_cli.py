@@ -119,7 +119,7 @@ def _slugs(listed: str | None, every: set[str]) -> set[str]:
         return set()
     if listed == f"every action ({len(every)})":
         return every
-    return {re.sub(r" \(when .*\)$", "", part) for part in listed.split(", ")}
+    return {re.sub(r" \(only when .*\)$", "", part) for part in listed.split(", ")}
 
 
 def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) -> None:
@@ -148,7 +148,8 @@ def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) 
             p["action"] for p in policies if p["role"] == login.role and p["can_approve"]
         }, login.role
     support = _printed_access(demo.printed, "support@demo.example")
-    assert "charge-credit-card (when amount greater than 1000)" in support["runs once approved"]
+    approved = support["runs once approved"]
+    assert "charge-credit-card (only when amount is greater than 1,000)" in approved
     # The README says the same of the demo's logins.
     readme = " ".join(section("## The two commands").split())
     for login in DEMO_LOGINS:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actiondesk.data.filters import Condition, Filter
+from actiondesk.actions.condition_text import condition_sentence
+from actiondesk.data.filters import Condition
 from actiondesk.desk import Desk
 from actiondesk.services.permissions import Policy, RoleSpec
 
@@ -125,10 +126,7 @@ def _listed(slugs: list[str], every: int) -> str:
 
 
 def _when(policy: Policy | None) -> str:
-    condition: Filter | None = policy.condition if policy is not None else None
-    if condition is None:
+    if policy is None or policy.condition is None:
         return ""
-    if isinstance(condition, Condition):
-        operator = str(getattr(condition.operator, "value", condition.operator))
-        return f" (when {condition.field} {operator.replace('_', ' ')} {condition.value})"
-    return " (when a condition holds)"
+    sentence = condition_sentence(policy.condition)
+    return f" ({sentence[0].lower()}{sentence[1:]})"  # "(only when amount is ...)"
