@@ -239,6 +239,41 @@ class BackgroundRuns:
             found = (await conn.scalars(query)).all()
         return [run_id for run_id in found if run_id not in skip][:limit]
 
+    async def unserved(self, older_than: dt.timedelta, *, workers: bool = False) -> list[str]:
+        """Why background runs wait in vain, a sentence per runner: runs that have waited
+        (queued, or running with an expired lease) for more than ``older_than`` for a runner
+        this process does not use; with ``workers``, also Procrastinate runs while no
+        Procrastinate worker is alive. Runs record their runner, so a worker or server
+        started with the wrong one finds out."""
+        now = _now()
+        cutoff = now - older_than
+        query = (
+            sa.select(_t.runner, sa.func.count(), sa.func.min(_t.started_at))
+            .where(_t.runner.is_not(None),
+                   sa.or_(sa.and_(_t.status == "queued", _t.started_at <= cutoff),
+                          sa.and_(_t.status == "running", _t.lease_expires_at <= cutoff)))
+            .group_by(_t.runner)
+            .order_by(_t.runner)
+        )
+        mine = self.config.runner
+        found = []
+        async with self.store.read() as conn:
+            for runner, count, oldest in (await conn.execute(query)).all():
+                waiting = (f"{count} background run{'s' if count != 1 else ''} "
+                           f"wait{'s' if count == 1 else ''} for the {runner!r} runner (the "
+                           f"oldest queued {_age(now - oldest)} ago)")
+                if runner != mine:
+                    found.append(
+                        f"{waiting}, but this process uses runner {mine!r} and never runs "
+                        f"them: run `actiondesk worker` (or the server) with "
+                        f"ACTIONDESK_RUNNER={runner} (or Desk(runner={runner!r})), like the "
+                        "server that queued them")
+                elif workers and runner == "procrastinate" and not await _live_workers(
+                        conn, self.config.lease):
+                    found.append(f"{waiting} and no Procrastinate worker is running: start "
+                                 "`actiondesk worker APP` with ACTIONDESK_RUNNER=procrastinate")
+        return found
+
     # -- executing --------------------------------------------------------------------------
 
     async def execute(self, run_id: str) -> bool:
@@ -425,6 +460,25 @@ class BackgroundRuns:
         if stopped.rowcount == 1:
             await self.finish_approval(run_id)
         return await self.runs.get(run_id)
+
+
+async def _live_workers(conn: AsyncConnection, lease: dt.timedelta) -> bool:
+    """Whether a Procrastinate worker sent a heartbeat within the lease (its own table)."""
+    if not await conn.scalar(sa.text("SELECT to_regclass('procrastinate_workers')")):
+        return False
+    return bool(await conn.scalar(
+        sa.text("SELECT count(*) FROM procrastinate_workers "
+                "WHERE last_heartbeat > now() - make_interval(secs => :seconds)"),
+        {"seconds": lease.total_seconds()}))
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 def _cancelled(control: RunControl) -> str:
