@@ -21,8 +21,6 @@ import datetime as dt
 import json
 import logging
 import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,7 +34,13 @@ from actiondesk.actions.context import ActionContext, Caller, ParentContext
 from actiondesk.actions.results import ActionError, Error, Rendered, render
 from actiondesk.actions.spec import Action
 from actiondesk.data.state import runs_table
-from actiondesk.errors import ConfigurationError, ConflictError, ForbiddenError, NotFoundError
+from actiondesk.errors import (
+    ConfigurationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    lost_database,
+)
 from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.services._run_selection import rebuild_selection
 from actiondesk.services.runs import Background, IdempotencyConflict, RunRecord
@@ -146,8 +150,9 @@ class BackgroundRuns:
         self.store = store
         self.config = config
         self.approvals: ApprovalsService | None = None
-        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = runs.owner
         self.runner: Runner = self._runner()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def _runner(self) -> Runner:
         if self.config.runner == "procrastinate":
@@ -160,9 +165,27 @@ class BackgroundRuns:
 
     async def start(self) -> None:
         await self.runner.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="actiondesk-run-sweep")
 
     async def stop(self) -> None:
         await self.runner.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await self.runs.close()
+
+    async def _sweep(self) -> None:
+        """At start and every lease: inline runs whose process died are marked failed."""
+        while True:
+            try:
+                await self.runs.sweep_abandoned()
+            except Exception as exc:
+                if not lost_database(exc):
+                    log.exception("could not look for abandoned runs; retrying")
+            await asyncio.sleep(self.config.lease.total_seconds())
 
     # -- queueing ---------------------------------------------------------------------------
 
