@@ -23,6 +23,7 @@ from actiondesk.data.urls import to_sync_url
 from actiondesk.remote import GET_ACTION_LIST, RemoteActions, SqlNonceStore, sign
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import free_port
+from tests.remote.conftest import stop_remote_process
 from tests.remote.remote_app import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +51,7 @@ def remote_process(url: str | None, *, wsgi: bool) -> Iterator[str]:
             time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_remote_process(proc)
 
 
 def post(url: str, headers: dict[str, str]) -> httpx.Response:
