@@ -86,7 +86,7 @@ def check(target: TargetArg) -> None:
     from actiondesk._cli_support import load_desk
 
     desk = load_desk(target)
-    problems = asyncio.run(desk.check())
+    problems = asyncio.run(_check(desk))
     for note in desk.datasource.notes:
         typer.echo(f"note: {note}")
     if problems:
@@ -94,6 +94,20 @@ def check(target: TargetArg) -> None:
         raise typer.Exit(1)
     names = ", ".join(desk.datasource.collections) or "none"
     typer.echo(f"ok: {len(desk.datasource.collections)} collections ({names})")
+
+
+async def _check(desk: Desk) -> list[str]:
+    problems = await desk.check()
+    # Runs waiting longer than a lease for a runner nobody serves (or no worker at all).
+    try:
+        await desk.state.start()
+        problems.extend(await desk.background.unserved(desk.background.config.lease,
+                                                       workers=True))
+    except Exception:  # noqa: S110 - an unreachable state database is reported above
+        pass
+    finally:
+        await desk.state.close()
+    return problems
 
 
 @app.command()
