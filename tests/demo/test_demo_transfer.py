@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, cast
 
 import httpx
