@@ -30,7 +30,7 @@ def demo_db(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("transfer-" + request.param)
     with scratch_database(request.param, directory) as url:
-        asyncio.run(seed_demo(to_async_url(url)))
+        asyncio.run(seed_demo(to_async_url(url).render_as_string(hide_password=False)))
         yield url
 
 
