@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import csv
 import datetime as dt
+import decimal
 import io
 import logging
 import os
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.context import Caller, ParentContext
 from actiondesk.actions.engine import redact
+from actiondesk.actions.forms import FormField, FormFieldType
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
@@ -98,6 +100,21 @@ _e = approval_events_table.c
 _r = approval_records_table.c
 _t = runs_table.c
 _SHOWN = [c for c in approvals_table.c if c.name != "values"]
+_DECIDING = ("approved", "rejected", "cancelled", "expired")
+EXPORT_COLUMNS = ["id", "requested_at", "action", "collection", "requester", "record_count",
+                  "values", "status", "approvals_required", "approvers", "decision",
+                  "reviewer", "decided_at", "decision_message", "reason", "run_id"]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What ended a request's review: the last approval (that made it run), the rejection,
+    the cancellation or the expiry; ``by`` is None for an expiry."""
+
+    kind: str
+    by: dict[str, str] | None
+    at: dt.datetime
+    message: str | None
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,12 @@ class ApprovalRecord:
     result_mime: str | None
     reason: str | None
     approvers: list[dict[str, str]] = field(default_factory=list)
+    decision: Decided | None = None
+
+    @property
+    def decided(self) -> Decided | None:
+        """The decision, once the request left ``pending``."""
+        return None if self.status == "pending" else self.decision
 
     def summary_json(self) -> dict[str, Any]:
         """What the 202 of a request answers."""
@@ -153,6 +176,9 @@ class ApprovalRecord:
             "approvals": len(self.approvers),
             "approvers": self.approvers,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "decision": self.decided.kind if self.decided else None,
+            "reviewer": self.decided.by if self.decided else None,
+            "decision_message": self.decided.message if self.decided else None,
             "run_id": self.run_id,
             "result": self.result,
             "result_kind": self.result_kind,
@@ -701,9 +727,7 @@ class ApprovalsService:
         """The history as CSV lines, read page by page (async generator)."""
         await self._expire_due()
         where = self._history_where(access, filters)
-        yield _csv_line(["id", "requested_at", "action", "collection", "requester",
-                         "record_count", "values", "status", "approvals_required",
-                         "approvers", "decided_at", "reason", "run_id"])
+        yield _csv_line(EXPORT_COLUMNS)
         after: tuple[dt.datetime, str] | None = None
         while True:
             query = sa.select(*_SHOWN).where(*where).order_by(_a.created_at, _a.id)
@@ -713,20 +737,32 @@ class ApprovalsService:
                     sa.and_(_a.created_at == after[0], _a.id > after[1])))
             async with self.store.engine.connect() as conn:
                 rows = (await conn.execute(query.limit(_EXPORT_PAGE))).all()
-                approvers = await _approvers_of(conn, [row.id for row in rows])
-            for row in rows:
-                m = row._mapping
+                found = await self._with_people(conn, rows)
+            for approval in found:
+                decided = approval.decided
                 yield _csv_line([
-                    m["id"], m["created_at"].isoformat(), m["action_slug"],
-                    m["collection"], m["requester_email"], m["record_count"],
-                    _json(m["values_display"]), m["status"], m["approvals_required"],
-                    " ".join(a["email"] for a in approvers.get(m["id"], [])),
-                    m["decided_at"].isoformat() if m["decided_at"] else "", m["reason"] or "",
-                    m["run_id"] or "",
+                    approval.id, _iso(approval.created_at), approval.action_slug,
+                    approval.collection, approval.requester_email, approval.record_count,
+                    _json(self._canonical(approval)), approval.status,
+                    approval.approvals_required,
+                    " ".join(a["email"] for a in approval.approvers),
+                    decided.kind if decided else "",
+                    decided.by["email"] if decided and decided.by else "",
+                    _iso(approval.decided_at), decided.message if decided else "",
+                    approval.reason, approval.run_id,
                 ])
             if len(rows) < _EXPORT_PAGE:
                 return
             after = (rows[-1].created_at, rows[-1].id)
+
+    def _canonical(self, approval: ApprovalRecord) -> dict[str, Any]:
+        """The displayed values in their canonical form (an action that no longer exists
+        keeps them as stored)."""
+        try:
+            action = self.registry.get(approval.collection, approval.action_slug)
+        except NotFoundError:
+            return approval.values
+        return canonical_values(action, approval.values)
 
     def _reviewable(self, access: Access) -> sa.ColumnElement[bool] | None:
         caller = access.caller
@@ -796,8 +832,18 @@ class ApprovalsService:
             rows = (await conn.execute(query)).all()
             count = await conn.scalar(
                 sa.select(sa.func.count()).select_from(approvals_table).where(*where))
-            approvers = await _approvers_of(conn, [row.id for row in rows])
-        return [_record(r._mapping, approvers.get(r.id, [])) for r in rows], int(count or 0)
+            found = await self._with_people(conn, rows)
+        return found, int(count or 0)
+
+    async def _with_people(
+        self, conn: AsyncConnection, rows: Sequence[sa.Row[Any]]
+    ) -> list[ApprovalRecord]:
+        """Records of ``rows`` with their approvers and decision."""
+        ids = [row.id for row in rows]
+        approvers = await _approvers_of(conn, ids)
+        decisions = await _decisions_of(conn, ids)
+        return [_record(r._mapping, approvers.get(r.id, []), decisions.get(r.id))
+                for r in rows]
 
     async def _fetch(self, approval_id: str) -> ApprovalRecord:
         """The request (expired first if its time is up); NotFoundError if there is none."""
@@ -809,8 +855,7 @@ class ApprovalsService:
                        ).first()
                 if row is None:
                     raise NotFoundError(f"no approval request {approval_id!r}")
-                approvers = await _approvers_of(conn, [approval_id])
-            record = _record(row._mapping, approvers.get(approval_id, []))
+                record = (await self._with_people(conn, [row]))[0]
             if record.status != "pending" or record.expires_at > _now():
                 return record
             await self._expire(approval_id)
@@ -913,7 +958,23 @@ async def _approvers_of(
     return found
 
 
-def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRecord:
+async def _decisions_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Decided]:
+    """The last deciding event of each request (see ``Decided``)."""
+    if not ids:
+        return {}
+    rows = (await conn.execute(
+        sa.select(_e.approval_id, _e.actor_id, _e.actor_email, _e.kind, _e.at, _e.message)
+        .where(_e.approval_id.in_(list(ids)), _e.kind.in_(_DECIDING)).order_by(_e.at, _e.id)
+    )).all()
+    return {row.approval_id: Decided(
+        kind=row.kind, at=row.at, message=row.message,
+        by={"id": row.actor_id, "email": row.actor_email} if row.actor_id else None,
+    ) for row in rows}
+
+
+def _record(
+    m: Mapping[Any, Any], approvers: list[dict[str, str]], decision: Decided | None = None
+) -> ApprovalRecord:
     return ApprovalRecord(
         id=m["id"], action_slug=m["action_slug"], action_name=m["action_name"],
         collection=m["collection"] or None, scope=m["scope"], requester=m["requester"] or {},
@@ -925,6 +986,7 @@ def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRe
         result=m["result"], result_kind=m["result_kind"],
         result_status_code=m["result_status_code"], result_filename=m["result_filename"],
         result_mime=m["result_mime"], reason=m["reason"], approvers=approvers,
+        decision=decision,
     )
 
 
@@ -1005,6 +1067,36 @@ def _csv_line(cells: Sequence[Any]) -> str:
 def _safe_cell(text: str) -> str:
     # A cell starting with = + - @ is a formula to a spreadsheet: shown as text instead.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def canonical_values(action: Action, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Displayed form values in one form per value, whatever was typed: decimals with the
+    field's places (else without trailing zeros), dates and times in UTC."""
+    return {name: _canonical_value(action.form_field(name), value)
+            for name, value in values.items()}
+
+
+def _canonical_value(spec: FormField | None, value: Any) -> Any:
+    if spec is None or not isinstance(value, str):
+        return value
+    try:
+        if spec.type is FormFieldType.DECIMAL:
+            number = decimal.Decimal(value)
+            places = getattr(spec, "places", None)
+            if isinstance(places, int):
+                return str(number.quantize(decimal.Decimal(1).scaleb(-places)))
+            text = format(number.normalize(), "f")
+            return "0" if text in ("-0", "0") else text
+        if spec.type in (FormFieldType.DATE, FormFieldType.DATETIME):
+            moment = dt.datetime.fromisoformat(value)
+            return _iso(moment) if moment.tzinfo is not None else value
+    except (ArithmeticError, ValueError):
+        pass  # REDACTED, or a value stored by an older version: kept as it is
+    return value
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat()
 
 
 def _now() -> dt.datetime:
