@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from actiondesk.data.state_approvals import (
     approvals_table,
 )
 from actiondesk.data.urls import to_async_url
+from actiondesk.services.approvals import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from tests.approvals.approvals_app import (
     POLICIES,
     ROLES,
@@ -355,6 +357,14 @@ def test_history_filters_and_csv_export(server: Server) -> None:
                                  params={"status": "nope"}).status_code == 400
 
 
+def test_the_readme_lists_the_export_columns() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"`{', '.join(EXPORT_COLUMNS)}`" in readme
+    # The recovery paragraph quotes the reasons a recovered request ends with.
+    for reason in (NOT_STARTED, INTERRUPTED):
+        assert f"*\"{reason.split(':')[0]}\"*" in readme
+
+
 def rows_of(url: str, statement: Any) -> list[Any]:
     async def run() -> list[Any]:
         engine = create_async_engine(to_async_url(url))
@@ -389,7 +399,9 @@ def test_the_export_and_the_history_say_who_decided_when_and_the_canonical_value
 
     export = server.api(ADMIN).get("/approvals/export.csv", params={"requester": SUPPORT})
     assert export.status_code == 200, export.text
-    lines = {r["id"]: r for r in csv.DictReader(io.StringIO(export.text)) if r["id"] in ids}
+    reader = csv.DictReader(io.StringIO(export.text))
+    lines = {r["id"]: r for r in reader if r["id"] in ids}
+    assert reader.fieldnames == EXPORT_COLUMNS
     assert set(lines) == set(ids)
     a, e = approvals_table.c, approval_events_table.c
     stored = {r.id: r for r in rows_of(server.url, sa.select(
