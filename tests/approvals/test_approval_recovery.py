@@ -7,7 +7,9 @@ import asyncio
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +59,32 @@ def settled(client: httpx.Client, approval_id: str) -> dict[str, Any] | None:
     return None if body["status"] == "executing" else body
 
 
-def databases(backend: str, tmp_path: Path, url: str) -> tuple[str, dict[str, str]]:
-    asyncio.run(create_items(url, 5))
-    state = f"sqlite:///{tmp_path / 'state.db'}" if backend == "sqlite" else url
-    return state, environment(url, state)
+@dataclass(frozen=True)
+class Setup:
+    url: str
+    state: str
+    env: dict[str, str]
+    tokens: dict[str, str]
+    log: Path
+
+
+@contextmanager
+def prepared(backend: str, tmp_path: Path) -> Iterator[Setup]:
+    """Five items on ``backend``, the state in the same database (a file for SQLite), the
+    users' tokens; servers are started by the test."""
+    with scratch_database(backend, tmp_path) as url:
+        asyncio.run(create_items(url, 5))
+        state = f"sqlite:///{tmp_path / 'state.db'}" if backend == "sqlite" else url
+        yield Setup(url, state, environment(url, state), tokens_for(build_desk(url, state)),
+                    tmp_path / "servers.log")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_request_killed_mid_handler_fails_as_interrupted_and_never_reruns(
     backend: str, tmp_path: Path
 ) -> None:
-    with scratch_database(backend, tmp_path) as url:
-        state, env = databases(backend, tmp_path, url)
-        tokens = tokens_for(build_desk(url, state))
-        log = tmp_path / "servers.log"
+    with prepared(backend, tmp_path) as setup:
+        url, env, tokens, log = setup.url, setup.env, setup.tokens, setup.log
         with server(env, tokens[BOSS], log) as (base, first), api_of(base, tokens) as api:
             approval_id = request_hang(api(CLERK))
 
@@ -102,15 +116,13 @@ def test_a_request_killed_mid_handler_fails_as_interrupted_and_never_reruns(
 def test_a_request_claimed_by_a_dead_process_before_its_run_fails_as_not_started(
     backend: str, tmp_path: Path
 ) -> None:
-    with scratch_database(backend, tmp_path) as url:
-        state, env = databases(backend, tmp_path, url)
-        tokens = tokens_for(build_desk(url, state))
-        log = tmp_path / "servers.log"
+    with prepared(backend, tmp_path) as setup:
+        url, env, tokens, log = setup.url, setup.env, setup.tokens, setup.log
         with server(env, tokens[BOSS], log) as (base, first), api_of(base, tokens) as api:
             approval_id = request_hang(api(CLERK))
             kill(first)
         # What a process leaves when it dies between the claim and the run's start.
-        asyncio.run(claimed_long_ago(state, approval_id))
+        asyncio.run(claimed_long_ago(setup.state, approval_id))
         with server(env, tokens[BOSS], log) as (base, _), api_of(base, tokens) as api:
             done = wait_for(lambda: settled(api(BOSS), approval_id),
                             "the claimed request stayed executing")
