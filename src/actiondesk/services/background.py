@@ -436,13 +436,10 @@ class BackgroundRuns:
             await self.approvals.finish_run(str(approval.get("id")), run)
 
     async def recover_approvals(self) -> None:
-        """Approvals still ``executing`` whose background run has finished (the process
-        stopped between the two writes): finish them from their run."""
-        if self.approvals is None:
-            return
-        for run_id in await self.approvals.executing_runs():
-            with contextlib.suppress(NotFoundError):
-                await self.finish_approval(run_id)
+        """Approvals left ``executing`` by a process that stopped: finished from their run,
+        or failed as interrupted (``ApprovalsService.recover_interrupted``)."""
+        if self.approvals is not None:
+            await self.approvals.recover_interrupted()
 
     # -- cancelling -------------------------------------------------------------------------
 
