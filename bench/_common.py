@@ -35,7 +35,8 @@ T = TypeVar("T")
 MIB = 1024 * 1024
 SERVER_START_TIMEOUT_S = 60.0
 
-SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
+# A throwaway local server, but a key a real desk accepts (32+ random-looking characters).
+SECRET_KEY = "bench-local-Qx7vK2mZp9LwR4tY8nB3cF6hJ1dG5sA0"  # noqa: S105
 BENCH_ROLE = "bench"
 BENCH_EMAIL = "bench@bench.example"
 

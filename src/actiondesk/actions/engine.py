@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 import sqlalchemy as sa
 
+from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
 from actiondesk.actions.form_values import FormValidationError, json_value, validate_values
 from actiondesk.actions.forms import FormField, ResolvedField, compute, resolve_field
@@ -355,7 +356,7 @@ class ActionsService:
                 failing += sum(1 for row in batch if not condition(row))
         if failing == 0:
             return EnabledState(True)
-        reason = disabled_reason or _describe(condition)
+        reason = disabled_reason or _describe(condition, selection.collection)
         if total == 1:
             return EnabledState(False, reason)
         return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
@@ -734,6 +735,7 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
         for k, v in (
             ("min", field.min), ("max", field.max), ("min_length", field.min_length),
             ("max_length", field.max_length), ("pattern", field.pattern),
+            ("places", field.spec.places), ("max_digits", field.spec.max_digits),
         )
         if v is not None
     }
@@ -759,9 +761,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _describe(condition: Any) -> str:
+def _describe(condition: Any, collection: Collection) -> str:
     if isinstance(condition, Condition | Group):
-        return "the action's condition does not hold: " + json.dumps(
-            condition.to_json(), default=str
-        )
+        return condition_sentence(condition, collection)
     return "the action's condition does not hold"
