@@ -161,7 +161,7 @@ def test_a_running_run_is_followed_until_it_ends(new_page: Any, runs_site: Site)
     with ThreadPoolExecutor(max_workers=1) as pool:
         admin = api_client(runs_site, *ADMIN)
         try:
-            answer = pool.submit(execute, admin, "companies", "slow-export", ["4"])
+            answer = pool.submit(execute, admin, "slow-export", jsonapi(["4"], {}))
             deadline = time.monotonic() + 20
             while count(runs_site) == before and time.monotonic() < deadline:
                 time.sleep(0.05)
