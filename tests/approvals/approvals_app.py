@@ -5,7 +5,6 @@ database, so tests count executions across server threads."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -145,11 +144,3 @@ async def create_extra(url: str, item_count: int = 0) -> None:
                     for i in range(start + 1, min(start + 10_000, item_count) + 1)])
     finally:
         await engine.dispose()
-
-
-def jsonapi(ids: list[str] | None = None, values: dict[str, Any] | None = None,
-            **attributes: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"ids": ids or [], **attributes}
-    if values is not None:
-        attrs["values"] = values
-    return {"data": {"type": "custom-action-requests", "attributes": attrs}}

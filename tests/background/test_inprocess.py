@@ -26,12 +26,12 @@ from tests.background.background_app import (
     build_desk,
     counters,
     create_items,
-    jsonapi,
     lease,
     tokens_for,
 )
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
+from tests.support import jsonapi
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

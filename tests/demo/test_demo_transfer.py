@@ -21,6 +21,7 @@ from actiondesk.demo.seed import seed_demo
 from actiondesk.services.permissions import Policy
 from tests.conftest import admin_api, served
 from tests.databases import BACKENDS, scratch_database
+from tests.support import execute, jsonapi
 
 ACCOUNTS = cast(sa.Table, Account.__table__)
 
@@ -76,16 +77,13 @@ def three_eur_accounts(url: str) -> list[int]:
 
 
 def transfer(api: httpx.Client, selected: int, values: dict[str, Any]) -> httpx.Response:
-    return api.post("/collections/accounts/actions/account-transfer", json={"data": {
-        "type": "custom-action-requests",
-        "attributes": {"collection_name": "accounts", "ids": [str(selected)],
-                       "values": values}}})
+    return execute(api, "account-transfer",
+                   jsonapi([str(selected)], values, collection_name="accounts"), "accounts")
 
 
 def test_the_form_chooses_only_the_target(api: httpx.Client) -> None:
-    response = api.post("/collections/accounts/actions/account-transfer/form", json={"data": {
-        "type": "custom-action-requests",
-        "attributes": {"collection_name": "accounts", "ids": ["8"], "values": {}}}})
+    response = api.post("/collections/accounts/actions/account-transfer/form",
+                        json=jsonapi(["8"], {}, collection_name="accounts"))
     assert response.status_code == 200, response.text
     names = [f["name"] for f in response.json()["fields"]]
     assert names == ["to_account", "amount", "comment", "date"]

@@ -31,10 +31,10 @@ from actiondesk.services import passwords
 from actiondesk.services import users as users_module
 from actiondesk.services.permissions import Policy, RoleSpec
 from actiondesk.services.users import User
-from tests.actions_app import jsonapi
 from tests.auth_support import ServedDesk, access_token, bearer, provision, with_started
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import jsonapi, refused
 
 SECRET = "auth-tests-secret"
 EXTERNAL_SECRET = "x" * 32
@@ -161,16 +161,6 @@ def dev_site(data_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The JSON error body of a refusal; never a traceback."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert "Traceback" not in response.text and 'File "' not in response.text
-    return body
 
 
 def audit_events(site: Site, kind: str) -> list[dict[str, Any]]:
@@ -388,7 +378,6 @@ def desk_key(site: Site) -> bytes:
 
 @functools.cache
 def _rsa_key() -> Any:
-    pytest.importorskip("cryptography", reason="RS256 tokens need the cryptography package")
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -20,11 +20,11 @@ import pytest
 from actiondesk import ActionContext, Condition, Desk, Success
 from actiondesk import fields as f
 from actiondesk.services.permissions import ActionSetting, Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import jsonapi, refused
 
 SECRET = "matrix-secret"
 EMAILS = {role: f"{role}@matrix.test" for role in ("admin", "support", "viewer", "auditor")}
@@ -333,15 +333,6 @@ CASES: list[Case | Any] = [
 ]
 
 CASES = [pytest.param(c, id=c.name) for c in CASES]
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def forbidden_events(matrix: Matrix, path: str, email: str) -> list[str]:

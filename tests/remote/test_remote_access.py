@@ -14,10 +14,10 @@ import pytest
 
 from actiondesk import Condition
 from actiondesk.services.permissions import Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.live_server import live_server
 from tests.remote.remote_desk import Remote, build_desk
+from tests.support import jsonapi
 
 SUPPORT, MANAGER, VIEWER = "support@remote.test", "manager@remote.test", "viewer@remote.test"
 ROLES = [RoleSpec("support", read_all=True), RoleSpec("manager", read_all=True),

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from actiondesk.http.auth import COOKIE, CSRF_HEADER
-from tests.actions_app import jsonapi
 from tests.http.test_auth import ATTACKS
 from tests.security.attack_app import (
     AGENT,
@@ -34,6 +33,7 @@ from tests.security.attack_app import (
     XSS_RECORD,
 )
 from tests.security.conftest import AttackLog, Site
+from tests.support import execute, jsonapi
 
 ACTIONS = "/collections/companies/actions"
 
@@ -42,11 +42,6 @@ ACTIONS = "/collections/companies/actions"
 def agent(site: Site) -> Iterator[httpx.Client]:
     with site.client(AGENT) as client:
         yield client
-
-
-def execute(client: httpx.Client, slug: str, body: dict[str, Any],
-            **kwargs: Any) -> httpx.Response:
-    return client.post(f"{ACTIONS}/{slug}", json=body, **kwargs)
 
 
 # -- credentials ----------------------------------------------------------------------------
