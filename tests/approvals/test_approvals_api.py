@@ -9,7 +9,6 @@ import datetime as dt
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -478,7 +477,6 @@ def test_parallel_approvals_execute_exactly_once(server: Server) -> None:
 
 @ON_POSTGRESQL
 def test_a_large_select_all_request_is_stored_and_executed(server: Server) -> None:
-    started = time.monotonic()
     approval = server.request(SUPPORT, [], path="/collections/items/actions/flag-items",
                               values={}, all_records=True)
     assert approval["record_count"] == BIG
@@ -498,4 +496,3 @@ def test_a_large_select_all_request_is_stored_and_executed(server: Server) -> No
     assert sql(server.url, sa.select(sa.func.count()).select_from(items)
                .where(items.c.flagged)) == BIG
     assert server.calls("flag-items") == 1
-    assert time.monotonic() - started < 120
