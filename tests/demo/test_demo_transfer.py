@@ -38,20 +38,25 @@ def demo_db(request: pytest.FixtureRequest,
 @pytest.fixture(scope="module")
 def api(demo_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     state = tmp_path_factory.mktemp("transfer-state") / "state.db"
-    desk = Desk(database_url=demo_db, state_url=f"sqlite:///{state}",
-                secret_key="test-secret-transfer", models=[DemoBase])
-    register_demo_actions(desk)
+
+    def make_desk() -> Desk:
+        desk = Desk(database_url=demo_db, state_url=f"sqlite:///{state}",
+                    secret_key="test-secret-transfer", models=[DemoBase])
+        register_demo_actions(desk)
+        return desk
 
     async def grant() -> None:
-        await desk.start()
+        # Its own desk: the served one's engines belong to the server's event loop.
+        granting = make_desk()
+        await granting.start()
         try:
-            await desk.permissions.put_policy(
+            await granting.permissions.put_policy(
                 Policy("admin", "accounts", "account-transfer", "trigger"))
         finally:
-            await desk.stop()
+            await granting.stop()
 
-    with served(desk) as base, admin_api(base) as client:
-        asyncio.run(grant())
+    with served(make_desk()) as base, admin_api(base) as client:
+        asyncio.run(grant())  # once served: serving creates the admin role
         yield client
 
 
