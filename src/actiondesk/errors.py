@@ -79,7 +79,7 @@ class ConcealedError(NotFoundError):
 
     @property
     def audit_reason(self) -> str:
-        return f"{self.reason} (answered as unknown)"
+        return f"{self.reason}; answered as unknown (404)"
 
 
 class FilterError(BadRequestError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -21,17 +20,15 @@ from actiondesk.data.state_approvals import approvals_table
 from actiondesk.services.permissions import Policy
 from tests.approvals.approvals_app import (
     POLICIES,
-    ROLES,
-    USERS,
     build_desk,
     create_extra,
     handler_calls,
     jsonapi,
+    serve,
 )
-from tests.approvals.test_approvals_api import sql
-from tests.auth_support import access_token, bearer, provision
+from tests.approvals.test_approvals_api import Server, sql
+from tests.auth_support import bearer
 from tests.databases import BACKENDS, scratch_database
-from tests.live_server import live_server
 from tests.sample_schema import create_and_seed
 
 SUPPORT, MANAGER, ADMIN = "support@appr.test", "manager@appr.test", "admin@appr.test"
@@ -71,57 +68,33 @@ def promises_desk(url: str) -> Desk:
     return desk
 
 
-@dataclass
-class Server:
-    base: str
-    url: str
-    tokens: dict[str, str]
-    clients: dict[str, httpx.Client] = field(default_factory=dict)
-
-    def api(self, email: str) -> httpx.Client:
-        if email not in self.clients:
-            self.clients[email] = httpx.Client(base_url=self.base + "/api",
-                                               headers=bearer(self.tokens[email]), timeout=120)
-        return self.clients[email]
-
-    def charge(self, ids: list[str], values: dict[str, Any], key: str | None = None,
-               email: str = SUPPORT) -> httpx.Response:
+class PromisesServer(Server):
+    def charge(self, ids: list[str], values: dict[str, Any], key: str | None = None
+               ) -> httpx.Response:
         headers = {"Idempotency-Key": key} if key is not None else {}
-        return self.api(email).post(CHARGE, json=jsonapi(ids, values), headers=headers)
-
-    def calls(self, action: str) -> int:
-        return int(sql(self.url, sa.select(sa.func.count()).select_from(handler_calls)
-                       .where(handler_calls.c.action == action)))
+        return self.api(SUPPORT).post(CHARGE, json=jsonapi(ids, values), headers=headers)
 
     def approvals_of(self, action: str) -> int:
         return int(sql(self.url, sa.select(sa.func.count()).select_from(approvals_table)
                        .where(approvals_table.c.action_slug == action)))
 
-    def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromisesServer]:
     backend: str = request.param
     with scratch_database(backend, tmp_path_factory.mktemp("promises-" + backend)) as url:
         asyncio.run(create_and_seed(url))
         asyncio.run(create_extra(url))
-        desk = promises_desk(url)
-        users = provision(desk, roles=ROLES, policies=[*POLICIES, *EXTRA_POLICIES],
-                          users={email: (role, None) for email, role in USERS.items()})
-        tokens = {email: access_token(desk, user) for email, user in users.items()}
-        with live_server(desk) as base:
-            found = Server(base, url, tokens)
+        with serve(promises_desk(url), [*POLICIES, *EXTRA_POLICIES]) as (base, tokens):
+            found = PromisesServer(backend, base, url, tokens)
             try:
                 yield found
             finally:
                 found.close()
 
 
-def run_of(server: Server, response: httpx.Response) -> dict[str, Any]:
+def run_of(server: PromisesServer, response: httpx.Response) -> dict[str, Any]:
     """The run an execution answer names in its header (read as an admin)."""
     run_id = response.headers[RUN_HEADER]
     answer = server.api(ADMIN).get(f"/runs/{run_id}")
@@ -133,7 +106,7 @@ def run_of(server: Server, response: httpx.Response) -> dict[str, Any]:
 # -- 1. an Idempotency-Key holds for approval requests -----------------------------------------
 
 
-def test_a_retried_request_needing_approval_gets_the_same_request(server: Server) -> None:
+def test_a_retried_request_needing_approval_gets_the_same_request(server: PromisesServer) -> None:
     before = server.approvals_of("charge")
     first = server.charge(["3"], BIG_CHARGE, key="charge-3-once")
     assert first.status_code == 202, first.text
@@ -167,7 +140,7 @@ def test_a_retried_request_needing_approval_gets_the_same_request(server: Server
     assert server.approvals_of("charge") == before + 1
 
 
-def test_concurrent_identical_requests_make_one_approval_request(server: Server) -> None:
+def test_concurrent_identical_requests_make_one_approval_request(server: PromisesServer) -> None:
     before = server.approvals_of("charge")
     barrier = threading.Barrier(8)
     answers: list[httpx.Response] = []
@@ -198,7 +171,7 @@ def test_concurrent_identical_requests_make_one_approval_request(server: Server)
     assert server.calls("charge") == calls + 1
 
 
-def test_without_a_key_each_request_is_its_own(server: Server) -> None:
+def test_without_a_key_each_request_is_its_own(server: PromisesServer) -> None:
     first, second = server.charge(["9"], BIG_CHARGE), server.charge(["9"], BIG_CHARGE)
     assert first.status_code == second.status_code == 202
     assert first.json()["approval"]["id"] != second.json()["approval"]["id"]
@@ -208,7 +181,7 @@ def test_without_a_key_each_request_is_its_own(server: Server) -> None:
 # -- 2. every execution answer names its run ------------------------------------------------------
 
 
-def test_every_execution_answer_carries_its_run_id(server: Server) -> None:
+def test_every_execution_answer_carries_its_run_id(server: PromisesServer) -> None:
     api = server.api(SUPPORT)
     done = api.post("/collections/companies/actions/mark-live", json=jsonapi(["3"]))
     assert done.status_code == 200, done.text
@@ -274,7 +247,7 @@ def same_answer(hidden: httpx.Response, unknown: httpx.Response, slugs: tuple[st
 @pytest.mark.parametrize(("path", "unknown", "reason"), HIDDEN)
 @pytest.mark.parametrize("suffix", ["", "/form"])
 def test_a_hidden_action_answers_exactly_as_an_unknown_one(
-    server: Server, path: str, unknown: str, reason: str, suffix: str,
+    server: PromisesServer, path: str, unknown: str, reason: str, suffix: str,
 ) -> None:
     api = server.api(SUPPORT)
     body = jsonapi(["3"] if path.startswith("/collections") else [], {"why": "x"})
@@ -289,11 +262,15 @@ def test_a_hidden_action_answers_exactly_as_an_unknown_one(
     mine = [e for e in events["events"] if e["caller_email"] == SUPPORT]
     assert mine and reason in mine[0]["reason"] and "'support'" in mine[0]["reason"]
     assert mine[0]["status_code"] == 404
+    if path.endswith("/audit-all"):  # the README's example
+        assert mine[0]["reason"] == (
+            "Audit all is not available to role 'support': role 'support' has no rule for "
+            "companies/audit-all (hidden by default); answered as unknown (404)")
     runs = api.get("/runs", params={"action": slugs[0], "page_size": 200}).json()
     assert runs["runs"] == []
 
 
-def test_hidden_actions_are_not_in_the_lists_with_a_selection(server: Server) -> None:
+def test_hidden_actions_are_not_in_the_lists_with_a_selection(server: PromisesServer) -> None:
     api = server.api(SUPPORT)
     listed = api.get("/collections/companies/actions", params={"ids": ["3"]})
     posted = api.post("/collections/companies/actions", json=jsonapi(["3"]))
@@ -304,7 +281,9 @@ def test_hidden_actions_are_not_in_the_lists_with_a_selection(server: Server) ->
     assert "reindex" not in {a["slug"] for a in api.get("/actions").json()["actions"]}
 
 
-def test_an_unreadable_collection_refuses_known_and_unknown_slugs_alike(server: Server) -> None:
+def test_an_unreadable_collection_refuses_known_and_unknown_slugs_alike(
+    server: PromisesServer,
+) -> None:
     """Before its actions are looked up: the 403 names the collection, never the action."""
     # The viewer reads every collection in this desk; take its right to read companies away.
     admin = server.api(ADMIN)

@@ -568,8 +568,8 @@ class ActionsService:
             approval = await approvals.request(conn, action, access, decision, selection,
                                                values, parent)
             return Answer(status="approval_requested", status_code=202, result_kind="approval",
-                          message=f"{action.name} is waiting for approval (request "
-                          f"{approval.id})", result={"approval": approval.summary_json()})
+                          message=f"{action.name} is waiting for approval",
+                          result={"approval": approval.summary_json()})
 
         try:
             begun = await self._begin(**_run_fields(action, access.caller, selection, total,
