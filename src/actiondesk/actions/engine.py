@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
 from actiondesk.actions.form_values import FormValidationError, json_value, validate_values
 from actiondesk.actions.forms import FormField, ResolvedField, compute, resolve_field
@@ -360,7 +360,7 @@ class ActionsService:
                 failing += sum(1 for row in batch if not condition(row))
         if failing == 0:
             return EnabledState(True)
-        reason = disabled_reason or _describe(condition)
+        reason = disabled_reason or _describe(condition, selection.collection)
         if total == 1:
             return EnabledState(False, reason)
         return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
@@ -763,6 +763,7 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
         for k, v in (
             ("min", field.min), ("max", field.max), ("min_length", field.min_length),
             ("max_length", field.max_length), ("pattern", field.pattern),
+            ("places", field.spec.places), ("max_digits", field.spec.max_digits),
         )
         if v is not None
     }
@@ -784,9 +785,7 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
     }
 
 
-def _describe(condition: Any) -> str:
+def _describe(condition: Any, collection: Collection) -> str:
     if isinstance(condition, Condition | Group):
-        return "the action's condition does not hold: " + json.dumps(
-            condition.to_json(), default=str
-        )
+        return condition_sentence(condition, collection)
     return "the action's condition does not hold"

@@ -20,8 +20,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,7 +33,13 @@ from actiondesk.actions.context import ActionContext, Caller, ParentContext
 from actiondesk.actions.results import ActionError, Error, Rendered, render
 from actiondesk.actions.spec import Action
 from actiondesk.data.state import runs_table
-from actiondesk.errors import ConfigurationError, ConflictError, ForbiddenError, NotFoundError
+from actiondesk.errors import (
+    ConfigurationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    lost_database,
+)
 from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.services._run_selection import rebuild_selection
 from actiondesk.services.runs import (
@@ -150,8 +154,9 @@ class BackgroundRuns:
         self.store = store
         self.config = config
         self.approvals: ApprovalsService | None = None
-        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = runs.owner
         self.runner: Runner = self._runner()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def _runner(self) -> Runner:
         if self.config.runner == "procrastinate":
@@ -164,9 +169,27 @@ class BackgroundRuns:
 
     async def start(self) -> None:
         await self.runner.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="actiondesk-run-sweep")
 
     async def stop(self) -> None:
         await self.runner.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await self.runs.close()
+
+    async def _sweep(self) -> None:
+        """At start and every lease: inline runs whose process died are marked failed."""
+        while True:
+            try:
+                await self.runs.sweep_abandoned()
+            except Exception as exc:
+                if not lost_database(exc):
+                    log.exception("could not look for abandoned runs; retrying")
+            await asyncio.sleep(self.config.lease.total_seconds())
 
     # -- queueing ---------------------------------------------------------------------------
 
@@ -236,6 +259,41 @@ class BackgroundRuns:
         async with self.store.read() as conn:
             found = (await conn.scalars(query)).all()
         return [run_id for run_id in found if run_id not in skip][:limit]
+
+    async def unserved(self, older_than: dt.timedelta, *, workers: bool = False) -> list[str]:
+        """Why background runs wait in vain, a sentence per runner: runs that have waited
+        (queued, or running with an expired lease) for more than ``older_than`` for a runner
+        this process does not use; with ``workers``, also Procrastinate runs while no
+        Procrastinate worker is alive. Runs record their runner, so a worker or server
+        started with the wrong one finds out."""
+        now = _now()
+        cutoff = now - older_than
+        query = (
+            sa.select(_t.runner, sa.func.count(), sa.func.min(_t.started_at))
+            .where(_t.runner.is_not(None),
+                   sa.or_(sa.and_(_t.status == "queued", _t.started_at <= cutoff),
+                          sa.and_(_t.status == "running", _t.lease_expires_at <= cutoff)))
+            .group_by(_t.runner)
+            .order_by(_t.runner)
+        )
+        mine = self.config.runner
+        found = []
+        async with self.store.read() as conn:
+            for runner, count, oldest in (await conn.execute(query)).all():
+                waiting = (f"{count} background run{'s' if count != 1 else ''} "
+                           f"wait{'s' if count == 1 else ''} for the {runner!r} runner (the "
+                           f"oldest queued {_age(now - oldest)} ago)")
+                if runner != mine:
+                    found.append(
+                        f"{waiting}, but this process uses runner {mine!r} and never runs "
+                        f"them: run `actiondesk worker` (or the server) with "
+                        f"ACTIONDESK_RUNNER={runner} (or Desk(runner={runner!r})), like the "
+                        "server that queued them")
+                elif workers and runner == "procrastinate" and not await _live_workers(
+                        conn, self.config.lease):
+                    found.append(f"{waiting} and no Procrastinate worker is running: start "
+                                 "`actiondesk worker APP` with ACTIONDESK_RUNNER=procrastinate")
+        return found
 
     # -- executing --------------------------------------------------------------------------
 
@@ -423,6 +481,25 @@ class BackgroundRuns:
         if stopped.rowcount == 1:
             await self.finish_approval(run_id)
         return await self.runs.get(run_id)
+
+
+async def _live_workers(conn: AsyncConnection, lease: dt.timedelta) -> bool:
+    """Whether a Procrastinate worker sent a heartbeat within the lease (its own table)."""
+    if not await conn.scalar(sa.text("SELECT to_regclass('procrastinate_workers')")):
+        return False
+    return bool(await conn.scalar(
+        sa.text("SELECT count(*) FROM procrastinate_workers "
+                "WHERE last_heartbeat > now() - make_interval(secs => :seconds)"),
+        {"seconds": lease.total_seconds()}))
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 def _cancelled(control: RunControl) -> str:
