@@ -6,6 +6,7 @@ answers exactly as one that does not exist."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +30,7 @@ from tests.approvals.approvals_app import (
 from tests.approvals.test_approvals_api import Server, sql
 from tests.auth_support import bearer
 from tests.databases import BACKENDS, scratch_database
+from tests.doc_blocks import README
 from tests.sample_schema import create_and_seed
 
 SUPPORT, MANAGER, ADMIN = "support@appr.test", "manager@appr.test", "admin@appr.test"
@@ -236,6 +238,11 @@ HIDDEN = [
 ]
 
 
+def documented() -> str:
+    """The README, each run of white space as one space (its lines are wrapped)."""
+    return " ".join(README.read_text(encoding="utf-8").split())
+
+
 def same_answer(hidden: httpx.Response, unknown: httpx.Response, slugs: tuple[str, str]) -> None:
     assert hidden.status_code == unknown.status_code == 404, (hidden.text, unknown.text)
     assert hidden.json() == {"error": unknown.json()["error"].replace(*reversed(slugs))}
@@ -266,6 +273,9 @@ def test_a_hidden_action_answers_exactly_as_an_unknown_one(
         assert mine[0]["reason"] == (
             "Audit all is not available to role 'support': role 'support' has no rule for "
             "companies/audit-all (hidden by default); answered as unknown (404)")
+        assert f'("{mine[0]["reason"]}")' in documented()
+    if path.endswith("/purge") and not suffix:
+        assert f'404 `{json.dumps(hidden.json())}`' in documented()
     runs = api.get("/runs", params={"action": slugs[0], "page_size": 200}).json()
     assert runs["runs"] == []
 
@@ -299,3 +309,12 @@ def test_an_unreadable_collection_refuses_known_and_unknown_slugs_alike(
     finally:
         assert admin.put("/settings/roles/viewer", json={"read_all": True}).status_code == 200
 
+
+
+def test_an_admin_is_told_why_an_action_is_hidden(server: PromisesServer) -> None:
+    """Admins see every action in the settings: they get the reason, audited as a run."""
+    answer = server.api(ADMIN).post("/collections/companies/actions/purge", json=jsonapi(["3"]))
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"] == ("Purge is not available to role 'admin': role 'admin' "
+                                      "has no rule for companies/purge (hidden by default)")
+    assert run_of(server, answer)["status"] == "refused"
