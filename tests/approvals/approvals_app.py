@@ -5,6 +5,8 @@ database, so tests count executions across server threads."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -13,6 +15,8 @@ from actiondesk import ActionContext, Condition, Desk, File, Success
 from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
 from actiondesk.services.permissions import Policy, RoleSpec
+from tests.auth_support import access_token, provision
+from tests.live_server import live_server
 from tests.sample_schema import companies, metadata
 
 SECRET = "approvals-secret"
@@ -131,6 +135,19 @@ def build_desk(url: str, state_url: str, *, approval_ttl: dt.timedelta | None = 
         return Success(f"{changed} flagged")
 
     return desk
+
+
+@contextmanager
+def serve(
+    desk: Desk, policies: Sequence[Policy] = POLICIES
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """``desk`` over HTTP with the roles, ``policies`` and users above: its base URL, and a
+    bearer token per user's email."""
+    users = provision(desk, roles=ROLES, policies=policies,
+                      users={email: (role, None) for email, role in USERS.items()})
+    tokens = {email: access_token(desk, user) for email, user in users.items()}
+    with live_server(desk) as base:
+        yield base, tokens
 
 
 async def create_extra(url: str, item_count: int = 0) -> None:

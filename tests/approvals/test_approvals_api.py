@@ -27,17 +27,14 @@ from actiondesk.data.state_approvals import (
 from actiondesk.data.urls import to_async_url
 from actiondesk.services.approvals import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from tests.approvals.approvals_app import (
-    POLICIES,
-    ROLES,
-    USERS,
     build_desk,
     create_extra,
     handler_calls,
     items,
+    serve,
 )
-from tests.auth_support import access_token, bearer, provision
+from tests.auth_support import bearer
 from tests.databases import BACKENDS, scratch_database
-from tests.live_server import live_server
 from tests.sample_schema import companies, create_and_seed
 from tests.support import jsonapi
 
@@ -113,11 +110,7 @@ def server(request: pytest.FixtureRequest,
     with scratch_database(backend, tmp_path_factory.mktemp("approvals-" + backend)) as url:
         asyncio.run(create_and_seed(url))
         asyncio.run(create_extra(url, BIG if backend == "postgresql" else 30))
-        desk = build_desk(url, url)
-        users = provision(desk, roles=ROLES, policies=POLICIES,
-                          users={email: (role, None) for email, role in USERS.items()})
-        tokens = {email: access_token(desk, user) for email, user in users.items()}
-        with live_server(desk) as base:
+        with serve(build_desk(url, url)) as (base, tokens):
             found = Server(backend, base, url, tokens)
             try:
                 yield found

@@ -536,9 +536,13 @@ def test_external_identity_is_accepted_with_its_claims_and_role(external_site: S
         assert done.status_code == 200, done.text
         assert done.json() == {"success": "touched 1 for hana@host.example"}
         hidden = refused(host.post("/collections/companies/actions/secret-op",
-                                   json=jsonapi(["1"])), 403)
-        assert "hidden by default" in hidden["error"]
+                                   json=jsonapi(["1"])), 404)
+        assert hidden == {"error": "no action 'secret-op' on companies"}
     with external_site.admin() as admin:
+        why = admin.get("/audit", params={
+            "kind": "not_found", "path": "/api/collections/companies/actions/secret-op"}).json()
+        assert "'agent'" in why["events"][0]["reason"]
+        assert "hidden by default" in why["events"][0]["reason"]
         run = admin.get(f"/runs/{done.headers['x-actiondesk-run-id']}").json()
         assert run["caller"]["email"] == "hana@host.example"
         assert run["caller"]["tags"] == HOST_USER["tags"]
@@ -584,11 +588,14 @@ def test_dev_mode_lets_a_role_without_rules_trigger_everything(
     same = access_token(site.desk, site.users[NOBODY])
     with httpx.Client(base_url=site.api, headers=bearer(same), timeout=30) as strict:
         assert strict.get("/me").json()["dev_mode"] is False
+        # The role may not read the collection: refused before the action is looked up.
         body = refused(touch(strict), 403)
-        assert "'nobody'" in body["error"]
+        assert body == {"error": "role 'nobody' may not read collection 'companies'"}
         with site.admin() as admin:
-            run = admin.get(f"/runs/{body['detail']['run_id']}").json()
-        assert run["status"] == "refused" and run["caller"]["email"] == NOBODY
+            why = admin.get("/audit", params={
+                "kind": "forbidden", "path": "/api/collections/companies/actions/touch"}).json()
+        assert why["events"][0]["caller_email"] == NOBODY
+        assert why["events"][0]["reason"] == body["error"]
 
 
 # -- secrets -------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.actions.context import ActionContext, Caller, FormContext, ParentContext
@@ -41,7 +41,6 @@ from actiondesk.errors import (
     ActionFailedError,
     BadRequestError,
     ClientError,
-    ConflictError,
     FilterError,
     ForbiddenError,
     NotFoundError,
@@ -50,6 +49,7 @@ from actiondesk.errors import (
     lost_database,
 )
 from actiondesk.services.records import related_scope
+from actiondesk.services.runs import Answer, check_same_request
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
@@ -92,9 +92,13 @@ class ActionsService:
 
     # -- finding actions ------------------------------------------------------------------
 
-    def action(self, collection: str | None, slug: str) -> Action:
+    def action(self, collection: str | None, slug: str, access: Access) -> Action:
+        """The action named in a request. The collection must be readable, checked before the
+        slug is looked up, so the refusal is the same whether the action exists or not (as
+        is the 404 of ``Access.require_visible`` for an action the caller may not see)."""
         if collection is not None:
             self.datasource.collection(collection)
+            access.require_read(collection)
         return self.registry.get(collection, slug)
 
     def actions_of(self, collection: str | None) -> list[Action]:
@@ -403,7 +407,7 @@ class ActionsService:
         access: Access,
     ) -> dict[str, Any]:
         """Form load (no ``changed_field``) or change: the same checks as execution."""
-        action = self.action(collection, slug)
+        action = self.action(collection, slug, access)
         access.require_visible(action)
         selection, total = await self.selection(action, request, access)
         if selection is not None:
@@ -458,7 +462,7 @@ class ActionsService:
         idempotency_key: str | None = None,
     ) -> Outcome:
         caller = access.caller
-        action = self.action(collection, slug)
+        action = self.action(collection, slug, access)
         try:
             decision = access.require_visible(action)
         except ForbiddenError as exc:
@@ -491,29 +495,15 @@ class ActionsService:
         if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
             decision, selection, values
         ):
-            return await self._request_approval(action, access, decision, selection, values,
-                                                request.parent, described)
+            return await self._request_approval(action, access, decision, selection, total,
+                                                values, request.parent, idempotency_key)
         if self.background is not None and action.runs_in_background(total):
             return await self.background.submit(action, caller, selection, values, total,
                                                 idempotency_key)
-        begun = await self._begin(
-            action_slug=action.slug, action_name=action.name, collection=action.collection,
-            scope=action.scope.value, caller=caller.to_json(),
-            selection=selection.description if selection else {},
-            values=redact(action, values), record_count=total if selection else None,
-            idempotency_key=idempotency_key,
-        )
+        begun = await self._begin(**_run_fields(action, caller, selection, total, values),
+                                  idempotency_key=idempotency_key)
         if not isinstance(begun, str):
-            asked = {"selection": selection.description if selection else {},
-                     "values": redact(action, values)}
-            if _canonical(asked) != _canonical({"selection": begun.selection,
-                                                "values": begun.values}):
-                raise ConflictError(
-                    "this Idempotency-Key was used for a different request (other records "
-                    "or values); use a new key",
-                    detail={"run_id": begun.id},
-                )
-            return await self._replay(begun)
+            return await self._replay(begun, action, selection, values)
         return await self._run(action, begun, caller, selection, values, request.parent,
                                replayable=idempotency_key is not None)
 
@@ -557,26 +547,40 @@ class ActionsService:
         access: Access,
         decision: Decision,
         selection: Selection | None,
+        total: int,
         values: Mapping[str, Any],
         parent: ParentContext | None,
-        described: dict[str, Any],
+        idempotency_key: str | None,
     ) -> Outcome:
-        """Freeze the request for review instead of running it: 202 with the request."""
-        if self.approvals is None:
+        """Freeze the request for review instead of running it: 202 with the request. Its
+        run records the answer, in the transaction that freezes it, under the idempotency
+        key: a retry gets the same request, never a second one to approve."""
+        described = selection.description if selection else {}
+        approvals = self.approvals
+        if approvals is None:
             raise await self._refuse(
                 action, access.caller, described,
                 f"{action.name} needs approval for role {access.caller.role!r} "
                 f"({decision.reason}); approval requests are not available here",
             )
+
+        async def freeze(conn: AsyncConnection, run_id: str) -> Answer:
+            approval = await approvals.request(conn, action, access, decision, selection,
+                                               values, parent)
+            return Answer(status="approval_requested", status_code=202, result_kind="approval",
+                          message=f"{action.name} is waiting for approval",
+                          result={"approval": approval.summary_json()})
+
         try:
-            approval = await self.approvals.request(
-                action, access, decision, selection, values, parent
-            )
+            begun = await self._begin(**_run_fields(action, access.caller, selection, total,
+                                                    values),
+                                      idempotency_key=idempotency_key, handover=freeze)
         except ForbiddenError as exc:
             raise await self._refuse(action, access.caller, described, exc.message) from None
-        body = {"approval": approval.summary_json()}
-        message = f"{action.name} is waiting for approval"
-        return Outcome(Rendered(202, body, "approval", message), run_id="")
+        if isinstance(begun, str):
+            begun = await self.runs.get(begun)
+            return Outcome(_stored_answer(begun), begun.id)
+        return await self._replay(begun, action, selection, values)
 
     async def _approval_applies(
         self, decision: Decision, selection: Selection | None, values: Mapping[str, Any]
@@ -660,7 +664,14 @@ class ActionsService:
         )
         return Outcome(rendered, run_id)
 
-    async def _replay(self, run: RunRecord) -> Outcome:
+    async def _replay(
+        self, run: RunRecord, action: Action, selection: Selection | None,
+        values: Mapping[str, Any],
+    ) -> Outcome:
+        """The first answer to a request with this idempotency key, if this is the same
+        request (409 if not)."""
+        check_same_request(run, selection.description if selection else {},
+                           redact(action, values))
         if run.status == "failed":
             raise ActionFailedError(
                 f"{run.action_name} failed on the first request with this Idempotency-Key",
@@ -676,10 +687,27 @@ class ActionsService:
                 )
             content, filename, mime = stored
             file = File(filename=filename, content=content, mime=mime)
-        body = run.result if isinstance(run.result, dict) else None
-        rendered = Rendered(run.status_code or 200, body, run.result_kind or "none", run.message,
-                            file=file)
-        return Outcome(rendered, run.id, replayed=True)
+        return Outcome(_stored_answer(run, file), run.id, replayed=True)
+
+
+def _run_fields(
+    action: Action, caller: Caller, selection: Selection | None, total: int,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A run's record of a request, as ``RunsService.begin`` takes it."""
+    return {
+        "action_slug": action.slug, "action_name": action.name,
+        "collection": action.collection, "scope": action.scope.value,
+        "caller": caller.to_json(), "selection": selection.description if selection else {},
+        "values": redact(action, values), "record_count": total if selection else None,
+    }
+
+
+def _stored_answer(run: RunRecord, file: File | None = None) -> Rendered:
+    """The answer a finished run recorded."""
+    body = run.result if isinstance(run.result, dict) else None
+    return Rendered(run.status_code or 200, body, run.result_kind or "none", run.message,
+                    file=file)
 
 
 async def _materialise(rendered: Rendered) -> Rendered:
@@ -755,10 +783,6 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
         "max_file_bytes": field.spec.max_file_bytes if field.type.value.startswith("file")
         else None,
     }
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _describe(condition: Any, collection: Collection) -> str:

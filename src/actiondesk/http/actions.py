@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from actiondesk.actions.engine import ActionsService, Outcome, iterate_file
 from actiondesk.actions.request import ActionRequest, parse_action_request
 from actiondesk.actions.results import content_disposition
+from actiondesk.errors import ClientError
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import (
@@ -29,7 +30,8 @@ RUN_HEADER = "X-Actiondesk-Run-Id"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed document or selection."},
     403: {"model": ErrorOut, "description": "A record condition or rule forbids it."},
-    404: {"model": ErrorOut, "description": "Unknown collection, action or record."},
+    404: {"model": ErrorOut, "description": "Unknown collection, action or record; an action "
+          "the caller may not see is answered as unknown."},
     413: {"model": ErrorOut, "description": "The body is too large."},
     422: {"model": ErrorOut, "description": "Invalid form values (a message per field)."},
 }
@@ -43,10 +45,11 @@ _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     202: {"model": ApprovalRequestedOut | RunQueuedOut,
           "description": "{approval}: the caller's rule needs approval, the request is frozen "
-          "for review and nothing ran; or {run}: a background action was queued (Location: "
-          "/api/runs/{id})."},
+          "for review and nothing ran (Location: /api/approvals/{id}); or {run}: a background "
+          "action was queued (Location: /api/runs/{id})."},
     204: {"description": "Done; nothing to show."},
-    409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running."},
+    409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running, or "
+          "was used for another request."},
     500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
 }
 
@@ -62,7 +65,8 @@ IdsParam = Annotated[
 IdempotencyHeader = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200,
-           description="A retried request with the same key returns the first result."),
+           description="A retried request with the same key returns the first answer "
+           "(result, approval request or queued run) instead of acting twice."),
 ]
 
 
@@ -78,13 +82,21 @@ def _limit(request: Request) -> int:
     return limit
 
 
+def _run_headers(run_id: str) -> dict[str, str]:
+    """The headers of every execution answer: the run that recorded it (if any)."""
+    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
+    if run_id:
+        headers[RUN_HEADER] = run_id
+    return headers
+
+
 def _response(outcome: Outcome, root: str = "") -> Response:
     rendered = outcome.rendered
-    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
-    if outcome.run_id:  # none for a request waiting for approval (202)
-        headers[RUN_HEADER] = outcome.run_id
+    headers = _run_headers(outcome.run_id)
     if rendered.kind == "queued":  # a background run: follow it there
         headers["Location"] = f"{root}/api/runs/{outcome.run_id}"
+    elif rendered.kind == "approval" and rendered.body is not None:  # the frozen request
+        headers["Location"] = f"{root}/api/approvals/{rendered.body['approval']['id']}"
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     if rendered.file is not None:
@@ -135,9 +147,16 @@ async def _execute(
     request: Request, collection: str | None, slug: str, key: str | None
 ) -> Response:
     document = parse_action_request(await read_json(request, _limit(request)))
-    outcome = await _service(request).execute(
-        collection, slug, document, await access_of(request), idempotency_key=key
-    )
+    try:
+        outcome = await _service(request).execute(
+            collection, slug, document, await access_of(request), idempotency_key=key
+        )
+    except ClientError as exc:
+        # A refusal or failure recorded as a run names it, in the body and the header.
+        run_id = exc.detail.get("run_id") if isinstance(exc.detail, dict) else None
+        if isinstance(run_id, str):
+            exc.headers.update(_run_headers(run_id))
+        raise
     return _response(outcome, request.scope.get("root_path", "").rstrip("/"))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -43,7 +42,12 @@ from actiondesk.errors import (
 )
 from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.services._run_selection import rebuild_selection
-from actiondesk.services.runs import Background, IdempotencyConflict, RunRecord
+from actiondesk.services.runs import (
+    Background,
+    IdempotencyConflict,
+    RunRecord,
+    check_same_request,
+)
 
 if TYPE_CHECKING:
     from actiondesk.actions.engine import ActionsService, Outcome
@@ -212,13 +216,7 @@ class BackgroundRuns:
         replayed = not isinstance(begun, str)
         run = await self.runs.get(begun) if isinstance(begun, str) else begun
         if replayed:
-            asked = {"selection": description, "values": dict(redacted)}
-            if _canonical(asked) != _canonical({"selection": run.selection,
-                                                "values": run.values}):
-                raise ConflictError(
-                    "this Idempotency-Key was used for a different request (other records "
-                    "or values); use a new key", detail={"run_id": run.id},
-                )
+            check_same_request(run, description, redacted)
         body = {"run": run.to_json()}
         message = f"{action.name} is queued to run in the background"
         return Outcome(Rendered(202, body, "queued", message), run.id, replayed)
@@ -504,10 +502,6 @@ def _age(delta: dt.timedelta) -> str:
 def _cancelled(control: RunControl) -> str:
     total = f" of {control.total:,}" if control.total is not None else ""
     return f"cancelled after {control.done:,}{total} records"
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _now() -> dt.datetime:
