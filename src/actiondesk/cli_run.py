@@ -25,10 +25,10 @@ from actiondesk.cli_runs import runs_app
 from actiondesk.errors import ClientError, ConfigurationError
 
 if TYPE_CHECKING:
-    from actiondesk.actions.engine import Outcome
     from actiondesk.desk import Desk
+    from actiondesk.runs.executor import Outcome
+    from actiondesk.runs.store import RunRecord
     from actiondesk.services.access import Access
-    from actiondesk.services.runs import RunRecord
 
 POLL_SECONDS = 0.5
 BAR_WIDTH = 30
@@ -68,7 +68,7 @@ def run(
         "--follow/--no-follow", help="Show progress until a background run ends.")] = True,
 ) -> None:
     """Run ACTION on COLLECTION as a user; follow a background run with a progress bar."""
-    from actiondesk.actions.request import ActionRequest
+    from actiondesk.actions.document import ActionRequest
     from actiondesk.data.filters import parse_filter
     from actiondesk.errors import FilterError
 
@@ -279,7 +279,7 @@ def worker(
         typer.echo(f"actiondesk worker {desk.background.owner}: runner {runner.name}, "
                    f"{slots} at once, lease {config.lease.total_seconds():g} s")
         if runner.name == "procrastinate":
-            from actiondesk.services._runner_procrastinate import ProcrastinateRunner
+            from actiondesk.background.procrastinate import ProcrastinateRunner
 
             assert isinstance(runner, ProcrastinateRunner)  # noqa: S101
             await runner.work(slots)

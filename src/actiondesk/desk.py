@@ -12,15 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
-from actiondesk.actions.engine import ActionsService
 from actiondesk.actions.forms import FormField
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
 from actiondesk.actions.spec import Scope as ActionScope
+from actiondesk.approvals.workflow import ApprovalsService
+from actiondesk.background.config import RunnerConfig
+from actiondesk.background.service import BackgroundRuns
+from actiondesk.catalog.forms import Forms
+from actiondesk.catalog.listing import Catalog
 from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
+from actiondesk.execution.pipeline import ExecutionPipeline
 from actiondesk.http.body_limit import BodyLimit
 from actiondesk.http.errors import error_response
 from actiondesk.http.security_headers import SecurityHeaders, security_headers
@@ -32,12 +37,12 @@ from actiondesk.remote.config import (
     RemoteProvider,
 )
 from actiondesk.remote.service import EndpointSource, RemoteService
-from actiondesk.services.approvals import ApprovalsService
+from actiondesk.runs.executor import Executor
+from actiondesk.runs.store import RunsService
+from actiondesk.selections.resolve import SelectionResolver
 from actiondesk.services.audit import AuditService
-from actiondesk.services.background import BackgroundRuns, RunnerConfig
 from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
-from actiondesk.services.runs import RunsService
 from actiondesk.services.tokens import TokenService
 from actiondesk.services.users import UsersService
 from actiondesk.settings import Settings
@@ -136,20 +141,23 @@ class Desk:
             external_secret=self.settings.external_identity_secret,
         )
         self.registry = ActionRegistry()
-        self.actions = ActionsService(self.registry, self.datasource, self.runs)
+        self.selections = SelectionResolver(self.datasource)
+        self.catalog = Catalog(self.registry, self.datasource, self.selections)
+        self.forms = Forms(self.catalog)
+        self.executor = Executor(self.datasource, self.runs)
+        self.background = BackgroundRuns(self.registry, self.selections, self.executor,
+                                         self.state, runner_config)
         self.approvals = ApprovalsService(
-            self.state, self.datasource, self.runs, self.registry, actions=self.actions,
+            self.state, self.datasource, self.registry, self.executor, self.background,
             ttl=self.settings.approval_ttl,
         )
-        self.actions.approvals = self.approvals
+        self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
+                                         self.approvals, self.background)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
         for provider in self.settings.remote_providers:
             self.remote.add_provider(provider)
-        self.background = BackgroundRuns(self.actions, self.runs, self.state, runner_config)
-        self.background.approvals = self.approvals
-        self.actions.background = self.approvals.background = self.background
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False

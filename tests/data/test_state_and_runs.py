@@ -21,7 +21,7 @@ from actiondesk.data.state import (
     state_metadata,
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
-from actiondesk.services.runs import IdempotencyConflict, RunRecord, RunsService
+from actiondesk.runs.store import IdempotencyConflict, RunRecord, RunsService
 
 ALICE = {"id": "u-1", "email": "alice@example.com", "firstName": "Alice", "role": "ops"}
 BOB = {"id": "u-2", "email": "bob@example.com", "firstName": "Bob", "role": "admin"}

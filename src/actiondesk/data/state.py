@@ -170,6 +170,16 @@ def dumps(value: Any) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def canonical_json(value: Any) -> str:
+    """One text for equal JSON values whatever their key order (to compare requests)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC: every time stored in the state database."""
+    return dt.datetime.now(dt.UTC)
+
+
 class StateStore:
     """The connection to the state database, migrated to the latest schema on ``start``."""
 

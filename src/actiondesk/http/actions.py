@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from actiondesk.actions.engine import ActionsService, Outcome, iterate_file
-from actiondesk.actions.request import ActionRequest, parse_action_request
-from actiondesk.actions.results import content_disposition
+from actiondesk.actions.document import ActionRequest, parse_action_request
+from actiondesk.actions.results import content_disposition, iterate_file
+from actiondesk.catalog.listing import Catalog
+from actiondesk.execution.pipeline import ExecutionPipeline
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import (
@@ -22,6 +23,7 @@ from actiondesk.http.models import (
     ResultOut,
 )
 from actiondesk.http.runs_models import RunQueuedOut
+from actiondesk.runs.executor import Outcome
 
 router = APIRouter(tags=["actions"])
 
@@ -66,9 +68,14 @@ IdempotencyHeader = Annotated[
 ]
 
 
-def _service(request: Request) -> ActionsService:
-    service: ActionsService = request.app.state.actions
-    return service
+def _pipeline(request: Request) -> ExecutionPipeline:
+    pipeline: ExecutionPipeline = request.app.state.desk.actions
+    return pipeline
+
+
+def _catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.desk.catalog
+    return catalog
 
 
 
@@ -102,7 +109,7 @@ def _response(outcome: Outcome, root: str = "") -> Response:
             summary="Actions of a collection")
 async def list_actions(request: Request, collection: str, ids: IdsParam = None) -> Any:
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(
+    return {"actions": await _catalog(request).list_with_state(
         collection, access, ActionRequest(ids=tuple(ids or ())))}
 
 
@@ -116,26 +123,27 @@ async def list_actions(request: Request, collection: str, ids: IdsParam = None) 
 async def list_actions_for_selection(request: Request, collection: str) -> Any:
     document = parse_action_request(await read_json(request, _limit(request)))
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(collection, access,
+    return {"actions": await _catalog(request).list_with_state(collection, access,
                                                                  document)}
 
 
 @router.get("/actions", response_model=ActionList, summary="Global actions")
 async def list_global_actions(request: Request) -> Any:
     access = await access_of(request)
-    return {"actions": await _service(request).list_with_state(None, access)}
+    return {"actions": await _catalog(request).list_with_state(None, access)}
 
 
 async def _form(request: Request, collection: str | None, slug: str) -> Any:
     document = parse_action_request(await read_json(request, _limit(request)))
-    return await _service(request).form(collection, slug, document, await access_of(request))
+    return await request.app.state.desk.forms.form(collection, slug, document,
+                                                  await access_of(request))
 
 
 async def _execute(
     request: Request, collection: str | None, slug: str, key: str | None
 ) -> Response:
     document = parse_action_request(await read_json(request, _limit(request)))
-    outcome = await _service(request).execute(
+    outcome = await _pipeline(request).execute(
         collection, slug, document, await access_of(request), idempotency_key=key
     )
     return _response(outcome, request.scope.get("root_path", "").rstrip("/"))

@@ -10,6 +10,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from actiondesk.actions.results import content_disposition
+from actiondesk.approvals.workflow import (
+    APPROVAL_STATUSES,
+    MAX_PAGE_SIZE,
+    ApprovalsService,
+    HistoryFilters,
+    check_filters,
+)
 from actiondesk.errors import BadRequestError, NotFoundError
 from actiondesk.http.approvals_models import (
     ApprovalDetail,
@@ -23,13 +30,6 @@ from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import FILE_CONTENT, ErrorOut
 from actiondesk.http.runs import _MIME
-from actiondesk.services.approvals import (
-    APPROVAL_STATUSES,
-    MAX_PAGE_SIZE,
-    ApprovalsService,
-    HistoryFilters,
-    check_filters,
-)
 
 router = APIRouter(tags=["approvals"])
 

@@ -13,12 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from actiondesk.approvals.workflow import APPROVAL_STATUSES
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.errors import AUDITED_KINDS
 from actiondesk.http.pages import render_page
+from actiondesk.runs.store import RUN_STATUSES
 from actiondesk.services.access import Access
-from actiondesk.services.approvals import APPROVAL_STATUSES
-from actiondesk.services.runs import RUN_STATUSES
 
 router = APIRouter(include_in_schema=False)
 

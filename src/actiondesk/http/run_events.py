@@ -19,12 +19,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from actiondesk.background.service import BackgroundRuns
 from actiondesk.http.auth import access_of
 from actiondesk.http.models import ErrorOut
 from actiondesk.http.runs import _require_own, _runs
 from actiondesk.http.runs_models import RunOut
-from actiondesk.services.background import BackgroundRuns
-from actiondesk.services.runs import RunRecord
+from actiondesk.runs.store import RunRecord
 
 router = APIRouter(tags=["runs"])
 

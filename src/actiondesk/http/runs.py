@@ -13,7 +13,7 @@ from actiondesk.errors import ForbiddenError, NotFoundError
 from actiondesk.http.auth import access_of
 from actiondesk.http.models import FILE_CONTENT, ErrorOut
 from actiondesk.http.runs_models import RunOut, RunPage
-from actiondesk.services.runs import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
+from actiondesk.runs.store import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
 
 router = APIRouter(tags=["runs"])
 

@@ -79,7 +79,7 @@ class FrozenSelection(Selection):
 
     # -- the frozen ids ---------------------------------------------------------------------
 
-    async def _page(self, after: int, size: int) -> tuple[Keys, int]:
+    async def key_page(self, after: int, size: int) -> tuple[Keys, int]:
         """Up to ``size`` keys after sequence number ``after``, and the last number read."""
         query = (
             sa.select(_r.seq, _r.record_id)
@@ -103,16 +103,16 @@ class FrozenSelection(Selection):
         """The frozen primary keys, ``size`` at a time, in the order they were selected."""
         after = -1
         while True:
-            keys, last = await self._page(after, size)
+            keys, last = await self.key_page(after, size)
             if last == after:
                 return
             if keys:
                 yield keys
             after = last
 
-    def _rows_query(self, keys: Keys) -> sa.Select[Any]:
+    def rows_query(self, keys: Keys) -> sa.Select[Any]:
         return sa.select(self.collection.table).where(pk_in(self.collection, keys)).order_by(
-            *self._order()
+            *self.key_order()
         )
 
     # -- Selection's interface ----------------------------------------------------------------
@@ -143,7 +143,7 @@ class FrozenSelection(Selection):
     async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[list[Row]]:
         async for keys in self.key_batches(size):
             async with self.datasource.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in await conn.execute(self._rows_query(keys))]
+                rows = [dict(r._mapping) for r in await conn.execute(self.rows_query(keys))]
             if rows:
                 yield rows
 
@@ -162,14 +162,14 @@ class FrozenSelection(Selection):
         # loop that started it.
         after = -1
         while True:
-            keys, last = anyio.from_thread.run(self._page, after, size)
+            keys, last = anyio.from_thread.run(self.key_page, after, size)
             if last == after:
                 return
             after = last
             if not keys:
                 continue
             with engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(self._rows_query(keys))]
+                rows = [dict(r._mapping) for r in conn.execute(self.rows_query(keys))]
             if rows:
                 yield rows
 

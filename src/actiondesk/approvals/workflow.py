@@ -1,10 +1,10 @@
 """The approval workflow: four eyes, exactly once, exactly what was asked.
 
-When a caller's rule for an action is "trigger with approval", the actions engine hands the
-validated request to ``ApprovalsService.request``, which freezes it: action, caller, typed
+When a caller's rule for an action is "trigger with approval", the execution pipeline hands
+the validated request to ``ApprovalsService.request``, which freezes it: action, caller, typed
 form values, parent context, and the selection resolved to concrete record ids (written in
 batches, never held in memory as a whole). Roles allowed to approve the action decide; with
-enough distinct approvals the request runs once, through the engine's normal audited path,
+enough distinct approvals the request runs once, through the executor's audited path,
 on exactly the frozen records and values, after the records' conditions are checked again.
 
 Exactly once: the move from ``pending`` to ``executing`` is one conditional UPDATE
@@ -16,6 +16,7 @@ decided after their time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -29,14 +30,15 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.actions.context import Caller, ParentContext
-from actiondesk.actions.engine import redact
+from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
+from actiondesk.background.service import BackgroundRuns
+from actiondesk.catalog.conditions import enabled
 from actiondesk.data.filters import Filter, Group
 from actiondesk.data.record_ids import encode_id
-from actiondesk.data.state import _SQLITE_BEGIN, StateStore
+from actiondesk.data.state import _SQLITE_BEGIN, StateStore, utcnow
 from actiondesk.data.state_approvals import (
     approval_events_table,
     approval_records_table,
@@ -49,16 +51,15 @@ from actiondesk.errors import (
     ForbiddenError,
     NotFoundError,
 )
-from actiondesk.services._approval_values import FormChangedError, freeze_values, thaw_values
-from actiondesk.services._frozen_selection import FrozenSelection
+from actiondesk.runs.executor import Executor, Job, redact
+from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
+from actiondesk.runs.store import RunRecord
+from actiondesk.selections.frozen import FrozenSelection
 from actiondesk.services.permissions import Policy, describe_action
-from actiondesk.services.runs import RunRecord, RunsService
 
 if TYPE_CHECKING:
-    from actiondesk.actions.engine import ActionsService
     from actiondesk.data.datasource import Datasource
     from actiondesk.services.access import Access
-    from actiondesk.services.background import BackgroundRuns
     from actiondesk.services.permissions import Decision
 
 log = logging.getLogger("actiondesk.approvals")
@@ -167,20 +168,22 @@ class ApprovalsService:
         self,
         store: StateStore,
         datasource: Datasource,
-        runs: RunsService,
         registry: ActionRegistry,
+        executor: Executor,
+        background: BackgroundRuns,
         *,
-        actions: ActionsService,
         ttl: dt.timedelta = DEFAULT_TTL,
     ) -> None:
         self.store = store
         self.datasource = datasource
-        self.runs = runs
         self.registry = registry
-        self.actions = actions
+        self.executor = executor
+        self.runs = executor.runs
+        # Approved requests of background actions are queued there; it tells us their end.
+        self.background = background
+        background.when_run_ends(self._finish_from_run)
+        background.on_sweep(self.recover)
         self.ttl = ttl
-        # Set by the Desk: approved requests of background actions are queued there.
-        self.background: BackgroundRuns | None = None
 
     # -- requesting ---------------------------------------------------------------------------
 
@@ -206,7 +209,7 @@ class ApprovalsService:
         required = max([p.approvals_required for p in approvers]
                        + ([decision.policy.approvals_required] if decision.policy else []))
         approval_id = uuid.uuid4().hex
-        now = _now()
+        now = utcnow()
         row = {
             "id": approval_id,
             "action_slug": action.slug,
@@ -272,7 +275,7 @@ class ApprovalsService:
                     done = await conn.execute(
                         sa.update(approvals_table)
                         .where(_a.id == approval_id, _a.status == "pending")
-                        .values(status="executing", decided_at=_now())
+                        .values(status="executing", decided_at=utcnow())
                     )
                     claimed = done.rowcount == 1
         if conflict is not None:
@@ -319,7 +322,7 @@ class ApprovalsService:
             done = await conn.execute(
                 sa.update(approvals_table)
                 .where(_a.id == approval_id, _a.status == "pending")
-                .values(status=status, decided_at=_now(), reason=message)
+                .values(status=status, decided_at=utcnow(), reason=message)
             )
             if done.rowcount == 1:
                 await _event(conn, approval_id, caller, status, message)
@@ -387,29 +390,28 @@ class ApprovalsService:
                 return await self._stale(
                     approval, f"{approval.record_count - present} of the "
                     f"{approval.record_count} records no longer exist")
-            state = await self.actions.enabled(action, selection, approval.record_count,
-                                               access.extra_condition(action))
+            state = await enabled(action, selection, approval.record_count,
+                                  access.extra_condition(action))
             if not state.enabled:
                 return await self._stale(approval, state.reason or "a condition does not hold")
         approvers = await self._approvers(approval.id)
         caller = {**approval.requester, "approvedBy": approvers}
         described = {**approval.selection, "approval": {"id": approval.id,
                                                         "approvedBy": approvers}}
-        if self.background is not None and action.runs_in_background(approval.record_count):
+        if action.runs_in_background(approval.record_count):
             # Queued like any background run; the runner finishes the request (finish_run).
             queued = await self.background.enqueue(action, caller, described, values,
                                                    approval.values, approval.record_count)
             return await self._attach_run(approval.id, str(queued))
-        begun = await self.runs.begin(
-            action_slug=action.slug, action_name=action.name, collection=action.collection,
-            scope=action.scope.value, caller=caller, selection=described,
-            values=approval.values, record_count=approval.record_count,
+        begun = await self.executor.begin(
+            action, caller=caller, selection=described, values=approval.values,
+            record_count=approval.record_count,
         )
         assert isinstance(begun, str)  # noqa: S101 - no idempotency key, always a new run
         parent = ParentContext(**approval.parent) if approval.parent else None
+        job = Job(action, Caller.from_json(approval.requester), selection, values, parent)
         try:
-            outcome = await self.actions._run(action, begun, Caller.from_json(approval.requester),
-                                              selection, values, parent, replayable=True)
+            outcome = await self.executor.run(begun, job, keep_file=True)
         except ActionFailedError as exc:
             return await self._finish(approval.id, "failed", run_id=begun, reason=exc.message)
         rendered = outcome.rendered
@@ -430,8 +432,12 @@ class ApprovalsService:
                                .values(run_id=run_id))
         return await self._fetch(approval_id)
 
-    async def finish_run(self, approval_id: str, run: RunRecord) -> None:
+    async def _finish_from_run(self, run: RunRecord) -> None:
         """Record the end of the background run an approved request queued."""
+        approval = run.selection.get("approval")
+        if not isinstance(approval, Mapping):
+            return
+        approval_id = str(approval.get("id"))
         ok = run.status == "succeeded"
         reason = None if ok else (run.message or f"the run ended {run.status}")
         await self._finish(
@@ -440,13 +446,19 @@ class ApprovalsService:
             result_filename=run.result_filename, result_mime=run.result_mime,
         )
 
-    async def executing_runs(self) -> list[str]:
-        """Run ids of requests still executing in the background (a bounded number)."""
+    async def recover(self) -> None:
+        """Requests still ``executing`` whose background run has finished (the process
+        stopped between the two writes): finish them from their run."""
         async with self.store.engine.connect() as conn:
             found = await conn.scalars(
                 sa.select(_a.run_id).where(_a.status == "executing", _a.run_id.is_not(None))
                 .limit(200))
-            return [run_id for run_id in found.all() if run_id]
+            run_ids = [run_id for run_id in found.all() if run_id]
+        for run_id in run_ids:
+            with contextlib.suppress(NotFoundError):
+                run = await self.runs.get(run_id)
+                if run.finished:
+                    await self._finish_from_run(run)
 
     async def _stale(self, approval: ApprovalRecord, why: str) -> ApprovalRecord:
         return await self._finish(approval.id, "failed", reason=f"no longer applicable: {why}")
@@ -598,7 +610,7 @@ class ApprovalsService:
         ]
         approved = sa.exists().where(_e.approval_id == _a.id, _e.kind == "approved",
                                      _e.actor_id == caller.id)
-        return sa.and_(_a.status == "pending", _a.expires_at > _now(), sa.or_(*actions),
+        return sa.and_(_a.status == "pending", _a.expires_at > utcnow(), sa.or_(*actions),
                        sa.not_(approved))
 
     def _history_where(
@@ -668,7 +680,7 @@ class ApprovalsService:
                     raise NotFoundError(f"no approval request {approval_id!r}")
                 approvers = await _approvers_of(conn, [approval_id])
             record = _record(row._mapping, approvers.get(approval_id, []))
-            if record.status != "pending" or record.expires_at > _now():
+            if record.status != "pending" or record.expires_at > utcnow():
                 return record
             await self._expire(approval_id)
         return record
@@ -681,7 +693,7 @@ class ApprovalsService:
         if row is None:
             raise NotFoundError(f"no approval request {approval_id!r}")
         record = _record(row._mapping, [])
-        if record.status == "pending" and record.expires_at <= _now():
+        if record.status == "pending" and record.expires_at <= utcnow():
             await _expire_in(conn, approval_id)
             return _record({**row._mapping, "status": "expired"}, [])
         return record
@@ -694,7 +706,7 @@ class ApprovalsService:
         """Expire the pending requests whose time is up (a bounded number per call)."""
         async with self.store.engine.connect() as conn:
             due = (await conn.scalars(
-                sa.select(_a.id).where(_a.status == "pending", _a.expires_at <= _now())
+                sa.select(_a.id).where(_a.status == "pending", _a.expires_at <= utcnow())
                 .limit(200))).all()
         for approval_id in due:
             await self._expire(approval_id)
@@ -739,13 +751,13 @@ async def _event(
     message: str | None,
 ) -> None:
     await conn.execute(sa.insert(approval_events_table).values(
-        approval_id=approval_id, at=_now(), actor_id=actor.id if actor else _SYSTEM,
+        approval_id=approval_id, at=utcnow(), actor_id=actor.id if actor else _SYSTEM,
         actor_email=actor.email if actor else _SYSTEM, kind=kind, message=message,
     ))
 
 
 async def _expire_in(conn: AsyncConnection, approval_id: str) -> None:
-    now = _now()
+    now = utcnow()
     done = await conn.execute(
         sa.update(approvals_table)
         .where(_a.id == approval_id, _a.status == "pending", _a.expires_at <= now)
@@ -862,7 +874,3 @@ def _csv_line(cells: Sequence[Any]) -> str:
 def _safe_cell(text: str) -> str:
     # A cell starting with = + - @ is a formula to a spreadsheet: shown as text instead.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

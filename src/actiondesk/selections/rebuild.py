@@ -8,42 +8,45 @@ approved request is its frozen record ids.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from actiondesk.actions.context import ParentContext
+from actiondesk.actions.caller import ParentContext
 from actiondesk.actions.selection import Selection, pk_in
 from actiondesk.actions.spec import Action, Scope
 from actiondesk.data.filters import compile_filter, parse_filter, search_clause
 from actiondesk.data.record_ids import decode_id
 from actiondesk.errors import NotFoundError
-from actiondesk.services._frozen_selection import FrozenSelection
+from actiondesk.selections.frozen import FrozenSelection
 
 if TYPE_CHECKING:
-    from actiondesk.actions.engine import ActionsService
     from actiondesk.data.state import StateStore
-    from actiondesk.services.runs import RunRecord
+    from actiondesk.selections.resolve import SelectionResolver
 
 
 async def rebuild_selection(
-    actions: ActionsService, store: StateStore, action: Action, run: RunRecord
+    resolver: SelectionResolver, store: StateStore, action: Action,
+    described: Mapping[str, Any], record_count: int | None,
 ) -> Selection | None:
-    """The run's selection; NotFoundError when its collection or parent record is gone."""
+    """The selection a run recorded (``described``: its selection description);
+    NotFoundError when its collection or parent record is gone."""
     if action.collection is None or action.scope is Scope.GLOBAL:
         return None
-    collection = actions.datasource.collection(action.collection)
-    described: dict[str, Any] = dict(run.selection)
+    datasource = resolver.datasource
+    collection = datasource.collection(action.collection)
+    described = dict(described)
     approval = described.get("approval")
     if isinstance(approval, dict):
         return await FrozenSelection(
-            actions.datasource, collection, store, str(approval["id"]), run.record_count or 0,
+            datasource, collection, store, str(approval["id"]), record_count or 0,
             description=described,
         ).load()
     clauses: list[sa.ColumnElement[bool]] = []
     parent = described.get("parent")
     if parent:
-        scope, _ = await actions._parent_scope(collection, ParentContext(**parent))
+        scope, _ = await resolver.parent_scope(collection, ParentContext(**parent))
         if scope is not None:
             clauses.append(scope)
     if described.get("all_records"):
@@ -56,10 +59,10 @@ async def rebuild_selection(
         excluded = [_key(collection, i) for i in described.get("excluded_ids") or []]
         if excluded:
             clauses.append(sa.not_(pk_in(collection, excluded)))
-        return Selection(actions.datasource, collection, sa.and_(sa.true(), *clauses),
+        return Selection(datasource, collection, sa.and_(sa.true(), *clauses),
                          description=described)
     keys = [_key(collection, i) for i in described.get("ids") or []]
-    return Selection(actions.datasource, collection, sa.and_(pk_in(collection, keys), *clauses),
+    return Selection(datasource, collection, sa.and_(pk_in(collection, keys), *clauses),
                      description=described, id_count=len(keys))
 
 

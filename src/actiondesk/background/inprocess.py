@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:
-    from actiondesk.services.background import BackgroundRuns
+    from actiondesk.background.runner import RunHost
 
 log = logging.getLogger("actiondesk.background")
 
@@ -27,7 +27,7 @@ log = logging.getLogger("actiondesk.background")
 class InProcessRunner:
     name = "inprocess"
 
-    def __init__(self, background: BackgroundRuns) -> None:
+    def __init__(self, background: RunHost) -> None:
         self.background = background
         self.concurrency = background.config.concurrency
         self.poll_interval = background.config.poll_interval
@@ -69,7 +69,7 @@ class InProcessRunner:
         while True:
             try:
                 if polls % 30 == 0:
-                    await self.background.recover_approvals()
+                    await self.background.sweep()
                 polls += 1
                 await self._fill()
             except Exception:

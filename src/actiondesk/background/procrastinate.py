@@ -28,7 +28,7 @@ from actiondesk.data.state import runs_table
 from actiondesk.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from actiondesk.services.background import BackgroundRuns
+    from actiondesk.background.runner import RunHost
 
 log = logging.getLogger("actiondesk.background")
 
@@ -42,7 +42,7 @@ _t = runs_table.c
 class ProcrastinateRunner:
     name = "procrastinate"
 
-    def __init__(self, background: BackgroundRuns) -> None:
+    def __init__(self, background: RunHost) -> None:
         try:
             import procrastinate
         except ImportError:

@@ -1,6 +1,6 @@
 """The runs audit: every execution of an action is recorded, with the result to replay.
 
-The actions engine calls ``begin`` before running a handler and ``finish`` after it; a
+The executor calls ``begin`` before running a handler and ``finish`` after it; a
 request refused before it ran (permissions, validation) is one ``record_refusal`` row.
 An idempotency key makes a retried request replay the first one's result instead of
 running the action twice.
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.coalesce import GroupCommit
-from actiondesk.data.state import StateStore, runs_table
+from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import BadRequestError, ClientError, NotFoundError
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled"]
@@ -192,7 +192,7 @@ class RunsService:
             )
         _check_no_nul("idempotency_key", idempotency_key)
         run_id = uuid.uuid4().hex
-        started_at = _now()
+        started_at = utcnow()
         caller_id = str(caller.get("id", ""))
         row = {
             "id": run_id,
@@ -246,10 +246,11 @@ class RunsService:
         result_filename: str | None = None,
         result_mime: str | None = None,
         owner: str | None = None,
+        done_count: int | None = None,
     ) -> None:
         """Record the outcome of a running run, with its finish time and duration. With
-        ``owner`` (a background runner), only while it holds the run's lease; the typed values
-        the run was queued with are dropped.
+        ``owner`` (a background runner), only while it holds the run's lease, with how many
+        records it did (``done_count``); the typed values the run was queued with are dropped.
 
         Raises NotFoundError for an unknown run and ValueError if it is already finished.
         """
@@ -257,7 +258,7 @@ class RunsService:
             ended = [s for s in RUN_STATUSES if s not in UNFINISHED]
             raise ValueError(f"a run finishes with one of {', '.join(ended)}")
         _check_run_id(run_id)
-        finished_at = _now()
+        finished_at = utcnow()
         # The start time is remembered by the process that began the run, which saves a
         # read; another process (a resumed run) reads it.
         known_start = self._started_at.pop(run_id, None)
@@ -284,7 +285,7 @@ class RunsService:
                 done = await conn.execute(
                     sa.update(runs_table)
                     .where(_t.id == run_id, _t.status == "running", _t.lease_owner == owner)
-                    .values(request_values=None, **outcome)
+                    .values(request_values=None, done_count=done_count, **outcome)
                 )
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
@@ -305,7 +306,7 @@ class RunsService:
     ) -> str:
         """Record a request refused before it ran (one finished row); return its id."""
         run_id = uuid.uuid4().hex
-        now = _now()
+        now = utcnow()
         row = {
             "id": run_id,
             "action_slug": action_slug,
@@ -483,10 +484,6 @@ def _check_run_id(run_id: str) -> None:
     # (PostgreSQL rejects NUL characters with an error).
     if len(run_id) != 32 or not run_id.isalnum() or not run_id.isascii():
         raise NotFoundError(f"no run {run_id!r}")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:

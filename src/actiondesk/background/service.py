@@ -1,0 +1,328 @@
+"""Background runs: queue a run, let a runner execute it, follow and cancel it.
+
+An action declared with ``background=True`` (or ``background_above=N`` and a larger
+selection) is not run during the request: ``submit`` records the run as ``queued`` with the
+typed form values it needs, and asks the runner to enqueue it in the same transaction; the
+execute request answers 202 with the run at once.
+
+A runner (the in-process one by default, Procrastinate workers for several machines) calls
+``execute(run_id)``. One conditional UPDATE claims the run — queued, or running with an
+expired lease (its runner died) — so two processes never run it at once. While it runs, a
+heartbeat extends the lease; every batch of ``ctx.batches()`` writes a checkpoint, so a run
+taken over after a crash resumes after its last committed batch. ``cancel`` stops a queued
+run at once and a running one after its current batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from actiondesk.actions.batches import LeaseLost
+from actiondesk.actions.caller import Caller, ParentContext
+from actiondesk.actions.results import Rendered
+from actiondesk.actions.spec import Action
+from actiondesk.background.config import RunnerConfig, same_database
+from actiondesk.background.runner import Runner
+from actiondesk.data.state import runs_table, utcnow
+from actiondesk.errors import (
+    ActionFailedError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnavailableError,
+    UpstreamError,
+)
+from actiondesk.runs.control import LeasedRunControl
+from actiondesk.runs.executor import (
+    Executor,
+    Job,
+    Outcome,
+    cancelled_message,
+    redact,
+    require_same_request,
+)
+from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
+from actiondesk.runs.store import Background, IdempotencyConflict, RunRecord
+from actiondesk.selections.rebuild import rebuild_selection
+
+if TYPE_CHECKING:
+    from actiondesk.actions.registry import ActionRegistry
+    from actiondesk.actions.selection import Selection
+    from actiondesk.data.state import StateStore
+    from actiondesk.selections.resolve import SelectionResolver
+    from actiondesk.services.access import Access
+
+log = logging.getLogger("actiondesk.background")
+
+_t = runs_table.c
+RunEnded = Callable[[RunRecord], Awaitable[None]]
+Sweep = Callable[[], Awaitable[None]]
+
+
+class BackgroundRuns:
+    """Queues, executes, cancels and recovers background runs.
+
+    Layers above learn of a finished run through ``when_run_ends`` (approvals finish the
+    request that queued it) and repair what a stopped process left through ``on_sweep``.
+    """
+
+    def __init__(
+        self,
+        registry: ActionRegistry,
+        resolver: SelectionResolver,
+        executor: Executor,
+        store: StateStore,
+        config: RunnerConfig,
+    ) -> None:
+        self.registry = registry
+        self.resolver = resolver
+        self.executor = executor
+        self.runs = executor.runs
+        self.store = store
+        self.config = config
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.runner: Runner = self._runner()
+        self._run_ended: list[RunEnded] = []
+        self._sweeps: list[Sweep] = []
+
+    def _runner(self) -> Runner:
+        if self.config.runner == "procrastinate":
+            from actiondesk.background.procrastinate import ProcrastinateRunner
+
+            return ProcrastinateRunner(self)
+        from actiondesk.background.inprocess import InProcessRunner
+
+        return InProcessRunner(self)
+
+    def when_run_ends(self, listener: RunEnded) -> None:
+        """Call ``listener`` with every finished background run."""
+        self._run_ended.append(listener)
+
+    def on_sweep(self, repair: Sweep) -> None:
+        """Call ``repair`` whenever the runner looks for half-done work."""
+        self._sweeps.append(repair)
+
+    async def start(self) -> None:
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+
+    async def sweep(self) -> None:
+        for repair in self._sweeps:
+            await repair()
+
+    # -- queueing ---------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        action: Action,
+        caller: Caller,
+        selection: Selection | None,
+        values: Mapping[str, Any],
+        total: int,
+        idempotency_key: str | None,
+    ) -> Outcome:
+        """Queue a run of a validated request: the 202 answer with the run."""
+        redacted = redact(action, values)
+        description = selection.description if selection is not None else {}
+        try:
+            begun = await self.enqueue(action, caller.to_json(), description, values, redacted,
+                                       total if selection is not None else None,
+                                       idempotency_key)
+        except IdempotencyConflict as exc:
+            begun = await self.runs.get(exc.detail["run_id"])
+        replayed = not isinstance(begun, str)
+        run = await self.runs.get(begun) if isinstance(begun, str) else begun
+        if replayed:
+            require_same_request(run, description, redacted)
+        body = {"run": run.to_json()}
+        message = f"{action.name} is queued to run in the background"
+        return Outcome(Rendered(202, body, "queued", message), run.id, replayed, status="queued")
+
+    async def enqueue(
+        self,
+        action: Action,
+        caller: Mapping[str, Any],
+        description: Mapping[str, Any],
+        values: Mapping[str, Any],
+        redacted: Mapping[str, Any],
+        total: int | None,
+        idempotency_key: str | None = None,
+    ) -> str | RunRecord:
+        """Record a queued run (and enqueue it with the runner, in one transaction)."""
+        begun = await self.executor.begin(
+            action, caller=caller, selection=description, values=redacted,
+            record_count=total, idempotency_key=idempotency_key,
+            background=Background(self.runner.name, freeze_values(values),
+                                  self.runner.enqueue),
+        )
+        if isinstance(begun, str):
+            self.runner.wake()
+        return begun
+
+    async def due(self, runner: str, limit: int, skip: set[str]) -> list[str]:
+        """Runs of ``runner`` waiting for a process: queued, or running with an expired
+        lease, oldest first."""
+        now = utcnow()
+        query = (
+            sa.select(_t.id)
+            .where(_t.runner == runner,
+                   sa.or_(_t.status == "queued",
+                          sa.and_(_t.status == "running", _t.lease_expires_at < now)))
+            .order_by(_t.started_at, _t.id)
+            .limit(limit + len(skip))
+        )
+        async with self.store.read() as conn:
+            found = (await conn.scalars(query)).all()
+        return [run_id for run_id in found if run_id not in skip][:limit]
+
+    # -- executing --------------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> bool:
+        """Claim the run and execute it to its end; False when another process holds it or
+        it is no longer waiting."""
+        claimed = await self._claim(run_id)
+        if claimed is None:
+            return False
+        run, frozen = claimed
+        control = LeasedRunControl(
+            self.store, run_id, owner=self.owner, lease=self.config.lease,
+            same_database=same_database(self.resolver.datasource.url, self.store.url),
+            checkpoint=run.checkpoint, done=run.done_count or 0, total=run.record_count,
+        )
+        heartbeat = asyncio.create_task(self._heartbeat(control))
+        try:
+            await self._run(run, frozen, control)
+        except LeaseLost:
+            log.warning("run %s was taken over by another runner; this one stops", run_id)
+        except asyncio.CancelledError:
+            # The process is stopping: let another runner (or the next start) resume it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(run_id))
+            raise
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return True
+
+    async def _claim(self, run_id: str) -> tuple[RunRecord, dict[str, Any]] | None:
+        now = utcnow()
+        async with self.store.write() as conn:
+            done = await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id == run_id, _t.runner.is_not(None),
+                       sa.or_(_t.status == "queued",
+                              sa.and_(_t.status == "running", _t.lease_expires_at < now)))
+                .values(status="running", lease_owner=self.owner,
+                        lease_expires_at=now + self.config.lease,
+                        attempts=sa.func.coalesce(_t.attempts, 0) + 1)
+            )
+            if done.rowcount != 1:
+                return None
+            frozen = await conn.scalar(sa.select(_t.request_values).where(_t.id == run_id))
+        return await self.runs.get(run_id), dict(frozen or {})
+
+    async def _release(self, run_id: str) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id == run_id, _t.lease_owner == self.owner, _t.status == "running")
+                .values(lease_expires_at=utcnow())
+            )
+
+    async def _heartbeat(self, control: LeasedRunControl) -> None:
+        interval = self.config.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await control.heartbeat():
+                    return
+            except Exception:
+                log.exception("heartbeat of run %s failed; retrying", control.run_id)
+
+    async def _run(
+        self, run: RunRecord, frozen: dict[str, Any], control: LeasedRunControl
+    ) -> None:
+        if run.cancel_requested_at is not None:
+            await self.executor.finish_early(run.id, "cancelled", cancelled_message(control),
+                                             control)
+            await self.notify_end(run.id)
+            return
+        try:
+            action = self.registry.get(run.collection, run.action_slug)
+            values = thaw_values(action, frozen)
+            selection = await rebuild_selection(self.resolver, self.store, action,
+                                                run.selection, run.record_count)
+        except (NotFoundError, FormChangedError) as exc:
+            text = exc.message if isinstance(exc, NotFoundError) else str(exc)
+            await self.executor.finish_early(run.id, "failed", f"cannot run any more: {text}",
+                                             control)
+            await self.notify_end(run.id)
+            return
+        parent = run.selection.get("parent")
+        job = Job(action, Caller.from_json(run.caller), selection, values,
+                  ParentContext(**parent) if parent else None)
+        # A failure is recorded in the run by the executor; nobody waits for its answer.
+        with contextlib.suppress(ActionFailedError, UnavailableError, UpstreamError):
+            await self.executor.run(run.id, job, keep_file=True, control=control)
+        await self.notify_end(run.id)
+
+    async def notify_end(self, run_id: str) -> None:
+        """Tell the listeners (``when_run_ends``) that a run finished."""
+        run = await self.runs.get(run_id)
+        if run.finished:
+            for listener in self._run_ended:
+                await listener(run)
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    async def cancel(self, run_id: str, access: Access) -> RunRecord:
+        """Cancel a queued run now, or a running one after its current batch. Only the
+        run's caller or an admin may."""
+        run = await self.runs.get(run_id)
+        if not access.is_admin and run.caller.get("id") != access.caller.id:
+            raise ForbiddenError("only the run's caller or an admin may cancel it")
+        if not run.background:
+            raise ConflictError(
+                "only background runs can be cancelled; this one ran during its request",
+                detail={"status": run.status},
+            )
+        if run.finished:
+            raise ConflictError(
+                f"this run is {run.status}; only a queued or running run can be cancelled",
+                detail={"status": run.status},
+            )
+        now = utcnow()
+        who = access.caller.email
+        async with self.store.write() as conn:
+            await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id == run_id, _t.status.in_(("queued", "running")),
+                       _t.cancel_requested_at.is_(None))
+                .values(cancel_requested_at=now, cancel_requested_by=who)
+            )
+            stopped = await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id == run_id, _t.status == "queued")
+                .values(status="cancelled", status_code=200, finished_at=now,
+                        message=f"cancelled by {who} before it started",
+                        request_values=None,
+                        duration_ms=max(0, round((now - run.started_at).total_seconds()
+                                                 * 1000)))
+            )
+        if stopped.rowcount == 1:
+            await self.notify_end(run_id)
+        return await self.runs.get(run_id)
+
+
