@@ -20,7 +20,7 @@ import typer
 
 from actiondesk._cli_support import TargetArg, fail, load_desk, with_state
 from actiondesk.errors import ConfigurationError
-from actiondesk.services.permissions import PermissionsService
+from actiondesk.permissions.service import PermissionsService
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk

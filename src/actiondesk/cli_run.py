@@ -26,9 +26,9 @@ from actiondesk.errors import ClientError, ConfigurationError
 
 if TYPE_CHECKING:
     from actiondesk.desk import Desk
+    from actiondesk.permissions.access import Access
     from actiondesk.runs.executor import Outcome
     from actiondesk.runs.store import RunRecord
-    from actiondesk.services.access import Access
 
 POLL_SECONDS = 0.5
 BAR_WIDTH = 30
@@ -94,7 +94,7 @@ def run(
 
 
 async def _access(desk: Desk, email: str) -> Access:
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
     user = await desk.users.by_email(email)
     if user is None or not user.active:

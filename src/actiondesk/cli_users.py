@@ -147,7 +147,7 @@ def create_role(
 ) -> None:
     """Create or replace a role (policies per action: the settings API or
     `actiondesk permissions import`)."""
-    from actiondesk.services.permissions import RoleSpec
+    from actiondesk.permissions.service import RoleSpec
 
     desk = load_desk(target)
     spec = RoleSpec(name, description, is_admin=admin, read_all=read_all,

@@ -29,6 +29,7 @@ from actiondesk.execution.pipeline import ExecutionPipeline
 from actiondesk.http.body_limit import BodyLimit
 from actiondesk.http.errors import error_response
 from actiondesk.http.security_headers import SecurityHeaders, security_headers
+from actiondesk.permissions.service import PermissionsService
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
     DEFAULT_BATCH_SIZE,
@@ -41,7 +42,6 @@ from actiondesk.runs.executor import Executor
 from actiondesk.runs.store import RunsService
 from actiondesk.selections.resolve import SelectionResolver
 from actiondesk.services.audit import AuditService
-from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
 from actiondesk.services.tokens import TokenService
 from actiondesk.services.users import UsersService

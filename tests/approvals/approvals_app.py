@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from actiondesk import ActionContext, Condition, Desk, File, Success
 from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.sample_schema import companies, metadata
 
 SECRET = "approvals-secret"

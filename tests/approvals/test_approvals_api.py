@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from actiondesk.data.state_approvals import approval_records_table, approvals_table
+from actiondesk.data.state_schema.approvals import approval_records_table, approvals_table
 from actiondesk.data.urls import to_async_url
 from tests.approvals.approvals_app import (
     POLICIES,

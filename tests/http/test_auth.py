@@ -27,9 +27,9 @@ from argon2 import PasswordHasher
 
 from actiondesk import ActionContext, Desk, Success
 from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.permissions.service import Policy, RoleSpec
 from actiondesk.services import passwords
 from actiondesk.services import users as users_module
-from actiondesk.services.permissions import Policy, RoleSpec
 from actiondesk.services.users import User
 from tests.actions_app import jsonapi
 from tests.auth_support import ServedDesk, access_token, bearer, provision, with_started

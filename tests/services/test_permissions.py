@@ -25,7 +25,7 @@ from actiondesk.data.collections import build_collections, tables_and_names
 from actiondesk.data.filters import Condition, all_of, any_of, parse_filter
 from actiondesk.data.schema import Collection
 from actiondesk.data.state import StateStore, meta_table
-from actiondesk.data.state_access import (
+from actiondesk.data.state_schema.access import (
     action_settings_table,
     policies_table,
     roles_table,
@@ -35,7 +35,7 @@ from actiondesk.errors import BadRequestError, ConfigurationError, ConflictError
 from actiondesk.http.auth import require_admin
 from actiondesk.http.errors import install_error_handlers
 from actiondesk.http.settings import router as settings_router
-from actiondesk.services.permissions import (
+from actiondesk.permissions.service import (
     VERSION_KEY,
     ActionSetting,
     PermissionSnapshot,

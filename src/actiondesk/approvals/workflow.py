@@ -23,7 +23,6 @@ import io
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -38,8 +37,8 @@ from actiondesk.background.service import BackgroundRuns
 from actiondesk.catalog.conditions import enabled
 from actiondesk.data.filters import Filter, Group
 from actiondesk.data.record_ids import encode_id
-from actiondesk.data.state import _SQLITE_BEGIN, StateStore, utcnow
-from actiondesk.data.state_approvals import (
+from actiondesk.data.state import StateStore, utcnow
+from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,
     approvals_table,
@@ -51,16 +50,16 @@ from actiondesk.errors import (
     ForbiddenError,
     NotFoundError,
 )
+from actiondesk.permissions.service import Policy, describe_action
 from actiondesk.runs.executor import Executor, Job, redact
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.runs.store import RunRecord
 from actiondesk.selections.frozen import FrozenSelection
-from actiondesk.services.permissions import Policy, describe_action
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
-    from actiondesk.services.access import Access
-    from actiondesk.services.permissions import Decision
+    from actiondesk.permissions.access import Access
+    from actiondesk.permissions.service import Decision
 
 log = logging.getLogger("actiondesk.approvals")
 
@@ -231,7 +230,7 @@ class ApprovalsService:
             "created_at": now,
             "expires_at": now + self.ttl,
         }
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             await conn.execute(sa.insert(approvals_table).values(row))
             if selection is not None:
                 count = await _store_ids(conn, approval_id, selection)
@@ -256,7 +255,7 @@ class ApprovalsService:
         caller = access.caller
         conflict: ApprovalRecord | None = None
         repeated = claimed = False
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             current = await self._locked(conn, approval_id)
             if current.status != "pending":
                 conflict = current
@@ -317,7 +316,7 @@ class ApprovalsService:
         message: str | None,
     ) -> ApprovalRecord:
         conflict: ApprovalRecord | None = None
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             current = await self._locked(conn, approval_id)
             done = await conn.execute(
                 sa.update(approvals_table)
@@ -426,7 +425,7 @@ class ApprovalsService:
         )
 
     async def _attach_run(self, approval_id: str, run_id: str) -> ApprovalRecord:
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             await conn.execute(sa.update(approvals_table)
                                .where(_a.id == approval_id, _a.status == "executing")
                                .values(run_id=run_id))
@@ -467,7 +466,7 @@ class ApprovalsService:
         self, approval_id: str, status: Literal["executed", "failed"], *, reason: str | None,
         run_id: str | None = None, **result: Any,
     ) -> ApprovalRecord:
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             done = await conn.execute(
                 sa.update(approvals_table)
                 .where(_a.id == approval_id, _a.status == "executing")
@@ -699,7 +698,7 @@ class ApprovalsService:
         return record
 
     async def _expire(self, approval_id: str) -> None:
-        async with self._write() as conn:
+        async with self.store.write() as conn:
             await _expire_in(conn, approval_id)
 
     async def _expire_due(self) -> None:
@@ -719,16 +718,6 @@ class ApprovalsService:
     async def _approvers(self, approval_id: str) -> list[dict[str, str]]:
         async with self.store.engine.connect() as conn:
             return (await _approvers_of(conn, [approval_id])).get(approval_id, [])
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.store.engine.connect() as conn:
-            if self.store.dialect == "sqlite":
-                # Take SQLite's write lock up front: it serialises deciders as the row lock
-                # does on the other databases.
-                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-            async with conn.begin():
-                yield conn
 
 
 async def _store_ids(conn: AsyncConnection, approval_id: str, selection: Selection) -> int:

@@ -58,8 +58,8 @@ if TYPE_CHECKING:
     from actiondesk.actions.registry import ActionRegistry
     from actiondesk.actions.selection import Selection
     from actiondesk.data.state import StateStore
+    from actiondesk.permissions.access import Access
     from actiondesk.selections.resolve import SelectionResolver
-    from actiondesk.services.access import Access
 
 log = logging.getLogger("actiondesk.background")
 

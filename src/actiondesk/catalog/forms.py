@@ -18,7 +18,7 @@ from actiondesk.data.record_ids import decode_id
 from actiondesk.errors import BadRequestError, ForbiddenError, NotFoundError
 
 if TYPE_CHECKING:
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
 
 class Forms:

@@ -15,7 +15,7 @@ from actiondesk.selections.resolve import SelectionResolver
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
 
 class Catalog:

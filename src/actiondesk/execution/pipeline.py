@@ -29,8 +29,8 @@ from actiondesk.errors import ClientError, ForbiddenError
 from actiondesk.runs.executor import Executor, Job, Outcome, redact, require_same_request
 
 if TYPE_CHECKING:
-    from actiondesk.services.access import Access
-    from actiondesk.services.permissions import Decision
+    from actiondesk.permissions.access import Access
+    from actiondesk.permissions.service import Decision
 
 
 class ExecutionPipeline:

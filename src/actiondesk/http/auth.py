@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from actiondesk.actions.context import Caller
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.models import ErrorOut
-from actiondesk.services.access import Access
-from actiondesk.services.permissions import PermissionSnapshot
+from actiondesk.permissions.access import Access
+from actiondesk.permissions.service import PermissionSnapshot
 from actiondesk.services.tokens import ACCESS, SESSION
 from actiondesk.services.users import UnauthorizedError
 

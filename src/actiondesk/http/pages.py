@@ -20,7 +20,7 @@ from actiondesk.actions.forms import humanize
 from actiondesk.data.schema import Collection
 from actiondesk.errors import ClientError
 from actiondesk.http.auth import access_of
-from actiondesk.services.access import Access
+from actiondesk.permissions.access import Access
 from actiondesk.services.users import UnauthorizedError
 
 router = APIRouter(include_in_schema=False)

@@ -17,8 +17,8 @@ from actiondesk.approvals.workflow import APPROVAL_STATUSES
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.errors import AUDITED_KINDS
 from actiondesk.http.pages import render_page
+from actiondesk.permissions.access import Access
 from actiondesk.runs.store import RUN_STATUSES
-from actiondesk.services.access import Access
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,8 +15,8 @@ from actiondesk.actions.spec import Action
 from actiondesk.data.filters import Condition, Group
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.pages import PageContext, render_page, root_of
-from actiondesk.services.access import Access
-from actiondesk.services.permission_model import MAX_APPROVALS
+from actiondesk.permissions.access import Access
+from actiondesk.permissions.model import MAX_APPROVALS
 
 router = APIRouter(include_in_schema=False)
 

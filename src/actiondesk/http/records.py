@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from actiondesk.data.datasource import Page
 from actiondesk.http.auth import access_of
 from actiondesk.http.models import CollectionList, CollectionOut, ErrorOut, RecordOut, RecordPage
-from actiondesk.services.access import Access
+from actiondesk.permissions.access import Access
 from actiondesk.services.records import ListQuery, RecordsService
 
 router = APIRouter(tags=["records"])

@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from actiondesk.background.service import BackgroundRuns
 from actiondesk.http.auth import access_of
 from actiondesk.http.models import ErrorOut
-from actiondesk.http.runs import _require_own, _runs
+from actiondesk.http.runs import require_own, runs_of
 from actiondesk.http.runs_models import RunOut
 from actiondesk.runs.store import RunRecord
 
@@ -52,7 +52,7 @@ def _state(run: RunRecord) -> tuple[Any, ...]:
 
 
 async def _stream(request: Request, run: RunRecord) -> AsyncIterator[str]:
-    runs = _runs(request)
+    runs = runs_of(request)
     number = 1
     yield "retry: 2000\n" + _event("run", number, run)
     last = _state(run)
@@ -82,8 +82,8 @@ async def _stream(request: Request, run: RunRecord) -> AsyncIterator[str]:
     summary="Follow a run: server-sent events until it ends",
 )
 async def run_events(request: Request, run_id: str) -> StreamingResponse:
-    run = await _runs(request).get(run_id)
-    await _require_own(request, run.caller)
+    run = await runs_of(request).get(run_id)
+    await require_own(request, run.caller)
     return StreamingResponse(
         _stream(request, run), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -26,7 +26,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _MIME = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\r\n]*\"|[\w.+-]+))*$")
 
 
-def _runs(request: Request) -> RunsService:
+def runs_of(request: Request) -> RunsService:
     service: RunsService = request.app.state.runs
     return service
 
@@ -61,7 +61,7 @@ async def list_runs(
         if caller is not None and caller not in (access.caller.id, access.caller.email):
             raise ForbiddenError("only admins may see other people's runs")
         caller = access.caller.id
-    runs, count = await _runs(request).list(
+    runs, count = await runs_of(request).list(
         action=action,
         collection=collection,
         caller=caller,
@@ -81,12 +81,12 @@ async def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=_ERRORS, summary="One run")
 async def get_run(request: Request, run_id: str) -> dict[str, Any]:
-    run = await _runs(request).get(run_id)
-    await _require_own(request, run.caller)
+    run = await runs_of(request).get(run_id)
+    await require_own(request, run.caller)
     return run.to_json()
 
 
-async def _require_own(request: Request, run_caller: dict[str, Any]) -> None:
+async def require_own(request: Request, run_caller: dict[str, Any]) -> None:
     access = await access_of(request)
     if not access.is_admin and run_caller.get("id") != access.caller.id:
         raise ForbiddenError("only admins may see other people's runs")
@@ -102,8 +102,8 @@ async def _require_own(request: Request, run_caller: dict[str, Any]) -> None:
     summary="The file a run returned",
 )
 async def get_run_file(request: Request, run_id: str) -> Response:
-    await _require_own(request, (await _runs(request).get(run_id)).caller)
-    stored = await _runs(request).get_file(run_id)
+    await require_own(request, (await runs_of(request).get(run_id)).caller)
+    stored = await runs_of(request).get_file(run_id)
     if stored is None:
         raise NotFoundError(f"run {run_id!r} returned no file")
     content, filename, mime = stored

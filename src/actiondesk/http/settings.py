@@ -26,7 +26,7 @@ from actiondesk.http.settings_models import (
     RoleList,
     RoleOut,
 )
-from actiondesk.services.permissions import (
+from actiondesk.permissions.service import (
     PermissionsService,
     action_setting_from_data,
     policy_from_data,

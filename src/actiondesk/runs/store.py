@@ -19,7 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.coalesce import GroupCommit
+from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import BadRequestError, ClientError, NotFoundError
 

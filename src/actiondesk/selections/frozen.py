@@ -21,7 +21,7 @@ from actiondesk.actions.results import ActionError
 from actiondesk.actions.selection import DEFAULT_BATCH_SIZE, Row, Selection, pk_in
 from actiondesk.data.record_ids import decode_id
 from actiondesk.data.schema import Collection
-from actiondesk.data.state_approvals import approval_records_table
+from actiondesk.data.state_schema.approvals import approval_records_table
 from actiondesk.errors import NotFoundError
 
 if TYPE_CHECKING:

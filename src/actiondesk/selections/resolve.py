@@ -23,7 +23,7 @@ from actiondesk.errors import BadRequestError, FilterError, NotFoundError
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
 
 class SelectionResolver:

@@ -17,7 +17,7 @@ from actiondesk.data.schema import Collection
 from actiondesk.errors import BadRequestError, FilterError, NotFoundError
 
 if TYPE_CHECKING:
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
 MAX_FILTER_LENGTH = 20_000
 

@@ -13,7 +13,7 @@ from actiondesk.errors import ForbiddenError
 
 if TYPE_CHECKING:
     from actiondesk.data.filters import Filter
-    from actiondesk.services.permissions import Decision, PermissionSnapshot
+    from actiondesk.permissions.service import Decision, PermissionSnapshot
 
 
 @dataclass(frozen=True)

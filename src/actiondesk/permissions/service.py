@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.coalesce import FreshRead
+from actiondesk.data.request_batching import FreshRead
 from actiondesk.data.schema import Collection
 from actiondesk.data.state import StateStore, meta_table
-from actiondesk.data.state_access import (
+from actiondesk.data.state_schema.access import (
     action_settings_table,
     policies_table,
     roles_table,
@@ -33,40 +33,24 @@ from actiondesk.errors import (
     ConflictError,
     NotFoundError,
 )
-from actiondesk.services._permission_checks import (
-    _invalid,
-    _Known,
-    _normal_policy,
-    _normal_setting,
-    _policy_problems,
-    _read_import,
-    _records_filter,
-    _role_problems,
-    _setting_problems,
+from actiondesk.permissions.checks import (
+    KnownActions,
     action_setting_from_data,
+    invalid_error,
+    normal_policy,
+    normal_setting,
     policy_from_data,
+    policy_problems,
+    read_import,
+    records_filter,
     role_from_data,
+    role_problems,
+    setting_problems,
 )
-from actiondesk.services._permission_store import (
-    _as_int,
-    _bump,
-    _is_stamp,
-    _load,
-    _lookup_ok,
-    _p,
-    _policy_order,
-    _put_policies,
-    _put_roles,
-    _put_settings,
-    _r,
-    _s,
-    _setting_order,
-    bump_version,
-)
-from actiondesk.services.permission_model import (
-    _NO_COLLECTION,
+from actiondesk.permissions.model import (
     COLLECTION_MAX,
     CONDITION_ON,
+    NO_COLLECTION,
     ROLE_MAX,
     RULES,
     SLUG_MAX,
@@ -79,6 +63,22 @@ from actiondesk.services.permission_model import (
     RoleSpec,
     Rule,
     describe_action,
+)
+from actiondesk.permissions.store import (
+    as_int,
+    bump,
+    bump_version,
+    is_stamp,
+    load_snapshot,
+    lookup_ok,
+    policy_cols,
+    policy_order,
+    put_policies,
+    put_roles,
+    put_settings,
+    role_cols,
+    setting_cols,
+    setting_order,
 )
 
 __all__ = [
@@ -101,7 +101,7 @@ __all__ = [
 ]
 
 
-_READ_STAMP = sa.select(meta_table.c.value).where(_is_stamp())
+_READ_STAMP = sa.select(meta_table.c.value).where(is_stamp())
 
 
 class PermissionsService:
@@ -127,7 +127,7 @@ class PermissionsService:
         if cached is None or cached.version != version:
             async with self.store.read() as conn:
                 # The stamp was read first: the tables read now are at least that new.
-                cached = await _load(conn, version, self.dev_mode)
+                cached = await load_snapshot(conn, version, self.dev_mode)
             self.reloads += 1
             if self._cached is None or self._cached.version <= version:
                 self._cached = cached
@@ -137,7 +137,7 @@ class PermissionsService:
 
     async def _stamp(self) -> int:
         async with self.store.read() as conn:
-            return _as_int(await conn.scalar(_READ_STAMP))
+            return as_int(await conn.scalar(_READ_STAMP))
 
     async def bump(self, conn: AsyncConnection | None = None) -> int:
         """Increment the version stamp and return it; inside ``conn``'s transaction if given.
@@ -145,9 +145,9 @@ class PermissionsService:
         The stamp row is locked until that transaction ends, so changes are serialised.
         """
         if conn is not None:
-            return await _bump(conn)
+            return await bump(conn)
         async with self._change() as own:
-            return await _bump(own)
+            return await bump(own)
 
     # -- roles -------------------------------------------------------------------------
 
@@ -166,24 +166,24 @@ class PermissionsService:
         schemas: Mapping[str, Collection] | None = None,
     ) -> RoleSpec:
         """Create or replace a role; BadRequestError names each offending field."""
-        errors = _role_problems(role)
+        errors = role_problems(role)
         if not errors:
             role = replace(role, readable=frozenset(role.readable))
-        _Known.of(None, known_collections, schemas).check_readable(errors, role.readable)
+        KnownActions.of(None, known_collections, schemas).check_readable(errors, role.readable)
         if errors:
-            raise _invalid("role", errors)
+            raise invalid_error("role", errors)
         async with self._change() as conn:
-            await _bump(conn)
-            await _put_roles(conn, [role])
+            await bump(conn)
+            await put_roles(conn, [role])
         return role
 
     async def delete_role(self, name: str) -> None:
         """Delete a role and its policies; 409 while users still have it."""
-        if not _lookup_ok(name, ROLE_MAX):
+        if not lookup_ok(name, ROLE_MAX):
             raise NotFoundError(f"no role {name!r}")
         async with self._change() as conn:
-            await _bump(conn)
-            found = await conn.scalar(sa.select(_r.name).where(_r.name == name))
+            await bump(conn)
+            found = await conn.scalar(sa.select(role_cols.name).where(role_cols.name == name))
             if found is None:
                 raise NotFoundError(f"no role {name!r}")
             users = await conn.scalar(
@@ -196,15 +196,15 @@ class PermissionsService:
                     f"role {name!r} is given to {users} user(s); give them another role first",
                     detail={"users": int(users)},
                 )
-            await conn.execute(sa.delete(policies_table).where(_p.role == name))
-            await conn.execute(sa.delete(roles_table).where(_r.name == name))
+            await conn.execute(sa.delete(policies_table).where(policy_cols.role == name))
+            await conn.execute(sa.delete(roles_table).where(role_cols.name == name))
 
     # -- policies ----------------------------------------------------------------------
 
     async def list_policies(self, role: str | None = None) -> list[Policy]:
         snapshot = await self.snapshot()
         found = [p for p in snapshot.policies.values() if role is None or p.role == role]
-        return sorted(found, key=_policy_order)
+        return sorted(found, key=policy_order)
 
     async def put_policy(
         self,
@@ -215,21 +215,22 @@ class PermissionsService:
         schemas: Mapping[str, Collection] | None = None,
     ) -> Policy:
         """Create or replace the policy of a role for an action (the role must exist)."""
-        policy = _normal_policy(policy)
-        errors = _policy_problems(policy)
-        _Known.of(known_actions, known_collections, schemas).check_action(
-            errors, policy.collection, policy.action, _records_filter(policy)
+        policy = normal_policy(policy)
+        errors = policy_problems(policy)
+        KnownActions.of(known_actions, known_collections, schemas).check_action(
+            errors, policy.collection, policy.action, records_filter(policy)
         )
         if errors:
-            raise _invalid("policy", errors)
+            raise invalid_error("policy", errors)
         async with self._change() as conn:
-            await _bump(conn)
-            if await conn.scalar(sa.select(_r.name).where(_r.name == policy.role)) is None:
+            await bump(conn)
+            known = sa.select(role_cols.name).where(role_cols.name == policy.role)
+            if await conn.scalar(known) is None:
                 raise BadRequestError(
                     f"invalid policy: no role {policy.role!r}; create it first",
                     fields={"role": "names no role"},
                 )
-            await _put_policies(conn, [policy])
+            await put_policies(conn, [policy])
         return policy
 
     async def delete_policy(self, role: str, collection: str | None, action: str) -> None:
@@ -237,16 +238,16 @@ class PermissionsService:
         missing = NotFoundError(
             f"role {role!r} has no policy for {describe_action(collection, action)}"
         )
-        if not (_lookup_ok(role, ROLE_MAX) and _lookup_ok(action, SLUG_MAX)
-                and _lookup_ok(collection, COLLECTION_MAX)):
+        if not (lookup_ok(role, ROLE_MAX) and lookup_ok(action, SLUG_MAX)
+                and lookup_ok(collection, COLLECTION_MAX)):
             raise missing
         async with self._change() as conn:
-            await _bump(conn)
+            await bump(conn)
             done = await conn.execute(
                 sa.delete(policies_table).where(
-                    _p.role == role,
-                    _p.collection == (collection or _NO_COLLECTION),
-                    _p.action_slug == action,
+                    policy_cols.role == role,
+                    policy_cols.collection == (collection or NO_COLLECTION),
+                    policy_cols.action_slug == action,
                 )
             )
             if done.rowcount != 1:
@@ -256,7 +257,7 @@ class PermissionsService:
 
     async def list_action_settings(self) -> list[ActionSetting]:
         snapshot = await self.snapshot()
-        return sorted(snapshot.settings.values(), key=_setting_order)
+        return sorted(snapshot.settings.values(), key=setting_order)
 
     async def put_action_setting(
         self,
@@ -266,29 +267,30 @@ class PermissionsService:
         known_collections: Iterable[str] | None = None,
         schemas: Mapping[str, Collection] | None = None,
     ) -> ActionSetting:
-        setting = _normal_setting(setting)
-        errors = _setting_problems(setting)
-        _Known.of(known_actions, known_collections, schemas).check_action(
+        setting = normal_setting(setting)
+        errors = setting_problems(setting)
+        KnownActions.of(known_actions, known_collections, schemas).check_action(
             errors, setting.collection, setting.action, ("enabled_if", setting.enabled_if)
         )
         if errors:
-            raise _invalid("action setting", errors)
+            raise invalid_error("action setting", errors)
         async with self._change() as conn:
-            await _bump(conn)
-            await _put_settings(conn, [setting])
+            await bump(conn)
+            await put_settings(conn, [setting])
         return setting
 
     async def delete_action_setting(self, collection: str | None, action: str) -> None:
         """Back to the defaults: visible, no extra condition."""
         collection = collection or None
         missing = NotFoundError(f"no settings for {describe_action(collection, action)}")
-        if not (_lookup_ok(action, SLUG_MAX) and _lookup_ok(collection, COLLECTION_MAX)):
+        if not (lookup_ok(action, SLUG_MAX) and lookup_ok(collection, COLLECTION_MAX)):
             raise missing
         async with self._change() as conn:
-            await _bump(conn)
+            await bump(conn)
             done = await conn.execute(
                 sa.delete(action_settings_table).where(
-                    _s.collection == (collection or _NO_COLLECTION), _s.action_slug == action
+                    setting_cols.collection == (collection or NO_COLLECTION),
+                    setting_cols.action_slug == action,
                 )
             )
             if done.rowcount != 1:
@@ -303,9 +305,9 @@ class PermissionsService:
             "roles": [r.to_json() for r in sorted(snapshot.roles.values(),
                                                   key=lambda r: r.name)],
             "policies": [p.to_json() for p in sorted(snapshot.policies.values(),
-                                                     key=_policy_order)],
+                                                     key=policy_order)],
             "actions": [s.to_json() for s in sorted(snapshot.settings.values(),
-                                                    key=_setting_order)],
+                                                    key=setting_order)],
         }
 
     async def import_data(
@@ -325,13 +327,13 @@ class PermissionsService:
         may be filter objects or their JSON text. Given ``schemas``, record conditions are
         checked against the collection's fields.
         """
-        read = _read_import(data, _Known.of(known_actions, known_collections, schemas))
+        read = read_import(data, KnownActions.of(known_actions, known_collections, schemas))
         problems = read.problems
         async with self._change() as conn:
-            await _bump(conn)
+            await bump(conn)
             # Roles given with a problem count as given: their policies are not reported too.
             imported = read.role_names
-            existing = set() if replace else set(await conn.scalars(sa.select(_r.name)))
+            existing = set() if replace else set(await conn.scalars(sa.select(role_cols.name)))
             for label, policy in read.policies:
                 if policy.role not in imported | existing:
                     problems.append(f"{label}: role names no role: {policy.role!r}")
@@ -353,9 +355,9 @@ class PermissionsService:
             if replace:
                 for table in (policies_table, action_settings_table, roles_table):
                     await conn.execute(sa.delete(table))
-            await _put_roles(conn, read.roles)
-            await _put_policies(conn, [p for _, p in read.policies])
-            await _put_settings(conn, read.settings)
+            await put_roles(conn, read.roles)
+            await put_policies(conn, [p for _, p in read.policies])
+            await put_settings(conn, read.settings)
 
     @asynccontextmanager
     async def _change(self) -> AsyncIterator[AsyncConnection]:
@@ -369,7 +371,7 @@ class PermissionsService:
         # both insert it, and one would fail.
         try:
             async with self.store.write() as conn:
-                if await conn.scalar(sa.select(meta_table.c.key).where(_is_stamp())) is None:
+                if await conn.scalar(sa.select(meta_table.c.key).where(is_stamp())) is None:
                     await conn.execute(sa.insert(meta_table).values(key=VERSION_KEY, value="0"))
         except IntegrityError:
             pass  # another process inserted it first

@@ -26,14 +26,14 @@ COLLECTION_MAX = 120
 SLUG_MAX = 120
 
 # Global actions are stored with collection "": NULLs would never collide in a primary key.
-_NO_COLLECTION = ""
-_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ROLE_KEYS = ("name", "description", "is_admin", "read_all", "readable")
-_POLICY_KEYS = ("role", "collection", "action", "rule", "condition", "condition_on",
+NO_COLLECTION = ""
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+ROLE_KEYS = ("name", "description", "is_admin", "read_all", "readable")
+POLICY_KEYS = ("role", "collection", "action", "rule", "condition", "condition_on",
                 "can_approve", "approvals_required", "self_approval")
-_SETTING_KEYS = ("collection", "action", "visible", "enabled_if")
-_SECTIONS = ("roles", "policies", "actions")
+SETTING_KEYS = ("collection", "action", "visible", "enabled_if")
+IMPORT_SECTIONS = ("roles", "policies", "actions")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.filters import Filter, parse_filter
 from actiondesk.data.state import meta_table
-from actiondesk.data.state_access import (
+from actiondesk.data.state_schema.access import (
     action_settings_table,
     policies_table,
     roles_table,
@@ -19,9 +19,9 @@ from actiondesk.data.state_access import (
 from actiondesk.errors import (
     FilterError,
 )
-from actiondesk.services.permission_model import (
-    _NO_COLLECTION,
+from actiondesk.permissions.model import (
     CONDITION_ON,
+    NO_COLLECTION,
     RULES,
     VERSION_KEY,
     ActionSetting,
@@ -34,48 +34,48 @@ from actiondesk.services.permission_model import (
 
 # -- the tables ---------------------------------------------------------------------------
 
-_r = roles_table.c
-_p = policies_table.c
-_s = action_settings_table.c
+role_cols = roles_table.c
+policy_cols = policies_table.c
+setting_cols = action_settings_table.c
 
 
-def _is_stamp() -> sa.ColumnElement[bool]:
+def is_stamp() -> sa.ColumnElement[bool]:
     return meta_table.c.key == VERSION_KEY
 
 
-async def _bump(conn: AsyncConnection) -> int:
+async def bump(conn: AsyncConnection) -> int:
     current = await conn.scalar(
-        sa.select(meta_table.c.value).where(_is_stamp()).with_for_update()
+        sa.select(meta_table.c.value).where(is_stamp()).with_for_update()
     )
     if current is None:
         await conn.execute(sa.insert(meta_table).values(key=VERSION_KEY, value="1"))
         return 1
-    version = _as_int(current) + 1
-    await conn.execute(sa.update(meta_table).where(_is_stamp()).values(value=str(version)))
+    version = as_int(current) + 1
+    await conn.execute(sa.update(meta_table).where(is_stamp()).values(value=str(version)))
     return version
 
 
 # Users change the stamp too (role, activation, password), so per-process caches of users
 # and permissions are checked with one read per request.
-bump_version = _bump
+bump_version = bump
 
 
-def _as_int(value: Any) -> int:
+def as_int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
         return 0
 
 
-def _lookup_ok(value: str | None, limit: int) -> bool:
+def lookup_ok(value: str | None, limit: int) -> bool:
     # A key that no row can have must not reach the database (PostgreSQL refuses NUL).
     return value is None or (0 < len(value) <= limit and "\x00" not in value)
 
 
-async def _put_roles(conn: AsyncConnection, roles: list[RoleSpec]) -> None:
+async def put_roles(conn: AsyncConnection, roles: list[RoleSpec]) -> None:
     if not roles:
         return
-    await conn.execute(sa.delete(roles_table).where(_r.name.in_([r.name for r in roles])))
+    await conn.execute(sa.delete(roles_table).where(role_cols.name.in_([r.name for r in roles])))
     await conn.execute(sa.insert(roles_table), [
         {"name": r.name, "description": r.description, "is_admin": r.is_admin,
          "read_all": r.read_all, "readable": sorted(r.readable)}
@@ -83,9 +83,9 @@ async def _put_roles(conn: AsyncConnection, roles: list[RoleSpec]) -> None:
     ])
 
 
-async def _put_policies(conn: AsyncConnection, policies: list[Policy]) -> None:
+async def put_policies(conn: AsyncConnection, policies: list[Policy]) -> None:
     rows = [
-        {"role": p.role, "collection": p.collection or _NO_COLLECTION, "action_slug": p.action,
+        {"role": p.role, "collection": p.collection or NO_COLLECTION, "action_slug": p.action,
          "rule": p.rule, "condition": None if p.condition is None else p.condition.to_json(),
          "condition_on": p.condition_on, "can_approve": p.can_approve,
          "approvals_required": p.approvals_required, "self_approval": p.self_approval}
@@ -93,29 +93,30 @@ async def _put_policies(conn: AsyncConnection, policies: list[Policy]) -> None:
     ]
     for row in rows:
         await conn.execute(sa.delete(policies_table).where(
-            _p.role == row["role"], _p.collection == row["collection"],
-            _p.action_slug == row["action_slug"],
+            policy_cols.role == row["role"], policy_cols.collection == row["collection"],
+            policy_cols.action_slug == row["action_slug"],
         ))
     if rows:
         await conn.execute(sa.insert(policies_table), rows)
 
 
-async def _put_settings(conn: AsyncConnection, settings: list[ActionSetting]) -> None:
+async def put_settings(conn: AsyncConnection, settings: list[ActionSetting]) -> None:
     rows = [
-        {"collection": s.collection or _NO_COLLECTION, "action_slug": s.action,
+        {"collection": s.collection or NO_COLLECTION, "action_slug": s.action,
          "visible": s.visible,
          "enabled_if": None if s.enabled_if is None else s.enabled_if.to_json()}
         for s in settings
     ]
     for row in rows:
         await conn.execute(sa.delete(action_settings_table).where(
-            _s.collection == row["collection"], _s.action_slug == row["action_slug"],
+            setting_cols.collection == row["collection"],
+            setting_cols.action_slug == row["action_slug"],
         ))
     if rows:
         await conn.execute(sa.insert(action_settings_table), rows)
 
 
-async def _load(conn: AsyncConnection, version: int, dev_mode: bool) -> PermissionSnapshot:
+async def load_snapshot(conn: AsyncConnection, version: int, dev_mode: bool) -> PermissionSnapshot:
     roles = [_role_of(m) for m in (await conn.execute(sa.select(roles_table))).mappings()]
     policies = [_policy_of(m) for m in (await conn.execute(sa.select(policies_table))).mappings()]
     settings = [
@@ -183,9 +184,9 @@ def _setting_of(m: RowMapping) -> ActionSetting:
     return ActionSetting(collection, m["action_slug"], bool(m["visible"]), enabled_if)
 
 
-def _policy_order(policy: Policy) -> tuple[str, str, str]:
-    return (policy.role, policy.collection or _NO_COLLECTION, policy.action)
+def policy_order(policy: Policy) -> tuple[str, str, str]:
+    return (policy.role, policy.collection or NO_COLLECTION, policy.action)
 
 
-def _setting_order(setting: ActionSetting) -> tuple[str, str]:
-    return (setting.collection or _NO_COLLECTION, setting.action)
+def setting_order(setting: ActionSetting) -> tuple[str, str]:
+    return (setting.collection or NO_COLLECTION, setting.action)

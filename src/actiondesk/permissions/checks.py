@@ -13,21 +13,21 @@ from actiondesk.errors import (
     BadRequestError,
     FilterError,
 )
-from actiondesk.services.permission_model import (
-    _CONTROL,
-    _POLICY_KEYS,
-    _ROLE_KEYS,
-    _SECTIONS,
-    _SETTING_KEYS,
-    _SLUG,
+from actiondesk.permissions.model import (
     COLLECTION_MAX,
     CONDITION_ON,
+    CONTROL_CHARACTERS,
+    IMPORT_SECTIONS,
     MAX_APPROVALS,
     MAX_DESCRIPTION,
     MAX_READABLE,
+    POLICY_KEYS,
+    ROLE_KEYS,
     ROLE_MAX,
     RULES,
+    SETTING_KEYS,
     SLUG_MAX,
+    SLUG_PATTERN,
     ActionSetting,
     Policy,
     RoleSpec,
@@ -36,7 +36,7 @@ from actiondesk.services.permission_model import (
 
 
 @dataclass(frozen=True)
-class _Known:
+class KnownActions:
     """What exists in the desk, when the caller can tell: checked names and filters."""
 
     actions: frozenset[tuple[str | None, str]] | None
@@ -49,7 +49,7 @@ class _Known:
         actions: Iterable[tuple[str | None, str]] | None,
         collections: Iterable[str] | None,
         schemas: Mapping[str, Collection] | None,
-    ) -> _Known:
+    ) -> KnownActions:
         names = set(collections) if collections is not None else None
         if schemas is not None:
             names = (names or set()) | set(schemas)
@@ -107,7 +107,7 @@ def role_from_data(data: Any) -> RoleSpec:
     """A role from plain data (an API body); BadRequestError names each offending field."""
     role, errors = _read_role(data)
     if role is None or errors:
-        raise _invalid("role", errors)
+        raise invalid_error("role", errors)
     return role
 
 
@@ -115,14 +115,14 @@ def policy_from_data(data: Any) -> Policy:
     """A policy from plain data; a condition may be a filter object or its JSON text."""
     policy, errors = _read_policy(data)
     if policy is None or errors:
-        raise _invalid("policy", errors)
+        raise invalid_error("policy", errors)
     return policy
 
 
 def action_setting_from_data(data: Any) -> ActionSetting:
     setting, errors = _read_setting(data)
     if setting is None or errors:
-        raise _invalid("action setting", errors)
+        raise invalid_error("action setting", errors)
     return setting
 
 
@@ -188,7 +188,7 @@ class _Reader:
 
 
 def _read_role(data: Any) -> tuple[RoleSpec | None, dict[str, str]]:
-    r = _Reader(data, _ROLE_KEYS)
+    r = _Reader(data, ROLE_KEYS)
     name = r.text("name", required=True)
     role = RoleSpec(
         name=name or "",
@@ -197,12 +197,12 @@ def _read_role(data: Any) -> tuple[RoleSpec | None, dict[str, str]]:
         read_all=r.flag("read_all", False),
         readable=r.names("readable"),
     )
-    errors = {**_role_problems(role), **r.errors}
+    errors = {**role_problems(role), **r.errors}
     return (role if name is not None else None), errors
 
 
 def _read_policy(data: Any) -> tuple[Policy | None, dict[str, str]]:
-    r = _Reader(data, _POLICY_KEYS)
+    r = _Reader(data, POLICY_KEYS)
     role = r.text("role", required=True)
     action = r.text("action", required=True)
     policy = Policy(
@@ -216,12 +216,12 @@ def _read_policy(data: Any) -> tuple[Policy | None, dict[str, str]]:
         approvals_required=r.integer("approvals_required", 1),
         self_approval=r.flag("self_approval", False),
     )
-    errors = {**_policy_problems(policy), **r.errors}
+    errors = {**policy_problems(policy), **r.errors}
     return (policy if role is not None and action is not None else None), errors
 
 
 def _read_setting(data: Any) -> tuple[ActionSetting | None, dict[str, str]]:
-    r = _Reader(data, _SETTING_KEYS)
+    r = _Reader(data, SETTING_KEYS)
     action = r.text("action", required=True)
     setting = ActionSetting(
         collection=r.text("collection"),
@@ -229,7 +229,7 @@ def _read_setting(data: Any) -> tuple[ActionSetting | None, dict[str, str]]:
         visible=r.flag("visible", True),
         enabled_if=r.filter("enabled_if"),
     )
-    errors = {**_setting_problems(setting), **r.errors}
+    errors = {**setting_problems(setting), **r.errors}
     return (setting if action is not None else None), errors
 
 
@@ -242,19 +242,19 @@ def _name_problem(value: Any, limit: int) -> str | None:
         return f"must be at most {limit} characters"
     if value != value.strip():
         return "must not start or end with spaces"
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTERS.search(value):
         return "must not hold control characters"
     return None
 
 
 def _slug_problem(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > SLUG_MAX or not _SLUG.fullmatch(value):
+    if not isinstance(value, str) or len(value) > SLUG_MAX or not SLUG_PATTERN.fullmatch(value):
         return ("must be an action slug: lowercase letters and digits joined by -, at most "
                 f"{SLUG_MAX} characters")
     return None
 
 
-def _role_problems(role: RoleSpec) -> dict[str, str]:
+def role_problems(role: RoleSpec) -> dict[str, str]:
     errors: dict[str, str] = {}
     if problem := _name_problem(role.name, ROLE_MAX):
         errors["name"] = problem
@@ -285,7 +285,7 @@ def _action_problems(errors: dict[str, str], collection: Any, action: Any) -> No
         errors["action"] = problem
 
 
-def _policy_problems(policy: Policy) -> dict[str, str]:
+def policy_problems(policy: Policy) -> dict[str, str]:
     errors: dict[str, str] = {}
     if problem := _name_problem(policy.role, ROLE_MAX):
         errors["role"] = problem
@@ -315,7 +315,7 @@ def _policy_problems(policy: Policy) -> dict[str, str]:
     return errors
 
 
-def _setting_problems(setting: ActionSetting) -> dict[str, str]:
+def setting_problems(setting: ActionSetting) -> dict[str, str]:
     errors: dict[str, str] = {}
     _action_problems(errors, setting.collection, setting.action)
     if not isinstance(setting.visible, bool):
@@ -328,19 +328,19 @@ def _setting_problems(setting: ActionSetting) -> dict[str, str]:
     return errors
 
 
-def _records_filter(policy: Policy) -> tuple[str, Filter | None] | None:
+def records_filter(policy: Policy) -> tuple[str, Filter | None] | None:
     return ("condition", policy.condition) if policy.condition_on == "records" else None
 
 
-def _normal_policy(policy: Policy) -> Policy:
+def normal_policy(policy: Policy) -> Policy:
     return replace(policy, collection=None) if policy.collection == "" else policy
 
 
-def _normal_setting(setting: ActionSetting) -> ActionSetting:
+def normal_setting(setting: ActionSetting) -> ActionSetting:
     return replace(setting, collection=None) if setting.collection == "" else setting
 
 
-def _invalid(kind: str, errors: Mapping[str, str]) -> BadRequestError:
+def invalid_error(kind: str, errors: Mapping[str, str]) -> BadRequestError:
     summary = "; ".join(f"{name} {problem}" for name, problem in errors.items())
     return BadRequestError(f"invalid {kind}: {summary}", fields=errors)
 
@@ -354,18 +354,18 @@ class _Import:
     problems: list[str]
 
 
-def _read_import(data: Any, known: _Known) -> _Import:
+def read_import(data: Any, known: KnownActions) -> _Import:
     """Every valid entry of the data, and every problem found without the database."""
     problems: list[str] = []
     if not isinstance(data, Mapping):
         problem = "the permissions must be an object with roles, policies and actions"
         return _Import([], [], [], set(), [problem])
     for key in data:
-        if key not in _SECTIONS:
+        if key not in IMPORT_SECTIONS:
             problems.append(f"unknown key {key!r} at the top level (known: "
-                            f"{', '.join(_SECTIONS)})")
+                            f"{', '.join(IMPORT_SECTIONS)})")
     sections: dict[str, list[Any]] = {}
-    for section in _SECTIONS:
+    for section in IMPORT_SECTIONS:
         entries = data.get(section, [])
         if not isinstance(entries, list | tuple):
             problems.append(f"the {section} must be a list")
@@ -392,7 +392,7 @@ def _read_import(data: Any, known: _Known) -> _Import:
         label = f"policy #{number}"
         if policy is not None:
             known.check_action(errors, policy.collection, policy.action,
-                               _records_filter(policy))
+                               records_filter(policy))
             where = describe_action(policy.collection, policy.action)
             label += f" (role {policy.role!r}, {where})"
             policy_keys.append(policy.key)

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from actiondesk.data.state import LongText, UTCDateTime, _key_string, state_metadata
+from actiondesk.data.state_schema.base import LongText, UTCDateTime, key_string, state_metadata
 
 approvals_table = sa.Table(
     "actiondesk_approvals",
     state_metadata,
     sa.Column("id", sa.String(32), nullable=False),
-    sa.Column("action_slug", _key_string(120), nullable=False),
+    sa.Column("action_slug", key_string(120), nullable=False),
     sa.Column("action_name", sa.String(200), nullable=False),
     # "" for global actions, as in the runs.
-    sa.Column("collection", _key_string(120), nullable=False),
+    sa.Column("collection", key_string(120), nullable=False),
     sa.Column("scope", sa.String(10), nullable=False),
     sa.Column("requester", sa.JSON(), nullable=False),
-    sa.Column("requester_id", _key_string(200), nullable=False),
-    sa.Column("requester_email", _key_string(320), nullable=False),
+    sa.Column("requester_id", key_string(200), nullable=False),
+    sa.Column("requester_email", key_string(320), nullable=False),
     # The typed values, frozen in a JSON form they can be rebuilt from (files included);
     # ``values_display`` is the redacted copy that is shown and exported.
     sa.Column("values", sa.JSON(), nullable=False),
@@ -63,8 +63,8 @@ approval_events_table = sa.Table(
     sa.Column("approval_id", sa.String(32), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     # "" for what the system does (expiry, execution).
-    sa.Column("actor_id", _key_string(200), nullable=False),
-    sa.Column("actor_email", _key_string(320), nullable=False),
+    sa.Column("actor_id", key_string(200), nullable=False),
+    sa.Column("actor_email", key_string(320), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("message", LongText, nullable=True),
     sa.PrimaryKeyConstraint("id", name="pk_actiondesk_approval_events"),

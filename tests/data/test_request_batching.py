@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.coalesce import FreshRead, GroupCommit
+from actiondesk.data.request_batching import FreshRead, GroupCommit
 from actiondesk.data.state import StateStore, meta_table
 
 

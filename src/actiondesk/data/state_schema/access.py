@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from actiondesk.data.state import LongText, UTCDateTime, _key_string, state_metadata
+from actiondesk.data.state_schema.base import LongText, UTCDateTime, key_string, state_metadata
 
 users_table = sa.Table(
     "actiondesk_users",
     state_metadata,
     sa.Column("id", sa.String(32), nullable=False),
-    sa.Column("email", _key_string(320), nullable=False),
+    sa.Column("email", key_string(320), nullable=False),
     sa.Column("first_name", sa.String(100), nullable=False, server_default=""),
     sa.Column("last_name", sa.String(100), nullable=False, server_default=""),
     sa.Column("team", sa.String(100), nullable=False, server_default=""),
-    sa.Column("role", _key_string(100), nullable=False),
+    sa.Column("role", key_string(100), nullable=False),
     sa.Column("tags", sa.JSON(), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("active", sa.Boolean(), nullable=False),
@@ -32,7 +32,7 @@ users_table = sa.Table(
 roles_table = sa.Table(
     "actiondesk_roles",
     state_metadata,
-    sa.Column("name", _key_string(100), nullable=False),
+    sa.Column("name", key_string(100), nullable=False),
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("is_admin", sa.Boolean(), nullable=False),
     sa.Column("read_all", sa.Boolean(), nullable=False),
@@ -44,10 +44,10 @@ roles_table = sa.Table(
 policies_table = sa.Table(
     "actiondesk_policies",
     state_metadata,
-    sa.Column("role", _key_string(100), nullable=False),
+    sa.Column("role", key_string(100), nullable=False),
     # "" for global actions without a collection (NULLs would not collide in the key).
-    sa.Column("collection", _key_string(120), nullable=False),
-    sa.Column("action_slug", _key_string(120), nullable=False),
+    sa.Column("collection", key_string(120), nullable=False),
+    sa.Column("action_slug", key_string(120), nullable=False),
     sa.Column("rule", sa.String(20), nullable=False),
     sa.Column("condition", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("condition_on", sa.String(10), nullable=False),
@@ -61,8 +61,8 @@ policies_table = sa.Table(
 action_settings_table = sa.Table(
     "actiondesk_action_settings",
     state_metadata,
-    sa.Column("collection", _key_string(120), nullable=False),
-    sa.Column("action_slug", _key_string(120), nullable=False),
+    sa.Column("collection", key_string(120), nullable=False),
+    sa.Column("action_slug", key_string(120), nullable=False),
     sa.Column("visible", sa.Boolean(), nullable=False),
     sa.Column("enabled_if", sa.JSON(none_as_null=True), nullable=True),
     sa.PrimaryKeyConstraint("collection", "action_slug", name="pk_actiondesk_action_settings"),
@@ -73,7 +73,7 @@ login_failures_table = sa.Table(
     "actiondesk_login_failures",
     state_metadata,
     sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column("key", _key_string(400), nullable=False),
+    sa.Column("key", key_string(400), nullable=False),
     sa.Column("failed_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("id", name="pk_actiondesk_login_failures"),
     sa.Index("ix_actiondesk_login_failures_key", "key", "failed_at"),
@@ -86,8 +86,8 @@ audit_events_table = sa.Table(
     sa.Column("id", sa.String(32), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("caller_id", _key_string(200), nullable=True),
-    sa.Column("caller_email", _key_string(320), nullable=True),
+    sa.Column("caller_id", key_string(200), nullable=True),
+    sa.Column("caller_email", key_string(320), nullable=True),
     sa.Column("method", sa.String(10), nullable=True),
     sa.Column("path", sa.String(2000), nullable=True),
     sa.Column("address", sa.String(100), nullable=True),
