@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from actiondesk import Caller
-from actiondesk.cli_permissions import from_toml, to_toml
+from actiondesk.cli.permissions import from_toml, to_toml
 from actiondesk.data.collections import build_collections, tables_and_names
 from actiondesk.data.filters import Condition, all_of, any_of, parse_filter
 from actiondesk.data.schema import Collection
@@ -649,7 +649,7 @@ x = 1
 
 
 def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "from actiondesk.cli_permissions import permissions_app; permissions_app()"
+    code = "from actiondesk.cli.permissions import permissions_app; permissions_app()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
+import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -20,9 +23,28 @@ TargetArg = Annotated[
 ]
 
 
+def load_target(target: str) -> Any:
+    """Import ``MODULE:ATTR`` (the current directory is importable) and return the object."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise typer.BadParameter(f"{target!r} is not MODULE:ATTR, e.g. myapp.admin:desk")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ConfigurationError:
+        raise
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise typer.BadParameter(f"module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
 def load_desk(target: str) -> Desk:
-    # Imported here: actiondesk.cli imports this module to register the sub-command.
-    from actiondesk.cli import load_target
     from actiondesk.desk import Desk
 
     try:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actiondesk._cli_support import TargetArg, fail, load_desk
+from actiondesk.cli.support import TargetArg, fail, load_desk
 from actiondesk.errors import ClientError, ConfigurationError
 
 remote_app = typer.Typer(help="Remote providers: services whose actions this desk runs.",

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from actiondesk.cli_permissions import permissions_app
-from actiondesk.cli_remote import remote_app
-from actiondesk.cli_run import run_app
-from actiondesk.cli_runs import runs_app
-from actiondesk.cli_users import roles_app, tokens_app, users_app
+from actiondesk.cli.permissions import permissions_app
+from actiondesk.cli.remote import remote_app
+from actiondesk.cli.run import run_app
+from actiondesk.cli.runs import runs_app
+from actiondesk.cli.support import TargetArg, load_target
+from actiondesk.cli.users import roles_app, tokens_app, users_app
 from actiondesk.desk import Desk
-from actiondesk.errors import ConfigurationError
 
 app = typer.Typer(
     name="actiondesk",
@@ -33,32 +32,8 @@ app.add_typer(roles_app, name="roles")
 app.add_typer(permissions_app, name="permissions")
 app.add_typer(remote_app, name="remote")
 
-TargetArg = Annotated[
-    str, typer.Argument(help="Where the desk is: MODULE:ATTR, e.g. myapp.admin:desk")
-]
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
-
-
-def load_target(target: str) -> Any:
-    """Import ``MODULE:ATTR`` (the current directory is importable) and return the object."""
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise typer.BadParameter(f"{target!r} is not MODULE:ATTR, e.g. myapp.admin:desk")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ConfigurationError:
-        raise
-    except ImportError as exc:
-        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise typer.BadParameter(f"module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj
 
 
 @app.command()
@@ -82,7 +57,7 @@ def serve(
 @app.command()
 def check(target: TargetArg) -> None:
     """Report every configuration problem of the desk at MODULE:ATTR, all at once."""
-    from actiondesk._cli_support import load_desk
+    from actiondesk.cli.support import load_desk
 
     desk = load_desk(target)
     problems = asyncio.run(desk.check())
@@ -98,7 +73,7 @@ def check(target: TargetArg) -> None:
 @app.command()
 def migrate(target: TargetArg) -> None:
     """Bring the state database of the desk at MODULE:ATTR up to date (safe to repeat)."""
-    from actiondesk._cli_support import load_desk, with_state
+    from actiondesk.cli.support import load_desk, with_state
     from actiondesk.data.urls import redact
 
     desk = load_desk(target)
@@ -107,7 +82,7 @@ def migrate(target: TargetArg) -> None:
 
 
 def _report(problems: list[str]) -> None:
-    from actiondesk._cli_support import fail
+    from actiondesk.cli.support import fail
 
     fail(problems)
 
@@ -163,7 +138,3 @@ async def _prepare_demo(desk: Desk) -> None:
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from actiondesk._cli_support import TargetArg, load_desk, with_state
+from actiondesk.cli.support import TargetArg, load_desk, with_state
 from actiondesk.services.users import User
 
 users_app = typer.Typer(help="Accounts: create, list, change role, (de)activate.",

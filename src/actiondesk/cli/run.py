@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from actiondesk._cli_support import TargetArg, echo_client_error, fail, load_desk
-from actiondesk.cli_runs import runs_app
+from actiondesk.cli.runs import runs_app
+from actiondesk.cli.support import TargetArg, echo_client_error, fail, load_desk
 from actiondesk.errors import ClientError, ConfigurationError
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from actiondesk._cli_support import TargetArg, fail, load_desk, with_state
+from actiondesk.cli.support import TargetArg, fail, load_desk, with_state
 from actiondesk.errors import ConfigurationError
 from actiondesk.permissions.service import PermissionsService
 

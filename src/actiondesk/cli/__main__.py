@@ -1,0 +1,3 @@
+from actiondesk.cli.main import main
+
+main()
