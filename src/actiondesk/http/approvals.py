@@ -29,7 +29,7 @@ from actiondesk.http.approvals_models import (
 from actiondesk.http.auth import access_of
 from actiondesk.http.bodies import read_json
 from actiondesk.http.models import FILE_CONTENT, ErrorOut
-from actiondesk.http.runs import _MIME
+from actiondesk.http.runs import MIME_TYPE
 
 router = APIRouter(tags=["approvals"])
 
@@ -160,7 +160,7 @@ async def approval_file(request: Request, approval_id: str) -> Response:
     if stored is None:
         raise NotFoundError(f"approval request {approval_id!r} returned no file")
     content, filename, mime = stored
-    return Response(content, media_type=mime if _MIME.match(mime) else
+    return Response(content, media_type=mime if MIME_TYPE.match(mime) else
                     "application/octet-stream",
                     headers={"Content-Disposition": content_disposition(filename),
                              "Access-Control-Expose-Headers": "Content-Disposition",

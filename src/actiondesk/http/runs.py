@@ -23,7 +23,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 # A media type as a handler may give it, e.g. "text/csv; charset=utf-8"; anything else is
 # served as octet-stream so a stored value can never shape the response headers.
-_MIME = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\r\n]*\"|[\w.+-]+))*$")
+MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\r\n]*\"|[\w.+-]+))*$")
 
 
 def runs_of(request: Request) -> RunsService:
@@ -109,7 +109,7 @@ async def get_run_file(request: Request, run_id: str) -> Response:
     content, filename, mime = stored
     return Response(
         content,
-        media_type=mime if _MIME.match(mime) else "application/octet-stream",
+        media_type=mime if MIME_TYPE.match(mime) else "application/octet-stream",
         headers={
             "Content-Disposition": content_disposition(filename),
             "Access-Control-Expose-Headers": "Content-Disposition",
