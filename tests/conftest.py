@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,16 @@ from tests.auth_support import client, token_for
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+
+# Test desks use short throwaway keys ("k"); a real desk refuses them (tests/test_secret_key.py
+# checks that, with an environment that does not say this). Subprocesses inherit it.
+os.environ["ACTIONDESK_ALLOW_WEAK_SECRET_KEY"] = "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("filterwarnings",
+                            "ignore::actiondesk.settings.WeakSecretKeyWarning")
+
 
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}

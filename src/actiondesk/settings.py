@@ -14,6 +14,31 @@ from actiondesk.remote.config import RemoteProvider, providers_from_env
 ENV_PREFIX = "ACTIONDESK_"
 DEFAULT_DATABASE_URL = "sqlite:///actiondesk.db"
 DEFAULT_STATE_URL = "sqlite:///actiondesk-state.db"
+MIN_SECRET_KEY_LENGTH = 32
+KEYGEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# Found inside a key, it is an example copied from documentation, not a secret.
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "replaceme",
+                 "your-secret", "your_secret", "insecure", "placeholder")
+
+
+class WeakSecretKeyWarning(UserWarning):
+    """A weak secret key was accepted because the desk is in development mode."""
+
+
+def secret_key_problem(key: str) -> str | None:
+    """What makes ``key`` guessable (anyone who knows it can sign in as anybody), or None."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return (f"has {len(key)} characters; it needs at least {MIN_SECRET_KEY_LENGTH} "
+                "random ones")
+    if any(word in key.lower() for word in _PLACEHOLDERS):
+        return "is a placeholder from an example"
+    if len(set(key)) < 10:
+        return "repeats too few different characters to be random"
+    return None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -24,6 +49,7 @@ class Settings:
     ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
     ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
     ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
+    ``ACTIONDESK_ALLOW_WEAK_SECRET_KEY``,
     ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds,
     ``ACTIONDESK_REMOTE_REFRESH_INTERVAL`` in seconds, ``ACTIONDESK_WEBHOOK_ORIGINS``), then
     falls back to the default. Remote providers come from ``ACTIONDESK_REMOTE_<NAME>_URL`` and
@@ -38,6 +64,9 @@ class Settings:
     max_page_size: int = 200
     max_body_bytes: int = 25 * 1024 * 1024
     dev_mode: bool = False
+    # A secret key shorter than 32 characters or copied from an example is refused unless
+    # this or dev_mode is on (then it is a warning): for throwaway local desks and tests.
+    allow_weak_secret_key: bool = False
     external_identity_secret: str | None = field(default=None, repr=False)
     # How long an approval request waits for its decision before it expires.
     approval_ttl: dt.timedelta = dt.timedelta(days=7)
@@ -61,6 +90,7 @@ class Settings:
         max_page_size: int | None = None,
         max_body_bytes: int | None = None,
         dev_mode: bool | None = None,
+        allow_weak_secret_key: bool | None = None,
         external_identity_secret: str | None = None,
         approval_ttl: dt.timedelta | None = None,
         remote_refresh_interval: float | None = None,
@@ -105,8 +135,10 @@ class Settings:
             default_page_size=pick_int(default_page_size, "DEFAULT_PAGE_SIZE", 25),
             max_page_size=pick_int(max_page_size, "MAX_PAGE_SIZE", 200),
             max_body_bytes=pick_int(max_body_bytes, "MAX_BODY_BYTES", 25 * 1024 * 1024),
-            dev_mode=dev_mode if dev_mode is not None else env.get(ENV_PREFIX + "DEV_MODE", "")
-            .strip().lower() in ("1", "true", "yes", "on"),
+            dev_mode=dev_mode if dev_mode is not None
+            else _truthy(env.get(ENV_PREFIX + "DEV_MODE")),
+            allow_weak_secret_key=allow_weak_secret_key if allow_weak_secret_key is not None
+            else _truthy(env.get(ENV_PREFIX + "ALLOW_WEAK_SECRET_KEY")),
             external_identity_secret=pick(
                 external_identity_secret, "EXTERNAL_IDENTITY_SECRET", ""
             ) or None,
@@ -120,6 +152,13 @@ class Settings:
             webhook_origins=pick(webhook_origins, "WEBHOOK_ORIGINS", "https:").strip(),
         )
         settings.validate()
+        if problem := secret_key_problem(settings.secret_key):
+            warnings.warn(
+                f"actiondesk: the secret key {problem}: anyone who guesses it can sign in as "
+                "anybody. Accepted only because dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY "
+                f"is on; generate a real one with: {KEYGEN_COMMAND}",
+                WeakSecretKeyWarning, stacklevel=3,
+            )
         return settings
 
     def validate(self) -> None:
@@ -130,6 +169,14 @@ class Settings:
             problems.append("max_page_size must be at least 1")
         if not 1 <= self.default_page_size <= max(self.max_page_size, 1):
             problems.append("default_page_size must be between 1 and max_page_size")
+        if (problem := secret_key_problem(self.secret_key)) and not (
+            self.dev_mode or self.allow_weak_secret_key
+        ):
+            problems.append(
+                f"secret_key (ACTIONDESK_SECRET_KEY) {problem}; generate one with: "
+                f"{KEYGEN_COMMAND} (a local development desk may keep a weak key, with "
+                "a warning, under dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY=1)"
+            )
         if self.external_identity_secret is not None and len(self.external_identity_secret) < 32:
             problems.append("external_identity_secret must have at least 32 characters")
         if self.max_body_bytes < 1024:
