@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from actiondesk.permissions.service import Policy
 
 from actiondesk import ActionContext, Desk, Success
 from actiondesk.actions.condition_text import condition_sentence, field_words
 from actiondesk.data.filters import Condition, Filter, all_of, any_of
 from actiondesk.data.schema import Collection, field_from_column
+from actiondesk.permissions.service import Policy
 from tests.actions_app import jsonapi
 from tests.auth_support import client, provision, token_for
 from tests.live_server import live_server

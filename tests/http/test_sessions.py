@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from actiondesk.permissions.service import RoleSpec
 
 from actiondesk import Desk
 from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.permissions.service import RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server

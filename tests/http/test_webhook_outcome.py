@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from actiondesk.permissions.service import Policy, RoleSpec
 
 from actiondesk import ActionContext, Desk, Success, Webhook
 from actiondesk.http.auth import CSRF_HEADER
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
