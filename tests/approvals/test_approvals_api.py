@@ -7,18 +7,25 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from actiondesk.services.approvals import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from actiondesk.data.state_schema.approvals import approval_records_table, approvals_table
+from actiondesk.data.state_schema.approvals import (
+    approval_events_table,
+    approval_records_table,
+    approvals_table,
+)
 from actiondesk.data.urls import to_async_url
 from tests.approvals.approvals_app import (
     POLICIES,
@@ -348,6 +355,88 @@ def test_history_filters_and_csv_export(server: Server) -> None:
     assert mine[0]["reason"].startswith("'=")  # a formula is shown as text
     assert server.api(ADMIN).get("/approvals/export.csv",
                                  params={"status": "nope"}).status_code == 400
+
+
+def test_the_readme_lists_the_export_columns() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"`{', '.join(EXPORT_COLUMNS)}`" in readme
+    # The recovery paragraph quotes the reasons a recovered request ends with.
+    for reason in (NOT_STARTED, INTERRUPTED):
+        assert f"*\"{reason.split(':')[0]}\"*" in readme
+
+
+def rows_of(url: str, statement: Any) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_async_engine(to_async_url(url))
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(statement)).all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_the_export_and_the_history_say_who_decided_when_and_the_canonical_values(
+    server: Server,
+) -> None:
+    typed = {"amount": "1500", "pin": "4321", "on": "2026-05-01T12:00:00+02:00"}
+    first, second, third = (str(r.id) for r in rows_of(server.url, sa.select(companies.c.id)
+                            .where(companies.c.status != "churned")
+                            .order_by(companies.c.id.desc()).limit(3)))
+    rejected = server.request(SUPPORT, [first], values=typed)
+    assert server.decide(MANAGER, rejected["id"], "reject",
+                         {"message": "too much"}).status_code == 200
+    approved = server.request(SUPPORT, [second], values={**typed, "amount": "2500.00"})
+    assert server.decide(MANAGER2, approved["id"], "approve",
+                         {"message": "fine"}).json()["approval"]["status"] == "executed"
+    cancelled = server.request(SUPPORT, [third], values={**typed, "amount": "-0.50"})
+    assert server.decide(SUPPORT, cancelled["id"], "cancel",
+                         {"message": "typo"}).status_code == 200
+    ids = {rejected["id"]: (MANAGER, "rejected", "too much"),
+           approved["id"]: (MANAGER2, "approved", "fine"),
+           cancelled["id"]: (SUPPORT, "cancelled", "typo")}
+
+    export = server.api(ADMIN).get("/approvals/export.csv", params={"requester": SUPPORT})
+    assert export.status_code == 200, export.text
+    reader = csv.DictReader(io.StringIO(export.text))
+    lines = {r["id"]: r for r in reader if r["id"] in ids}
+    assert reader.fieldnames == EXPORT_COLUMNS
+    assert set(lines) == set(ids)
+    a, e = approvals_table.c, approval_events_table.c
+    stored = {r.id: r for r in rows_of(server.url, sa.select(
+        a.id, a.status, a.decided_at, a.created_at, a.reason, a.run_id)
+        .where(a.id.in_(list(ids))))}
+    events = {(r.approval_id, r.kind): r for r in rows_of(server.url, sa.select(
+        e.approval_id, e.kind, e.actor_email, e.message).where(e.approval_id.in_(list(ids))))}
+    for approval_id, (who, kind, message) in ids.items():
+        line, row = lines[approval_id], stored[approval_id]
+        event = events[(approval_id, kind)]
+        assert (line["decision"], line["reviewer"], line["decision_message"]) == (
+            kind, event.actor_email, event.message) == (kind, who, message)
+        decided_at = dt.datetime.fromisoformat(line["decided_at"])
+        assert decided_at.utcoffset() == dt.timedelta(0)
+        assert decided_at == row.decided_at.replace(tzinfo=row.decided_at.tzinfo or dt.UTC)
+        assert dt.datetime.fromisoformat(line["requested_at"]).utcoffset() == dt.timedelta(0)
+        assert line["status"] == row.status and line["run_id"] == (row.run_id or "")
+        assert line["reason"] == (row.reason or "")
+    assert lines[approved["id"]]["approvers"] == MANAGER2
+    assert lines[rejected["id"]]["approvers"] == ""
+    # One form per value, whatever was typed: the secret stays redacted.
+    assert [json.loads(lines[i]["values"])["amount"] for i in ids] == ["1500", "2500", "-0.5"]
+    assert {json.loads(lines[i]["values"])["on"] for i in ids} == {"2026-05-01T10:00:00+00:00"}
+    assert {json.loads(lines[i]["values"])["pin"] for i in ids} == {"[redacted]"}
+
+    history = server.api(MANAGER).get("/approvals", params={"box": "history",
+                                                            "requester": SUPPORT}).json()
+    shown = {h["id"]: h for h in history["approvals"] if h["id"] in ids}
+    for approval_id, (who, kind, message) in ids.items():
+        assert shown[approval_id]["reviewer"]["email"] == who
+        assert shown[approval_id]["decision"] == kind
+        assert shown[approval_id]["decision_message"] == message
+        assert shown[approval_id]["decided_at"] == lines[approval_id]["decided_at"] or (
+            dt.datetime.fromisoformat(shown[approval_id]["decided_at"])
+            == dt.datetime.fromisoformat(lines[approval_id]["decided_at"]))
 
 
 # -- exactly once, at scale ---------------------------------------------------------------------

@@ -44,6 +44,8 @@ POLICIES = [
     Policy("ops", None, "count-down"),
     Policy("clerk", "items", "process", rule="approval"),
     Policy("boss", "items", "process", can_approve=True),
+    Policy("clerk", "items", "hang", rule="approval"),
+    Policy("boss", "items", "hang", can_approve=True),
 ]
 USERS = {"admin@bg.test": "admin", "ops@bg.test": "ops", "ops2@bg.test": "ops",
          "viewer@bg.test": "viewer", "clerk@bg.test": "clerk", "boss@bg.test": "boss"}
@@ -113,6 +115,16 @@ def build_desk(
             if batch.number == ctx.values["stop"]:
                 break
         return Success(f"{batches.done} done")
+
+    @desk.action("items", name="Hang", scope="bulk", form=[f.Number("delay")])
+    async def hang(ctx: ActionContext) -> Success:
+        # Inline: its effect is committed, then it waits (for a test to kill its server).
+        assert ctx.selection is not None
+        async with ctx.async_db.begin() as conn:
+            await conn.execute(items.update().where(ctx.selection.where)
+                               .values(counter=items.c.counter + 1))
+        await asyncio.sleep(float(ctx.values.get("delay") or 0))
+        return Success("hung")
 
     @desk.action(name="Count down", background=True)
     async def count_down(ctx: ActionContext) -> Success:

@@ -429,12 +429,11 @@ def test_account_transfer_form_from_jet_params(api: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     fields = {f["name"]: f for f in response.json()["fields"]}
     assert [(n, f["type"], f["required"]) for n, f in fields.items()] == [
-        ("from_account", "reference", True), ("to_account", "reference", True),
-        ("amount", "decimal", True), ("comment", "text", False), ("date", "datetime", False),
+        ("to_account", "reference", True), ("amount", "decimal", True),
+        ("comment", "text", False), ("date", "datetime", False),
     ]
-    assert fields["from_account"]["reference"] == "accounts"
-    assert fields["from_account"]["value"] == "8"
-    assert fields["from_account"]["label"] == "From account"
+    assert fields["to_account"]["reference"] == "accounts"
+    assert fields["to_account"]["label"] == "To account"
 
 
 def test_account_transfer_moves_money(api: httpx.Client) -> None:
@@ -447,7 +446,7 @@ def test_account_transfer_moves_money(api: httpx.Client) -> None:
     _, incomes_before = related(api, "accounts", target_id, "incomes")
 
     response = execute(api, "accounts", "account-transfer", [source_id], {
-        "from_account": source_id, "to_account": target_id, "amount": "100.25",
+        "to_account": target_id, "amount": "100.25",
         "comment": "Rent split", "date": "2026-01-02T10:00:00Z",
     })
     assert response.status_code == 200, response.text
@@ -474,7 +473,7 @@ def test_account_transfer_refusals_change_nothing(api: httpx.Client) -> None:
     (other_currency, *_), _ = records(api, "accounts", eq("currency", "GBP"), page_size=1)
     source_id, target_id = source["id"], target["id"]
     before = _balance(api, source_id), _balance(api, target_id)
-    base = {"from_account": source_id, "to_account": target_id}
+    base = {"to_account": target_id}
     cases = [
         ({**base, "to_account": source_id, "amount": "10"}, "same account"),
         ({**base, "amount": "0"}, "positive"),

@@ -232,6 +232,13 @@ def test_history_filters_and_csv_export(manager: Any, demo_site: Site) -> None:
     assert rejected
     expect(page.locator("tbody tr")).to_have_count(len(rejected))
     expect(page.locator("tbody [data-status]").first).to_have_text("Rejected")
+    # Who decided, and when: the manager rejected every one of them.
+    expect(page.locator("thead")).to_contain_text("Reviewer")
+    reviewers = page.locator("tbody [data-reviewer]")
+    expect(reviewers).to_have_count(len(rejected))
+    for index in range(len(rejected)):
+        expect(reviewers.nth(index)).to_contain_text(MANAGER[0])
+    expect(page.locator("tbody tr").first.locator("time")).to_have_count(2)
     assert "status=rejected" in page.url
     screenshot(page, "approvals-history-filtered")
 
@@ -245,6 +252,8 @@ def test_history_filters_and_csv_export(manager: Any, demo_site: Site) -> None:
         lines = list(csv.DictReader(io.StringIO(handle.read())))
     assert sorted(line["id"] for line in lines) == sorted(r["id"] for r in rejected)
     assert {line["status"] for line in lines} == {"rejected"}
+    assert {line["reviewer"] for line in lines} == {MANAGER[0]}
+    assert all(line["decided_at"].endswith("+00:00") for line in lines)
 
     # A day range with nothing in it: the empty state says so; clearing brings them back.
     page.get_by_label("To", exact=True).fill("2001-01-01")

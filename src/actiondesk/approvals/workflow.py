@@ -12,6 +12,13 @@ Exactly once: the move from ``pending`` to ``executing`` is one conditional UPDA
 transaction that holds the request's row lock, so neither two approvers nor two server
 processes can run it twice. Requests expire lazily: they become ``expired`` when read or
 decided after their time.
+
+Crash recovery (``recover_interrupted``, at start-up and periodically in every server): an
+inline execution attaches its run to the request and leases it before the handler starts, and
+renews the lease while the handler runs. A request left ``executing`` by a process that died
+ends ``failed``, never runs again: "interrupted before it ran" when no run was attached (the
+handler never started), "interrupted while it ran" when its run's lease expired (the handler
+may have done part of its work). A request whose run finished is finished from that run.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import decimal
 import io
 import logging
 import uuid
@@ -30,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.caller import Caller, ParentContext
+from actiondesk.actions.forms import FormField, FormFieldType
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
@@ -37,7 +46,7 @@ from actiondesk.background.service import BackgroundRuns
 from actiondesk.catalog.conditions import enabled
 from actiondesk.data.filters import Filter, Group
 from actiondesk.data.record_ids import encode_id
-from actiondesk.data.state import StateStore, utcnow
+from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,
@@ -53,7 +62,7 @@ from actiondesk.errors import (
 from actiondesk.permissions.service import Policy, describe_action
 from actiondesk.runs.executor import Executor, Job, redact
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
-from actiondesk.runs.store import RunRecord
+from actiondesk.runs.store import ABANDONED, RunRecord
 from actiondesk.selections.frozen import FrozenSelection
 
 if TYPE_CHECKING:
@@ -70,6 +79,10 @@ APPROVAL_STATUSES: tuple[str, ...] = get_args(ApprovalStatus)
 EventKind = Literal["requested", "approved", "rejected", "cancelled", "expired", "executed",
                     "failed"]
 DEFAULT_TTL = dt.timedelta(days=7)
+NOT_STARTED = ("interrupted before it ran: the server stopped after the approval and before "
+               "the action started; nothing was executed, request it again if still needed")
+INTERRUPTED = ("interrupted while it ran: the server running the action stopped; it may have "
+               "done part of its work, check the records before requesting it again")
 MAX_PAGE_SIZE = 200
 MAX_MESSAGE = 2000
 RECORDS_PAGE_SIZE = 100
@@ -80,7 +93,23 @@ _SYSTEM = ""  # the actor of what nobody did by hand (expiry, execution)
 _a = approvals_table.c
 _e = approval_events_table.c
 _r = approval_records_table.c
+_t = runs_table.c
 _SHOWN = [c for c in approvals_table.c if c.name != "values"]
+_DECIDING = ("approved", "rejected", "cancelled", "expired")
+EXPORT_COLUMNS = ["id", "requested_at", "action", "collection", "requester", "record_count",
+                  "values", "status", "approvals_required", "approvers", "decision",
+                  "reviewer", "decided_at", "decision_message", "reason", "run_id"]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What ended a request's review: the last approval (that made it run), the rejection,
+    the cancellation or the expiry; ``by`` is None for an expiry."""
+
+    kind: str
+    by: dict[str, str] | None
+    at: dt.datetime
+    message: str | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,12 @@ class ApprovalRecord:
     result_mime: str | None
     reason: str | None
     approvers: list[dict[str, str]] = field(default_factory=list)
+    decision: Decided | None = None
+
+    @property
+    def decided(self) -> Decided | None:
+        """The decision, once the request left ``pending``."""
+        return None if self.status == "pending" else self.decision
 
     def summary_json(self) -> dict[str, Any]:
         """What the 202 of a request answers."""
@@ -136,6 +171,9 @@ class ApprovalRecord:
             "approvals": len(self.approvers),
             "approvers": self.approvers,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "decision": self.decided.kind if self.decided else None,
+            "reviewer": self.decided.by if self.decided else None,
+            "decision_message": self.decided.message if self.decided else None,
             "run_id": self.run_id,
             "result": self.result,
             "result_kind": self.result_kind,
@@ -181,8 +219,9 @@ class ApprovalsService:
         # Approved requests of background actions are queued there; it tells us their end.
         self.background = background
         background.when_run_ends(self._finish_from_run)
-        background.on_sweep(self.recover)
+        background.on_sweep(self.recover_interrupted)
         self.ttl = ttl
+        self._executing: set[str] = set()
 
     # -- requesting ---------------------------------------------------------------------------
 
@@ -357,6 +396,7 @@ class ApprovalsService:
     async def _execute(self, approval_id: str, access: Access) -> ApprovalRecord:
         """Run a request this process claimed (status ``executing``)."""
         approval = await self._fetch(approval_id)
+        self._executing.add(approval_id)
         try:
             return await self._run(approval, access)
         except Exception as exc:
@@ -364,6 +404,8 @@ class ApprovalsService:
             log.exception("approval %s could not be executed", approval_id)
             return await self._finish(approval_id, "failed",
                                       reason=f"could not be executed: {type(exc).__name__}")
+        finally:
+            self._executing.discard(approval_id)
 
     async def _run(self, approval: ApprovalRecord, access: Access) -> ApprovalRecord:
         try:
@@ -407,6 +449,11 @@ class ApprovalsService:
             record_count=approval.record_count,
         )
         assert isinstance(begun, str)  # noqa: S101 - no idempotency key, always a new run
+        if not await self._attach(approval.id, begun):
+            # A sweep gave this request up as interrupted meanwhile: it must not run now.
+            await self.runs.finish(begun, status="failed", status_code=409, result_kind=None,
+                                   message=NOT_STARTED)
+            return await self._fetch(approval.id)
         parent = ParentContext(**approval.parent) if approval.parent else None
         job = Job(action, Caller.from_json(approval.requester), selection, values, parent)
         try:
@@ -434,9 +481,11 @@ class ApprovalsService:
     async def _finish_from_run(self, run: RunRecord) -> None:
         """Record the end of the background run an approved request queued."""
         approval = run.selection.get("approval")
-        if not isinstance(approval, Mapping):
-            return
-        approval_id = str(approval.get("id"))
+        if isinstance(approval, Mapping):
+            await self.finish_run(str(approval.get("id")), run)
+
+    async def finish_run(self, approval_id: str, run: RunRecord) -> None:
+        """Finish the request from the run it executed."""
         ok = run.status == "succeeded"
         reason = None if ok else (run.message or f"the run ended {run.status}")
         await self._finish(
@@ -445,19 +494,99 @@ class ApprovalsService:
             result_filename=run.result_filename, result_mime=run.result_mime,
         )
 
-    async def recover(self) -> None:
-        """Requests still ``executing`` whose background run has finished (the process
-        stopped between the two writes): finish them from their run."""
+    # -- crash recovery -----------------------------------------------------------------------
+
+    def _lease(self) -> dt.timedelta:
+        return self.background.config.lease
+
+    async def _attach(self, approval_id: str, run_id: str) -> bool:
+        """Attach the inline run (leased to this process by the runs audit) to the request
+        before the handler starts; False if the request is no longer waiting for it (a
+        recovery sweep failed it)."""
+        async with self.store.write() as conn:
+            done = await conn.execute(
+                sa.update(approvals_table)
+                .where(_a.id == approval_id, _a.status == "executing", _a.run_id.is_(None))
+                .values(run_id=run_id))
+        return bool(done.rowcount == 1)
+
+    async def recover_interrupted(self) -> list[str]:
+        """Finish the requests left ``executing`` by a process that stopped (a bounded number
+        per call); return their ids. Never runs an action: a request whose handler may have
+        started is ``failed`` as interrupted, so it cannot run twice."""
+        now = utcnow()
         async with self.store.engine.connect() as conn:
-            found = await conn.scalars(
-                sa.select(_a.run_id).where(_a.status == "executing", _a.run_id.is_not(None))
-                .limit(200))
-            run_ids = [run_id for run_id in found.all() if run_id]
-        for run_id in run_ids:
-            with contextlib.suppress(NotFoundError):
-                run = await self.runs.get(run_id)
-                if run.finished:
-                    await self._finish_from_run(run)
+            rows = (await conn.execute(
+                sa.select(_a.id, _a.run_id, _a.decided_at, _a.action_slug, _a.collection,
+                          _a.requester_id)
+                .where(_a.status == "executing").order_by(_a.decided_at, _a.id).limit(200)
+            )).all()
+        recovered = []
+        for row in rows:
+            if row.id in self._executing:
+                continue
+            run_id = row.run_id or await self._unattached_run(row)
+            if run_id is None:
+                # The grace lets a live process that just claimed the request begin its run.
+                if row.decided_at is None or row.decided_at + self._lease() < now:
+                    await self._finish(row.id, "failed", reason=NOT_STARTED)
+                    recovered.append(row.id)
+                continue
+            if await self._recover_run(row.id, run_id, attached=row.run_id is not None):
+                recovered.append(row.id)
+        return recovered
+
+    async def _recover_run(self, approval_id: str, run_id: str, *, attached: bool) -> bool:
+        async with self.store.engine.connect() as conn:
+            run = (await conn.execute(
+                sa.select(_t.status, _t.runner, _t.lease_expires_at).where(_t.id == run_id)
+            )).first()
+        if run is None:
+            await self._finish(approval_id, "failed", reason=INTERRUPTED)
+            return True
+        if run.status in ("queued", "running"):
+            if run.runner is not None:
+                if not attached:
+                    await self._attach_run(approval_id, run_id)
+                return False  # its runner resumes it and finishes the request
+            if not attached:
+                # Begun but never attached: the handler did not start (it starts after).
+                with contextlib.suppress(ValueError):
+                    await self.runs.finish(run_id, status="failed", status_code=409,
+                                           result_kind=None, message=NOT_STARTED)
+                await self._finish(approval_id, "failed", run_id=run_id, reason=NOT_STARTED)
+                return True
+            if run.lease_expires_at is None or run.lease_expires_at >= utcnow():
+                return False  # its process still renews the lease
+            with contextlib.suppress(ValueError):
+                await self.runs.finish(run_id, status="failed", status_code=500,
+                                       result_kind=None, message=INTERRUPTED)
+        finished = await self.runs.get(run_id)
+        if finished.status == "failed" and (finished.message == INTERRUPTED
+                                             or finished.result_kind == ABANDONED):
+            await self._finish(approval_id, "failed", run_id=run_id, reason=INTERRUPTED)
+        else:
+            await self.finish_run(approval_id, finished)
+        return True
+
+    async def _unattached_run(self, row: Any) -> str | None:
+        """The run a request began or queued before its process stopped, if any (the run's
+        selection names the request)."""
+        if row.decided_at is None:
+            return None
+        async with self.store.engine.connect() as conn:
+            candidates = (await conn.execute(
+                sa.select(_t.id, _t.selection)
+                .where(_t.action_slug == row.action_slug, _t.collection == row.collection,
+                       _t.caller_id == row.requester_id,
+                       _t.started_at >= row.decided_at - dt.timedelta(minutes=5))
+                .order_by(_t.started_at).limit(100)
+            )).all()
+        for candidate in candidates:
+            approval = (candidate.selection or {}).get("approval")
+            if isinstance(approval, Mapping) and approval.get("id") == row.id:
+                return str(candidate.id)
+        return None
 
     async def _stale(self, approval: ApprovalRecord, why: str) -> ApprovalRecord:
         return await self._finish(approval.id, "failed", reason=f"no longer applicable: {why}")
@@ -569,9 +698,7 @@ class ApprovalsService:
         """The history as CSV lines, read page by page (async generator)."""
         await self._expire_due()
         where = self._history_where(access, filters)
-        yield _csv_line(["id", "requested_at", "action", "collection", "requester",
-                         "record_count", "values", "status", "approvals_required",
-                         "approvers", "decided_at", "reason", "run_id"])
+        yield _csv_line(EXPORT_COLUMNS)
         after: tuple[dt.datetime, str] | None = None
         while True:
             query = sa.select(*_SHOWN).where(*where).order_by(_a.created_at, _a.id)
@@ -581,20 +708,32 @@ class ApprovalsService:
                     sa.and_(_a.created_at == after[0], _a.id > after[1])))
             async with self.store.engine.connect() as conn:
                 rows = (await conn.execute(query.limit(_EXPORT_PAGE))).all()
-                approvers = await _approvers_of(conn, [row.id for row in rows])
-            for row in rows:
-                m = row._mapping
+                found = await self._with_people(conn, rows)
+            for approval in found:
+                decided = approval.decided
                 yield _csv_line([
-                    m["id"], m["created_at"].isoformat(), m["action_slug"],
-                    m["collection"], m["requester_email"], m["record_count"],
-                    _json(m["values_display"]), m["status"], m["approvals_required"],
-                    " ".join(a["email"] for a in approvers.get(m["id"], [])),
-                    m["decided_at"].isoformat() if m["decided_at"] else "", m["reason"] or "",
-                    m["run_id"] or "",
+                    approval.id, _iso(approval.created_at), approval.action_slug,
+                    approval.collection, approval.requester_email, approval.record_count,
+                    _json(self._canonical(approval)), approval.status,
+                    approval.approvals_required,
+                    " ".join(a["email"] for a in approval.approvers),
+                    decided.kind if decided else "",
+                    decided.by["email"] if decided and decided.by else "",
+                    _iso(approval.decided_at), decided.message if decided else "",
+                    approval.reason, approval.run_id,
                 ])
             if len(rows) < _EXPORT_PAGE:
                 return
             after = (rows[-1].created_at, rows[-1].id)
+
+    def _canonical(self, approval: ApprovalRecord) -> dict[str, Any]:
+        """The displayed values in their canonical form (an action that no longer exists
+        keeps them as stored)."""
+        try:
+            action = self.registry.get(approval.collection, approval.action_slug)
+        except NotFoundError:
+            return approval.values
+        return canonical_values(action, approval.values)
 
     def _reviewable(self, access: Access) -> sa.ColumnElement[bool] | None:
         caller = access.caller
@@ -664,8 +803,18 @@ class ApprovalsService:
             rows = (await conn.execute(query)).all()
             count = await conn.scalar(
                 sa.select(sa.func.count()).select_from(approvals_table).where(*where))
-            approvers = await _approvers_of(conn, [row.id for row in rows])
-        return [_record(r._mapping, approvers.get(r.id, [])) for r in rows], int(count or 0)
+            found = await self._with_people(conn, rows)
+        return found, int(count or 0)
+
+    async def _with_people(
+        self, conn: AsyncConnection, rows: Sequence[sa.Row[Any]]
+    ) -> list[ApprovalRecord]:
+        """Records of ``rows`` with their approvers and decision."""
+        ids = [row.id for row in rows]
+        approvers = await _approvers_of(conn, ids)
+        decisions = await _decisions_of(conn, ids)
+        return [_record(r._mapping, approvers.get(r.id, []), decisions.get(r.id))
+                for r in rows]
 
     async def _fetch(self, approval_id: str) -> ApprovalRecord:
         """The request (expired first if its time is up); NotFoundError if there is none."""
@@ -677,8 +826,7 @@ class ApprovalsService:
                        ).first()
                 if row is None:
                     raise NotFoundError(f"no approval request {approval_id!r}")
-                approvers = await _approvers_of(conn, [approval_id])
-            record = _record(row._mapping, approvers.get(approval_id, []))
+                record = (await self._with_people(conn, [row]))[0]
             if record.status != "pending" or record.expires_at > utcnow():
                 return record
             await self._expire(approval_id)
@@ -771,7 +919,23 @@ async def _approvers_of(
     return found
 
 
-def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRecord:
+async def _decisions_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Decided]:
+    """The last deciding event of each request (see ``Decided``)."""
+    if not ids:
+        return {}
+    rows = (await conn.execute(
+        sa.select(_e.approval_id, _e.actor_id, _e.actor_email, _e.kind, _e.at, _e.message)
+        .where(_e.approval_id.in_(list(ids)), _e.kind.in_(_DECIDING)).order_by(_e.at, _e.id)
+    )).all()
+    return {row.approval_id: Decided(
+        kind=row.kind, at=row.at, message=row.message,
+        by={"id": row.actor_id, "email": row.actor_email} if row.actor_id else None,
+    ) for row in rows}
+
+
+def _record(
+    m: Mapping[Any, Any], approvers: list[dict[str, str]], decision: Decided | None = None
+) -> ApprovalRecord:
     return ApprovalRecord(
         id=m["id"], action_slug=m["action_slug"], action_name=m["action_name"],
         collection=m["collection"] or None, scope=m["scope"], requester=m["requester"] or {},
@@ -783,6 +947,7 @@ def _record(m: Mapping[Any, Any], approvers: list[dict[str, str]]) -> ApprovalRe
         result=m["result"], result_kind=m["result_kind"],
         result_status_code=m["result_status_code"], result_filename=m["result_filename"],
         result_mime=m["result_mime"], reason=m["reason"], approvers=approvers,
+        decision=decision,
     )
 
 
@@ -863,3 +1028,33 @@ def _csv_line(cells: Sequence[Any]) -> str:
 def _safe_cell(text: str) -> str:
     # A cell starting with = + - @ is a formula to a spreadsheet: shown as text instead.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def canonical_values(action: Action, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Displayed form values in one form per value, whatever was typed: decimals with the
+    field's places (else without trailing zeros), dates and times in UTC."""
+    return {name: _canonical_value(action.form_field(name), value)
+            for name, value in values.items()}
+
+
+def _canonical_value(spec: FormField | None, value: Any) -> Any:
+    if spec is None or not isinstance(value, str):
+        return value
+    try:
+        if spec.type is FormFieldType.DECIMAL:
+            number = decimal.Decimal(value)
+            places = getattr(spec, "places", None)
+            if isinstance(places, int):
+                return str(number.quantize(decimal.Decimal(1).scaleb(-places)))
+            text = format(number.normalize(), "f")
+            return "0" if text in ("-0", "0") else text
+        if spec.type in (FormFieldType.DATE, FormFieldType.DATETIME):
+            moment = dt.datetime.fromisoformat(value)
+            return _iso(moment) if moment.tzinfo is not None else value
+    except (ArithmeticError, ValueError):
+        pass  # REDACTED, or a value stored by an older version: kept as it is
+    return value
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat()

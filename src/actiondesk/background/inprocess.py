@@ -65,12 +65,8 @@ class InProcessRunner:
 
     async def _run(self) -> None:
         assert self._wake is not None  # noqa: S101 - set by start
-        polls = 0
         while True:
             try:
-                if polls % 30 == 0:
-                    await self.background.sweep()
-                polls += 1
                 await self._fill()
             except Exception:
                 log.exception("the background runner could not look for runs; retrying")

@@ -38,6 +38,3 @@ class RunHost(Protocol):
 
     async def execute(self, run_id: str) -> bool:
         """Claim the run and execute it to its end."""
-
-    async def sweep(self) -> None:
-        """Repair what a stopped process left half done (called now and then)."""

@@ -65,7 +65,7 @@ log = logging.getLogger("actiondesk.background")
 
 _t = runs_table.c
 RunEnded = Callable[[RunRecord], Awaitable[None]]
-Sweep = Callable[[], Awaitable[None]]
+Sweep = Callable[[], Awaitable[object]]
 
 
 class BackgroundRuns:
@@ -127,10 +127,12 @@ class BackgroundRuns:
         await self.runs.close()
 
     async def _sweep(self) -> None:
-        """At start and every lease: inline runs whose process died are marked failed."""
+        """At start and every lease: inline runs whose process died are marked failed, and
+        the layers above repair what they left (``on_sweep``)."""
         while True:
             try:
                 await self.runs.sweep_abandoned()
+                await self.sweep()
             except Exception as exc:
                 if not lost_database(exc):
                     log.exception("could not look for abandoned runs; retrying")

@@ -38,7 +38,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from actiondesk import fields as f
-from actiondesk.actions.context import ActionContext, FormContext
+from actiondesk.actions.context import ActionContext
 from actiondesk.actions.results import (
     ActionError,
     Error,
@@ -228,20 +228,13 @@ def activity_filter(company_id: int) -> dict[str, Any]:
 # -- account transfer (Jet's example) ------------------------------------------------------
 
 
-async def _selected_account(ctx: FormContext) -> str | None:
-    """The form opens with the selected account as the source."""
-    if ctx.selection is None:
-        return None
-    row = await ctx.selection.record()
-    return encode_id(ctx.selection.collection, [row["id"]])
-
-
+# The source is the selected record, never a form value: permissions, ``enabled_if`` and an
+# approval's frozen selection all concern the selection, so a form field naming the source
+# would let a caller debit any account. Only the target is chosen in the form.
 ACCOUNT_TRANSFER_PARAMS: list[dict[str, Any]] = [
-    {"name": "from_account", "verbose_name": "From account", "field": "ForeignKey",
-     "required": True, "params": {"related_model": {"model": "accounts"}},
-     "default": _selected_account},
     {"name": "to_account", "verbose_name": "To account", "field": "ForeignKey",
-     "required": True, "params": {"related_model": {"model": "accounts"}}},
+     "required": True, "params": {"related_model": {"model": "accounts"}},
+     "description": "The money leaves the selected account for this one."},
     {"name": "amount", "verbose_name": "Amount", "field": "DecimalField", "required": True},
     {"name": "comment", "verbose_name": "Comment", "field": "TextField", "required": False},
     {"name": "date", "verbose_name": "Date", "field": "DateTimeField", "required": False,
@@ -430,12 +423,14 @@ def register_demo_actions(desk: Desk) -> None:
     @desk.action(
         "accounts",
         name="Account transfer",
-        description="Move money between two accounts of the same currency (Jet's example).",
+        description="Move money from this account to another of the same currency (Jet's "
+        "example).",
         form=f.jet_params(ACCOUNT_TRANSFER_PARAMS),
     )
     async def account_transfer(ctx: ActionContext) -> Success:
         values = ctx.values
-        source_id, target_id = int(values["from_account"]), int(values["to_account"])
+        source_id = (await _selection(ctx).record())["id"]
+        target_id = int(values["to_account"])
         if source_id == target_id:
             raise ActionError("The source and the target are the same account.")
         amount = _cents(values["amount"])

@@ -38,7 +38,14 @@ class ApprovalOut(BaseModel):
     selection: dict[str, Any]
     approvals: int = Field(description="Distinct approvals given so far.")
     approvers: list[dict[str, str]]
-    decided_at: str | None
+    decided_at: str | None = Field(description="When the review ended (UTC): the last "
+                                   "approval, the rejection, the cancellation or the expiry.")
+    decision: str | None = Field(description="approved, rejected, cancelled or expired; None "
+                                 "while pending.")
+    reviewer: dict[str, str] | None = Field(description="Who decided ({id, email}): the "
+                                            "approver whose approval made it run, the rejecter, "
+                                            "or the requester who cancelled; None if it expired.")
+    decision_message: str | None = Field(description="The message given with the decision.")
     run_id: str | None = Field(description="The audited run, once executed.")
     result: Any = Field(description="The action's answer ({success}, {html}, {redirectTo}...).")
     result_kind: str | None

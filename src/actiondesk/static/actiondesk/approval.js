@@ -45,6 +45,7 @@ function summary() {
     ["Approvals", `${a.approvals} of ${a.approvals_required}${approvers}`, "approvals"],
     [a.status === "pending" ? "Expires" : "Expired at", a.status === "pending" ? timeElement(a.expires_at) : undefined, "expires"],
     ["Decided", a.decided_at ? timeElement(a.decided_at) : undefined, "decided"],
+    [a.decision === "cancelled" ? "Cancelled by" : "Decided by", a.reviewer ? personLabel(a.reviewer) : undefined, "reviewer"],
     [a.status === "failed" ? "Why it failed" : "Message", a.reason || undefined, "reason"],
     // The run is the requester's: they and admins may open it.
     ["Run", a.run_id && (data.is_admin || a.requester.id === data.me) ? h("a", { href: pageUrl(`/runs/${segment(a.run_id)}`), dataset: { runLink: a.run_id } }, `Run ${a.run_id.slice(0, 8)}`) : undefined, "run"],

@@ -62,7 +62,12 @@ const columns = [
   { label: "Status", cell: (a) => statusPill(a.status) },
   { label: "Approvals", className: "cell-number", cell: (a) => `${a.approvals} / ${a.approvals_required}` },
 ];
-if (box === "history") columns.push({ label: "Decided", cell: (a) => timeElement(a.decided_at) });
+if (box === "history") {
+  columns.push(
+    { label: "Reviewer", cell: (a) => h("span", { dataset: { reviewer: "" } }, personLabel(a.reviewer)) },
+    { label: "Decided", cell: (a) => timeElement(a.decided_at) },
+  );
+}
 
 renderBoxes();
 if (box === "history") exportAnchor.append(exportLink);
