@@ -17,7 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from actiondesk.data.state_approvals import approvals_table
-from actiondesk.services.approvals import INTERRUPTED, NOT_STARTED
+from actiondesk.approvals.workflow import INTERRUPTED, NOT_STARTED
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk.data.urls import to_async_url

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from actiondesk.services.approvals import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
+from actiondesk.approvals.workflow import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from actiondesk.data.state_schema.approvals import (
