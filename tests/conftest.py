@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def sample_server(sample_db: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def api(sample_server: str) -> Iterator[httpx.Client]:
     with admin_api(sample_server) as api_client:
         yield api_client
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Callable[[Mapping[str, str]], None]:
+    """Sets the environment's ``ACTIONDESK_*`` settings to exactly the ones given (those of
+    the test run, ``ACTIONDESK_TEST_*``, stay); undone after the test."""
+
+    def set_environ(values: Mapping[str, str]) -> None:
+        for key in list(os.environ):
+            if key.startswith("ACTIONDESK_") and not key.startswith("ACTIONDESK_TEST_"):
+                monkeypatch.delenv(key)
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+
+    return set_environ
 
 
 @pytest.fixture

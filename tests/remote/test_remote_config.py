@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from actiondesk import ConfigurationError, Desk, Settings
 from tests.remote.remote_app import SECRET
 from tests.sample_schema import create_and_seed, metadata
 
+Environ = Callable[[Mapping[str, str]], None]
+
 
 def desk_in(tmp_path: Path, **options: object) -> Desk:
     return Desk(database_url=f"sqlite:///{tmp_path / 'd.db'}",
@@ -18,8 +21,8 @@ def desk_in(tmp_path: Path, **options: object) -> Desk:
                 **options)  # type: ignore[arg-type]
 
 
-def test_providers_come_from_the_environment() -> None:
-    settings = Settings.resolve(secret_key="k", environ={
+def test_providers_come_from_the_environment(environ: Environ) -> None:
+    environ({
         "ACTIONDESK_REMOTE_BILLING_URL": "https://billing.example/actions",
         "ACTIONDESK_REMOTE_BILLING_SECRET": SECRET,
         "ACTIONDESK_REMOTE_BILLING_TIMEOUT": "2.5",
@@ -27,6 +30,7 @@ def test_providers_come_from_the_environment() -> None:
         "ACTIONDESK_REMOTE_BILLING_DISCOVER": "no",
         "ACTIONDESK_REMOTE_REFRESH_INTERVAL": "60",
     })
+    settings = Settings(secret_key="k")
     (billing,) = settings.remote_providers
     assert billing.name == "billing" and billing.timeout == 2.5 and not billing.discover
     assert dict(billing.collections) == {"app.Account": "accounts", "app.Company": "companies"}
@@ -34,7 +38,7 @@ def test_providers_come_from_the_environment() -> None:
     assert SECRET not in repr(billing) and SECRET not in str(billing.to_json())
 
 
-@pytest.mark.parametrize(("environ", "words"), [
+@pytest.mark.parametrize(("variables", "words"), [
     ({"ACTIONDESK_REMOTE_X_URL": "https://x.example"}, "ACTIONDESK_REMOTE_X_SECRET are both"),
     ({"ACTIONDESK_REMOTE_X_URL": "ftp://x", "ACTIONDESK_REMOTE_X_SECRET": SECRET},
      "must be an http(s) URL"),
@@ -45,9 +49,11 @@ def test_providers_come_from_the_environment() -> None:
     ({"ACTIONDESK_REMOTE_X_URL": "https://x", "ACTIONDESK_REMOTE_X_SECRET": SECRET,
       "ACTIONDESK_REMOTE_X_COLLECTIONS": "app.Account"}, "model=collection pairs"),
 ])
-def test_bad_provider_settings_are_named(environ: dict[str, str], words: str) -> None:
+def test_bad_provider_settings_are_named(variables: dict[str, str], words: str,
+                                        environ: Environ) -> None:
+    environ(variables)
     with pytest.raises(ConfigurationError) as caught:
-        Settings.resolve(secret_key="k", environ=environ)
+        Settings(secret_key="k")
     assert words in str(caught.value)
 
 
