@@ -16,6 +16,9 @@ from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
 
+# Sets the ACTIONDESK_* settings variables of the environment (the ``environ`` fixture).
+Environ = Callable[[Mapping[str, str]], None]
+
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}
 
@@ -65,7 +68,7 @@ def api(sample_server: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def environ(monkeypatch: pytest.MonkeyPatch) -> Callable[[Mapping[str, str]], None]:
+def environ(monkeypatch: pytest.MonkeyPatch) -> Environ:
     """Sets the environment's ``ACTIONDESK_*`` settings to exactly the ones given (those of
     the test run, ``ACTIONDESK_TEST_*``, stay); undone after the test."""
 

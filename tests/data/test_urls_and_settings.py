@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import pytest
 
 from actiondesk import ConfigurationError, Settings
 from actiondesk.data.urls import redact, to_async_url
-
-Environ = Callable[[Mapping[str, str]], None]
+from tests.conftest import Environ
 
 
 @pytest.mark.parametrize(

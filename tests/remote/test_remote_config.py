@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from actiondesk import ConfigurationError, Desk, Settings
+from tests.conftest import Environ
 from tests.remote.remote_app import SECRET
 from tests.sample_schema import create_and_seed, metadata
-
-Environ = Callable[[Mapping[str, str]], None]
 
 
 def desk_in(tmp_path: Path, **options: object) -> Desk:
