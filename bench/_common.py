@@ -35,7 +35,8 @@ T = TypeVar("T")
 MIB = 1024 * 1024
 SERVER_START_TIMEOUT_S = 60.0
 
-SECRET_KEY = "bench-not-secret"  # noqa: S105 - a throwaway local server
+# A throwaway local server, but a key a real desk accepts (32+ random-looking characters).
+SECRET_KEY = "bench-local-Qx7vK2mZp9LwR4tY8nB3cF6hJ1dG5sA0"  # noqa: S105
 BENCH_ROLE = "bench"
 BENCH_EMAIL = "bench@bench.example"
 
@@ -81,11 +82,14 @@ def server_process(
     workdir: Path,
     env: Mapping[str, str] | None = None,
     stderr: IO[str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``script`` (a uvicorn server) with our interpreter on a free port; yield (base URL,
-    process); always stop it on the way out. ``stderr`` takes the server's log."""
+    process); always stop it on the way out. ``stderr`` takes the server's log; ``prefix``
+    goes before the interpreter (``taskset -c 0``: a command that execs it, so the process is
+    the server's)."""
     port = free_port()
-    command = [sys.executable, str(script), port_option, str(port), *options]
+    command = [*prefix, sys.executable, str(script), port_option, str(port), *options]
     # Our own interpreter running our own script; nothing comes from outside.
     process = subprocess.Popen(command, cwd=workdir, env=env, stderr=stderr)  # noqa: S603
     try:

@@ -16,8 +16,20 @@ from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
 
+# Test desks use short throwaway keys ("k"); a real desk refuses them (tests/test_secret_key.py
+# checks that, with an environment that does not say this). Subprocesses inherit it.
+os.environ["ACTIONDESK_ALLOW_WEAK_SECRET_KEY"] = "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("filterwarnings",
+                            "ignore::actiondesk.settings.WeakSecretKeyWarning")
+
+
 # Sets the ACTIONDESK_* settings variables of the environment (the ``environ`` fixture).
 Environ = Callable[[Mapping[str, str]], None]
+# A secret key a real desk accepts, for tests whose environment does not allow weak keys.
+STRONG_KEY = "Zq3vN8kR2mX7pL4tW9yB6cH1jF5gD0sAeUoIiP"
 
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}
@@ -69,8 +81,9 @@ def api(sample_server: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def environ(monkeypatch: pytest.MonkeyPatch) -> Environ:
-    """Sets the environment's ``ACTIONDESK_*`` settings to exactly the ones given (those of
-    the test run, ``ACTIONDESK_TEST_*``, stay); undone after the test."""
+    """Sets the environment's ``ACTIONDESK_*`` settings to exactly the ones given (the suite's
+    ACTIONDESK_ALLOW_WEAK_SECRET_KEY goes too; the test run's ``ACTIONDESK_TEST_*`` stay);
+    undone after the test."""
 
     def set_environ(values: Mapping[str, str]) -> None:
         for key in list(os.environ):

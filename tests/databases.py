@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -67,3 +68,23 @@ def scratch_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         if backend == "postgresql":
             drop = [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]
         asyncio.run(_admin(server, drop))
+
+
+def create_tables(
+    url: str, metadata: sa.MetaData, rows: Mapping[sa.Table, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Create ``metadata``'s tables in the database at ``url`` and insert ``rows`` (table by
+    table, in the order given); the names of all the tables the database then has."""
+
+    async def create() -> list[str]:
+        engine = create_async_engine(to_async_url(url))
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                for table, values in rows.items():
+                    await conn.execute(table.insert(), list(values))
+                return list(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())

@@ -23,6 +23,7 @@ from actiondesk.actions.forms import (
     Text,
     Time,
     form_field,
+    from_column,
     jet_params,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "Text",
     "Time",
     "form_field",
+    "from_column",
     "jet_params",
 ]

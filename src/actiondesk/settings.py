@@ -35,6 +35,27 @@ from actiondesk.errors import ConfigurationError
 from actiondesk.remote.config import RemoteProvider, providers_from_env
 
 ENV_PREFIX = "ACTIONDESK_"
+MIN_SECRET_KEY_LENGTH = 32
+KEYGEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# Found inside a key, it is an example copied from documentation, not a secret.
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "replaceme",
+                 "your-secret", "your_secret", "insecure", "placeholder")
+
+
+class WeakSecretKeyWarning(UserWarning):
+    """A weak secret key was accepted because the desk is in development mode."""
+
+
+def secret_key_problem(key: str) -> str | None:
+    """What makes ``key`` guessable (anyone who knows it can sign in as anybody), or None."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return (f"has {len(key)} characters; it needs at least {MIN_SECRET_KEY_LENGTH} "
+                "random ones")
+    if any(word in key.lower() for word in _PLACEHOLDERS):
+        return "is a placeholder from an example"
+    if len(set(key)) < 10:
+        return "repeats too few different characters to be random"
+    return None
 
 
 def _holds(test: Callable[[Any], bool], problem: str) -> AfterValidator:
@@ -82,9 +103,13 @@ class Settings(BaseSettings):
         description="the desk's own database: users, runs, audit, permissions, approvals")
     dev_mode: bool = Field(
         False, description="every signed-in user may trigger every action (shown as such)")
+    allow_weak_secret_key: bool = Field(
+        False, description="accept a weak secret_key with a warning (throwaway local desks, "
+                           "tests); dev_mode does too")
     secret_key: str = Field(
         "", repr=False, validate_default=True,
-        description="signs sessions and tokens; random per process, with a warning, if unset")
+        description="signs sessions and tokens: 32+ random characters; random per process, "
+                    "with a warning, if unset")
     title: str = Field("actiondesk", description="the name shown in the UI and the API docs")
     default_page_size: Annotated[
         int, _holds(lambda n: n >= 1, "must be between 1 and max_page_size")
@@ -139,8 +164,8 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _check_secret_key(cls, key: str, info: ValidationInfo) -> str:
-        # Every check of the key goes here; dev_mode is declared before secret_key so that
-        # info.data holds it (when it is valid).
+        # dev_mode and allow_weak_secret_key are declared before secret_key, so info.data
+        # holds them (when they are valid).
         if not key:
             warnings.warn(
                 "actiondesk: no secret key given (secret_key= or ACTIONDESK_SECRET_KEY); "
@@ -148,6 +173,18 @@ class Settings(BaseSettings):
                 stacklevel=4,  # Settings.__init__
             )
             return secrets.token_urlsafe(32)
+        if problem := secret_key_problem(key):
+            if not (info.data.get("dev_mode") or info.data.get("allow_weak_secret_key")):
+                raise ValueError(
+                    f"(ACTIONDESK_SECRET_KEY) {problem}; generate one with: {KEYGEN_COMMAND} "
+                    "(a local development desk may keep a weak key, with a warning, under "
+                    "dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY=1)")
+            warnings.warn(
+                f"actiondesk: the secret key {problem}: anyone who guesses it can sign in as "
+                "anybody. Accepted only because dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY "
+                f"is on; generate a real one with: {KEYGEN_COMMAND}",
+                WeakSecretKeyWarning, stacklevel=4,
+            )
         return key
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ import pytest
 
 from actiondesk import ConfigurationError, Settings
 from actiondesk.data.urls import redact, to_async_url
-from tests.conftest import Environ
+from tests.conftest import STRONG_KEY, Environ
 
 
 @pytest.mark.parametrize(
@@ -39,12 +39,12 @@ def test_passwords_are_redacted() -> None:
 def test_settings_come_from_arguments_then_environment_then_defaults(environ: Environ) -> None:
     environ({
         "ACTIONDESK_DATABASE_URL": "postgresql://env/db",
-        "ACTIONDESK_SECRET_KEY": "from-env",
+        "ACTIONDESK_SECRET_KEY": "from-env-" + "0123456789abcdefghijklmnopqrstuv",
         "ACTIONDESK_MAX_PAGE_SIZE": "50",
     })
     settings = Settings(database_url="sqlite:///given.db")
     assert settings.database_url == "sqlite:///given.db"
-    assert settings.secret_key == "from-env"
+    assert settings.secret_key.startswith("from-env-")
     assert settings.max_page_size == 50
     assert settings.state_url == "sqlite:///actiondesk-state.db"
     assert "from-env" not in repr(settings)
@@ -53,10 +53,10 @@ def test_settings_come_from_arguments_then_environment_then_defaults(environ: En
 def test_bad_settings_fail_with_a_named_problem(environ: Environ) -> None:
     environ({"ACTIONDESK_MAX_PAGE_SIZE": "lots"})
     with pytest.raises(ConfigurationError, match="ACTIONDESK_MAX_PAGE_SIZE must be a whole"):
-        Settings(secret_key="k")
+        Settings(secret_key=STRONG_KEY)
     environ({})
     with pytest.raises(ConfigurationError, match="default_page_size"):
-        Settings(secret_key="k", default_page_size=500, max_page_size=100)
+        Settings(secret_key=STRONG_KEY, default_page_size=500, max_page_size=100)
 
 
 def test_missing_secret_key_warns_and_uses_a_random_one(environ: Environ) -> None:

@@ -28,7 +28,7 @@ def test_providers_come_from_the_environment(environ: Environ) -> None:
         "ACTIONDESK_REMOTE_BILLING_DISCOVER": "no",
         "ACTIONDESK_REMOTE_REFRESH_INTERVAL": "60",
     })
-    settings = Settings(secret_key="k")
+    settings = Settings(secret_key="k", allow_weak_secret_key=True)
     (billing,) = settings.remote_providers
     assert billing.name == "billing" and billing.timeout == 2.5 and not billing.discover
     assert dict(billing.collections) == {"app.Account": "accounts", "app.Company": "companies"}
@@ -51,7 +51,7 @@ def test_bad_provider_settings_are_named(variables: dict[str, str], words: str,
                                         environ: Environ) -> None:
     environ(variables)
     with pytest.raises(ConfigurationError) as caught:
-        Settings(secret_key="k")
+        Settings(secret_key="k", allow_weak_secret_key=True)
     assert words in str(caught.value)
 
 

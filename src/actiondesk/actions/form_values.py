@@ -147,6 +147,27 @@ _decimal = parse_decimal
 _time = parse_time
 
 
+def _bounded_decimal(raw: Any, places: int | None, max_digits: int | None) -> decimal.Decimal:
+    """A decimal that fits ``NUMERIC(max_digits, places)``: a database would round the extra
+    places away (PostgreSQL, MariaDB) or refuse the extra digits; we refuse both."""
+    value = _decimal(raw)
+    shape = value.normalize().as_tuple()
+    digits, exponent = shape.digits, int(shape.exponent)  # finite: parse_decimal checked
+    after = max(0, -exponent)
+    before = max(0, len(digits) + exponent) if any(digits) else 0
+    if places is not None and after > places:
+        raise _Invalid(
+            f"must have at most {places} decimal place{'' if places == 1 else 's'}"
+            if places else "must be a whole number (no decimal places)"
+        )
+    if max_digits is not None:
+        whole = max_digits - (places if places is not None else after)
+        if before > whole:
+            raise _Invalid(f"must have at most {whole} digit{'' if whole == 1 else 's'} "
+                           f"before the decimal point")
+    return value
+
+
 def _enum(raw: Any, field: ResolvedField) -> str:
     if not isinstance(raw, str) or raw not in (field.enum_values or ()):
         raise _Invalid("must be one of: " + ", ".join(field.enum_values or ()))
@@ -174,7 +195,7 @@ def _parse(field: ResolvedField, raw: Any) -> Any:
     if kind is FormFieldType.NUMBER:
         return _number(raw)
     if kind is FormFieldType.DECIMAL:
-        return _decimal(raw)
+        return _bounded_decimal(raw, field.spec.places, field.spec.max_digits)
     if kind is FormFieldType.BOOLEAN:
         return _boolean(raw)
     if kind in (FormFieldType.DATE, FormFieldType.DATETIME):

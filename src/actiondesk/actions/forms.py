@@ -15,8 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeAlias, TypeVar
 
+import sqlalchemy as sa
+
 from actiondesk.actions.context import FormContext
 from actiondesk.data.filters import Filter, parse_filter
+from actiondesk.data.schema import FieldType, field_from_column
 from actiondesk.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -79,7 +82,11 @@ FIELD_TYPE_ALIASES: Mapping[str, FormFieldType] = {
 @dataclass(frozen=True)
 class FormField:
     """One input of an action form. Any property except ``name``, ``type``, ``reference``,
-    ``secret`` and ``max_file_bytes`` may be a function of the ``FormContext``."""
+    ``secret``, ``max_file_bytes``, ``places`` and ``max_digits`` may be a function of the
+    ``FormContext``.
+
+    ``places`` and ``max_digits`` bound a decimal field as a ``NUMERIC(max_digits, places)``
+    column does: at most ``places`` digits after the point, at most ``max_digits`` in all."""
 
     name: str
     type: FormFieldType
@@ -99,6 +106,8 @@ class FormField:
     reference: str | None = None
     secret: bool = False
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    places: int | None = None
+    max_digits: int | None = None
 
 
 _DYNAMIC = (
@@ -165,11 +174,31 @@ def check_form_field(spec: FormField) -> None:
             problems.append(f"pattern is not a valid regular expression: {exc}")
     if spec.max_file_bytes < 1:
         problems.append("max_file_bytes must be positive")
+    problems += _digit_problems(spec)
     if problems:
         raise ConfigurationError(
             f"form field {spec.name!r}: " + "; ".join(problems),
             [f"form field {spec.name!r}: {p}" for p in problems],
         )
+
+
+def _digit_problems(spec: FormField) -> list[str]:
+    given = {"places": spec.places, "max_digits": spec.max_digits}
+    if all(v is None for v in given.values()):
+        return []
+    if spec.type is not FormFieldType.DECIMAL:
+        return ["places= and max_digits= are only for decimal fields"]
+    problems = [
+        f"{name} must be a whole number of at least {low}"
+        for (name, value), low in zip(given.items(), (0, 1), strict=True)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < low)
+    ]
+    if not problems and spec.places is not None and spec.max_digits is not None and (
+        spec.places > spec.max_digits
+    ):
+        problems.append(f"places ({spec.places}) cannot exceed max_digits ({spec.max_digits})")
+    return problems
 
 
 String = _make(FormFieldType.STRING)
@@ -189,6 +218,46 @@ StringList = _make(FormFieldType.STRING_LIST)
 NumberList = _make(FormFieldType.NUMBER_LIST)
 EnumList = _make(FormFieldType.ENUM_LIST)
 Reference = _make(FormFieldType.REFERENCE)
+
+_FOR_COLUMN_TYPE: Mapping[FieldType, FormFieldType] = {
+    FieldType.STRING: FormFieldType.STRING,
+    FieldType.TEXT: FormFieldType.TEXT,
+    FieldType.INTEGER: FormFieldType.NUMBER,
+    FieldType.NUMBER: FormFieldType.NUMBER,
+    FieldType.DECIMAL: FormFieldType.DECIMAL,
+    FieldType.BOOLEAN: FormFieldType.BOOLEAN,
+    FieldType.DATE: FormFieldType.DATE_ONLY,
+    FieldType.DATETIME: FormFieldType.DATETIME,
+    FieldType.TIME: FormFieldType.TIME,
+    FieldType.ENUM: FormFieldType.ENUM,
+    FieldType.JSON: FormFieldType.JSON,
+    FieldType.UUID: FormFieldType.STRING,
+}
+
+
+def from_column(column: sa.Column[Any], name: str | None = None, **options: Any) -> FormField:
+    """A form field for a value that goes into ``column``, bounded as the column is:
+    ``places`` / ``max_digits`` from ``NUMERIC(precision, scale)``, ``max_length`` from
+    ``VARCHAR(n)``, an enum's values, and required when the column is NOT NULL without a
+    default. ``options`` are the field's other properties and override what was derived."""
+    schema_field = field_from_column(column)
+    kind = _FOR_COLUMN_TYPE.get(schema_field.type)
+    if kind is None:
+        raise ConfigurationError(
+            f"from_column({column.name!r}): a {schema_field.type.value} column has no form "
+            f"field type of its own; declare the field yourself (e.g. fields.File)"
+        )
+    derived: dict[str, Any] = {
+        "required": not column.nullable and column.default is None
+        and column.server_default is None,
+        "enum_values": schema_field.enum_values,
+    }
+    if kind is FormFieldType.DECIMAL:
+        derived["places"] = getattr(column.type, "scale", None)
+        derived["max_digits"] = getattr(column.type, "precision", None)
+    if kind is FormFieldType.STRING and isinstance(column.type, sa.String):
+        derived["max_length"] = column.type.length
+    return form_field(name or column.name, kind, **{**derived, **options})
 
 
 def jet_params(

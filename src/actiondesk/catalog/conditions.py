@@ -3,13 +3,14 @@ condition, checked on every selected record with one set-based query."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action, EnabledIf
 from actiondesk.data.filters import Condition, Filter, Group, compile_filter
+from actiondesk.data.schema import Collection
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,14 @@ async def _meets(
             failing += sum(1 for row in batch if not condition(row))
     if failing == 0:
         return EnabledState(True)
-    reason = disabled_reason or describe_condition(condition)
+    reason = disabled_reason or describe_condition(condition, selection.collection)
     if total == 1:
         return EnabledState(False, reason)
     return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
 
 
-def describe_condition(condition: Any) -> str:
+def describe_condition(condition: Any, collection: Collection) -> str:
     """What operators are told when a condition without a ``disabled_reason`` fails."""
     if isinstance(condition, Condition | Group):
-        return "the action's condition does not hold: " + json.dumps(
-            condition.to_json(), default=str
-        )
+        return condition_sentence(condition, collection)
     return "the action's condition does not hold"

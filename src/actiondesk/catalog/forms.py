@@ -125,6 +125,7 @@ def field_json(field: ResolvedField, value: Any) -> dict[str, Any]:
         for k, v in (
             ("min", field.min), ("max", field.max), ("min_length", field.min_length),
             ("max_length", field.max_length), ("pattern", field.pattern),
+            ("places", field.spec.places), ("max_digits", field.spec.max_digits),
         )
         if v is not None
     }

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from actiondesk.cli.support import TargetArg, fail, load_desk, with_state
-from actiondesk.errors import ConfigurationError
+from actiondesk.cli.support import TargetArg, echo_client_error, fail, load_desk, with_state
+from actiondesk.errors import ClientError, ConfigurationError
 from actiondesk.permissions.service import PermissionsService
 
 if TYPE_CHECKING:
@@ -152,6 +152,10 @@ def import_(
     except ConfigurationError as exc:
         typer.echo(f"nothing was applied from {file}", err=True)
         fail(exc.problems)
+    except ClientError as exc:  # e.g. it would leave no active admin
+        typer.echo(f"nothing was applied from {file}", err=True)
+        echo_client_error(exc)
+        raise typer.Exit(1) from None
     how = "merged into" if merge else "replacing"
     typer.echo(f"imported {_counts(data)} ({how} the permissions before)")
 

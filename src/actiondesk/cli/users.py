@@ -11,7 +11,7 @@ import typer
 from actiondesk.cli.support import TargetArg, load_desk, with_state
 from actiondesk.services.users import User
 
-users_app = typer.Typer(help="Accounts: create, list, change role, (de)activate.",
+users_app = typer.Typer(help="Accounts: create, list, change role, (de)activate, sign out.",
                         no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens for scripts.", no_args_is_help=True)
 
@@ -100,6 +100,14 @@ def activate(target: TargetArg, email: EmailArg) -> None:
     desk = load_desk(target)
     user = with_state(desk, lambda: desk.users.activate(email))
     typer.echo(f"{user.email} is active")
+
+
+@users_app.command("sign-out")
+def sign_out(target: TargetArg, email: EmailArg) -> None:
+    """End every session and bearer token of a user at once (they may sign in again)."""
+    desk = load_desk(target)
+    user = with_state(desk, lambda: desk.users.sign_out_everywhere(email))
+    typer.echo(f"{user.email} is signed out everywhere")
 
 
 @users_app.command("set-password")

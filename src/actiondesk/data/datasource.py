@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from actiondesk.data.collections import ModelSource, build_collections, tables_and_names
+from actiondesk.data.collections import (
+    ModelSource,
+    build_collections,
+    is_infrastructure,
+    matches,
+    tables_and_names,
+)
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType
 from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
@@ -125,13 +131,14 @@ class Datasource:
             else:
                 tables, names = await self._reflect(), tables_and_names(())[1]
             built = build_collections(tables, names, self._renames)
-            problems = [f"relationship_names: no relationship {k!r}" for k in built.unused_renames]
+            problems = list(built.problems)
             known = set(built.collections)
-            for name in (self._include or ()) + self._exclude:
-                if name not in known:
+            for pattern in (self._include or ()) + self._exclude:
+                # Leaving out actiondesk's or Procrastinate's tables is harmless: they are.
+                if not any(matches(n, [pattern]) for n in known) and not is_infrastructure(pattern):
                     problems.append(
-                        f"include/exclude names {name!r}, which is not a table with a primary "
-                        f"key (known: {', '.join(sorted(known)) or 'none'})"
+                        f"include/exclude names {pattern!r}, which matches no table with a "
+                        f"primary key (known: {', '.join(sorted(known)) or 'none'})"
                     )
             self.notes = built.skipped
             self.problems = problems
@@ -140,7 +147,8 @@ class Datasource:
             chosen = {
                 n: c
                 for n, c in built.collections.items()
-                if (self._include is None or n in self._include) and n not in self._exclude
+                if (self._include is None or matches(n, self._include))
+                and not matches(n, self._exclude)
             }
             # A relationship to a collection left out would lead nowhere.
             chosen = {
@@ -262,4 +270,3 @@ class Datasource:
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-

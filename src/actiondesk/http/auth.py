@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from actiondesk.actions.context import Caller
-from actiondesk.errors import ForbiddenError
+from actiondesk.errors import BadRequestError, ForbiddenError
 from actiondesk.http.models import ErrorOut
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.service import PermissionSnapshot
-from actiondesk.services.tokens import ACCESS, SESSION
+from actiondesk.services.tokens import ACCESS, SESSION, Claims
 from actiondesk.services.users import UnauthorizedError
 
 COOKIE = "actiondesk_session"
@@ -55,13 +55,15 @@ def _address(request: Request) -> str | None:
 async def authenticate(request: Request) -> Caller:
     """Resolve the caller of an API request (a router dependency); 401 when nobody is signed
     in or the credentials are not valid, 403 on a missing or wrong CSRF token."""
-    caller, csrf = await _resolve(request)
+    caller, claims = await _resolve(request)
+    csrf = claims.csrf if claims is not None else None
     request.state.caller = caller
+    request.state.claims = claims
     request.state.csrf = csrf
     return caller
 
 
-async def _resolve(request: Request) -> tuple[Caller, str | None]:
+async def _resolve(request: Request) -> tuple[Caller, Claims | None]:
     desk = request.app.state.desk
     header = request.headers.get("authorization", "")
     if header:
@@ -72,27 +74,31 @@ async def _resolve(request: Request) -> tuple[Caller, str | None]:
         if desk.tokens.external and not desk.tokens.is_ours(token):
             return desk.tokens.external_caller(token), None
         claims = desk.tokens.verify(token, ACCESS)
-        return await _user_caller(request, claims.user_id, claims.session_version), None
+        return await _user_caller(request, claims), claims
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise UnauthorizedError("sign in first (session cookie or bearer token)")
     claims = desk.tokens.verify(cookie, SESSION)
-    caller = await _user_caller(request, claims.user_id, claims.session_version)
+    caller = await _user_caller(request, claims)
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not claims.csrf or not hmac.compare_digest(sent.encode(), claims.csrf.encode()):
             request.state.caller = caller
             raise ForbiddenError(f"missing or wrong {CSRF_HEADER} header")
-    return caller, claims.csrf
+    return caller, claims
 
 
-async def _user_caller(request: Request, user_id: str, session_version: int) -> Caller:
+async def _user_caller(request: Request, claims: Claims) -> Caller:
     snapshot = await _snapshot(request)
-    user = await request.app.state.desk.users.current(user_id, snapshot.version)
+    users = request.app.state.desk.users
+    user = await users.current(claims.user_id, snapshot.version)
     if user is None or not user.active:
         raise UnauthorizedError("this account is not active; sign in again")
-    if user.session_version != session_version:
-        raise UnauthorizedError("the session ended (the account changed); sign in again")
+    if user.session_version != claims.session_version:
+        raise UnauthorizedError("the session ended (the account changed or signed out "
+                                "everywhere); sign in again")
+    if await users.is_revoked(claims.token_id, snapshot.version):
+        raise UnauthorizedError("the session ended (signed out); sign in again")
     caller: Caller = user.caller()
     return caller
 
@@ -148,8 +154,24 @@ async def login(request: Request, body: LoginIn) -> Response:
     return response
 
 
-@router.post("/logout", status_code=204, summary="Sign out (clears the session cookie)")
-async def logout(request: Request) -> Response:
+@router.post(
+    "/logout", status_code=204, responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    summary="Sign out: ends this session (or the bearer token sent) on the server, or with "
+    "everywhere=true every session and bearer token of the caller",
+)
+async def logout(
+    request: Request,
+    everywhere: Annotated[bool, Query(description="End all of the caller's sessions and "
+                                      "bearer tokens, on every device.")] = False,
+) -> Response:
+    users = request.app.state.desk.users
+    claims: Claims | None = request.state.claims
+    if claims is None:
+        raise BadRequestError("a host application's token is ended by the host application")
+    if everywhere:
+        await users.sign_out_everywhere(request.state.caller.email)
+    else:
+        await users.revoke_token(claims.user_id, claims.token_id, claims.expires_at)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path=_cookie_path(request), httponly=True, samesite="lax",
                            secure=request.url.scheme == "https")

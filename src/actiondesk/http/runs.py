@@ -12,7 +12,7 @@ from actiondesk.actions.results import content_disposition
 from actiondesk.errors import ForbiddenError, NotFoundError
 from actiondesk.http.auth import access_of
 from actiondesk.http.models import FILE_CONTENT, ErrorOut
-from actiondesk.http.runs_models import RunOut, RunPage
+from actiondesk.http.runs_models import RunOut, RunPage, WebhookOutcomeIn
 from actiondesk.runs.store import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
 
 router = APIRouter(tags=["runs"])
@@ -83,6 +83,28 @@ async def list_runs(
 async def get_run(request: Request, run_id: str) -> dict[str, Any]:
     run = await runs_of(request).get(run_id)
     await require_own(request, run.caller)
+    return run.to_json()
+
+
+@router.post(
+    "/runs/{run_id}/webhook",
+    response_model=RunOut,
+    responses={
+        403: {"model": ErrorOut, "description": "The run is another caller's."},
+        404: {"model": ErrorOut, "description": "Unknown run."},
+        409: {"model": ErrorOut, "description": "The run did not answer with a webhook, or "
+              "its outcome was already reported."},
+        422: {"model": ErrorOut, "description": "A malformed outcome (the field is named)."},
+    },
+    summary="Report whether a run's webhook was delivered",
+)
+async def report_webhook(request: Request, run_id: str, body: WebhookOutcomeIn) -> dict[str, Any]:
+    """A webhook result is called by the caller's browser, so only the browser knows whether
+    it arrived: it reports that here once, and the run shows it."""
+    access = await access_of(request)
+    run = await runs_of(request).report_webhook(
+        run_id, access.caller.id, delivered=body.delivered, status=body.status, error=body.error
+    )
     return run.to_json()
 
 

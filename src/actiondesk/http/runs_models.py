@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from actiondesk.runs.store import MAX_WEBHOOK_ERROR
 
 
 class ProgressOut(BaseModel):
@@ -15,6 +17,25 @@ class ProgressOut(BaseModel):
     rate: float | None = Field(description="Records per second since this attempt started.")
     eta_seconds: float | None = Field(description="Estimated seconds left (while running).")
     updated_at: str | None = Field(description="When progress was last written (ISO 8601).")
+
+
+class WebhookOutcomeIn(BaseModel):
+    """What the browser saw when it called the webhook a run answered with."""
+
+    model_config = ConfigDict(extra="forbid")
+    delivered: StrictBool = Field(description="Whether the webhook answered with a 2xx status.")
+    status: StrictInt | None = Field(
+        default=None, ge=100, le=599, description="The HTTP status the webhook answered with; "
+        "none when it could not be reached.")
+    error: str | None = Field(default=None, max_length=MAX_WEBHOOK_ERROR,
+                              description="Why it was not delivered, as the browser saw it.")
+
+
+class WebhookOutcomeOut(BaseModel):
+    delivered: bool
+    status: int | None
+    error: str | None
+    reported_at: str = Field(json_schema_extra={"format": "date-time"})
 
 
 class RunOut(BaseModel):
@@ -55,6 +76,9 @@ class RunOut(BaseModel):
     attempts: int | None = Field(description="How many times a runner took it (resumes + 1).")
     cancel_requested: bool
     progress: ProgressOut | None = Field(description="None for a run done during its request.")
+    webhook: WebhookOutcomeOut | None = Field(
+        default=None, description="For a webhook result: whether the caller's browser "
+        "delivered it (POST /api/runs/{id}/webhook); None until it reports.")
 
 
 

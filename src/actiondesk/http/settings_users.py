@@ -1,4 +1,5 @@
-"""Users in the settings API (admins): list, create, change role, (de)activate, password."""
+"""Users in the settings API (admins): list, create, change role, (de)activate, password,
+end their sessions."""
 
 from __future__ import annotations
 
@@ -93,3 +94,9 @@ async def change_user(request: Request, email: str, body: UserChange) -> Any:
     if body.password is not None:
         user = await users.set_password(email, body.password)
     return user.to_json()
+
+
+@router.post("/users/{email}/sessions/revoke", response_model=UserOut, responses=_ERRORS,
+             summary="End every session and bearer token of a user (they may sign in again)")
+async def revoke_sessions(request: Request, email: str) -> Any:
+    return (await _users(request).sign_out_everywhere(email)).to_json()

@@ -96,12 +96,33 @@ __all__ = [
     "action_setting_from_data",
     "bump_version",
     "describe_action",
+    "keeping_an_admin",
     "policy_from_data",
     "role_from_data",
 ]
 
 
 _READ_STAMP = sa.select(meta_table.c.value).where(is_stamp())
+_ACTIVE_ADMINS = sa.select(sa.func.count()).select_from(
+    users_table.join(roles_table, users_table.c.role == roles_table.c.name)
+).where(users_table.c.active == sa.true(), roles_table.c.is_admin == sa.true())
+
+
+@asynccontextmanager
+async def keeping_an_admin(conn: AsyncConnection, change: str) -> AsyncIterator[None]:
+    """Refuse (409) a change, made inside ``conn``'s transaction, that leaves no active user
+    with an admin role where there was one: nobody could sign in to the settings to undo it.
+
+    Call it after the version stamp is bumped, so concurrent changes are serialised and two
+    admins cannot each remove the other.
+    """
+    before = await conn.scalar(_ACTIVE_ADMINS)
+    yield
+    if before and not await conn.scalar(_ACTIVE_ADMINS):
+        raise ConflictError(
+            f"{change} would leave no active admin; make another user an admin first",
+            detail={"reason": "last_admin"},
+        )
 
 
 class PermissionsService:
@@ -174,7 +195,8 @@ class PermissionsService:
             raise invalid_error("role", errors)
         async with self._change() as conn:
             await bump(conn)
-            await put_roles(conn, [role])
+            async with keeping_an_admin(conn, f"changing role {role.name!r}"):
+                await put_roles(conn, [role])
         return role
 
     async def delete_role(self, name: str) -> None:
@@ -352,12 +374,13 @@ class PermissionsService:
                     f"the permissions have {len(problems)} problem(s); nothing was applied",
                     problems,
                 )
-            if replace:
-                for table in (policies_table, action_settings_table, roles_table):
-                    await conn.execute(sa.delete(table))
-            await put_roles(conn, read.roles)
-            await put_policies(conn, [p for _, p in read.policies])
-            await put_settings(conn, read.settings)
+            async with keeping_an_admin(conn, "this import"):
+                if replace:
+                    for table in (policies_table, action_settings_table, roles_table):
+                        await conn.execute(sa.delete(table))
+                await put_roles(conn, read.roles)
+                await put_policies(conn, [p for _, p in read.policies])
+                await put_settings(conn, read.settings)
 
     @asynccontextmanager
     async def _change(self) -> AsyncIterator[AsyncConnection]:

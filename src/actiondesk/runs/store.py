@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, runs_table, utcnow
-from actiondesk.errors import BadRequestError, ClientError, NotFoundError
+from actiondesk.errors import (
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled"]
 UNFINISHED = ("queued", "running")
@@ -45,6 +51,11 @@ _FINISH = sa.update(runs_table).where(
 # The file is read on demand; the typed values of a background run may hold secrets.
 _RECORD_COLUMNS = [c for c in runs_table.c if c.name not in ("result_file", "request_values")]
 _HAS_FILE = _t.result_file.is_not(None).label("has_file")
+# What the browser reported about a webhook result is kept in the run's result JSON under this
+# key (a webhook answer has only "webhook"); it is split off when read, so a replay answers
+# exactly what the handler did.
+_WEBHOOK_OUTCOME = "webhook_outcome"
+MAX_WEBHOOK_ERROR = 500
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,7 @@ class RunRecord:
     attempts: int | None = None
     cancel_requested_at: dt.datetime | None = None
     checkpoint: str | None = None
+    webhook: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -116,6 +128,7 @@ class RunRecord:
             "attempts": self.attempts,
             "cancel_requested": self.cancel_requested_at is not None,
             "progress": progress_json(self),
+            "webhook": self.webhook,
         }
 
 
@@ -330,6 +343,56 @@ class RunsService:
         await self._writes.run(_inserting(row), one_statement=True)
         return run_id
 
+    async def report_webhook(
+        self,
+        run_id: str,
+        caller_id: str,
+        *,
+        delivered: bool,
+        status: int | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Record whether the browser delivered the webhook a run answered with: once, by the
+        caller who ran it, for a finished run whose result is a webhook.
+
+        Raises NotFoundError for an unknown run, ForbiddenError for another caller and
+        ConflictError for a run without a webhook result or one already reported.
+        """
+        _check_run_id(run_id)
+        _check_no_nul("error", error)
+        outcome = {
+            "delivered": delivered,
+            "status": status,
+            "error": _text(error, MAX_WEBHOOK_ERROR),
+            "reported_at": utcnow().isoformat(),
+        }
+        # The row is locked (SQLite: the write lock) from the check to the write, so two
+        # reports at once cannot both be taken.
+        async with self.store.write() as conn:
+            row = (await conn.execute(
+                sa.select(_t.caller_id, _t.status, _t.result_kind, _t.result)
+                .where(_t.id == run_id).with_for_update()
+            )).first()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            if row.caller_id != caller_id:
+                raise ForbiddenError(
+                    "only the caller who ran this action may report its webhook's outcome")
+            if row.result_kind != "webhook" or row.status != "succeeded":
+                raise ConflictError(
+                    f"run {run_id} did not answer with a webhook, so there is no webhook "
+                    "outcome to report", detail={"run_id": run_id,
+                                                 "result_kind": row.result_kind})
+            result = dict(row.result) if isinstance(row.result, Mapping) else {}
+            if _WEBHOOK_OUTCOME in result:
+                raise ConflictError(
+                    f"the webhook outcome of run {run_id} was already reported",
+                    detail={"run_id": run_id, "webhook": result[_WEBHOOK_OUTCOME]})
+            result[_WEBHOOK_OUTCOME] = outcome
+            await conn.execute(sa.update(runs_table).where(_t.id == run_id)
+                               .values(result=result))
+        return await self.get(run_id)
+
     async def get(self, run_id: str) -> RunRecord:
         """The run with this id; NotFoundError if there is none."""
         _check_run_id(run_id)
@@ -447,6 +510,10 @@ def _inserting(
 
 
 def _record(m: RowMapping) -> RunRecord:
+    result, webhook = m["result"], None
+    if m["result_kind"] == "webhook" and isinstance(result, dict) and _WEBHOOK_OUTCOME in result:
+        result = dict(result)
+        webhook = result.pop(_WEBHOOK_OUTCOME)
     return RunRecord(
         id=m["id"],
         action_slug=m["action_slug"],
@@ -460,7 +527,7 @@ def _record(m: RowMapping) -> RunRecord:
         status_code=m["status_code"],
         result_kind=m["result_kind"],
         message=m["message"],
-        result=m["result"],
+        result=result,
         result_filename=m["result_filename"],
         result_mime=m["result_mime"],
         idempotency_key=m["idempotency_key"],
@@ -476,6 +543,7 @@ def _record(m: RowMapping) -> RunRecord:
         attempts=m["attempts"],
         cancel_requested_at=m["cancel_requested_at"],
         checkpoint=m["checkpoint"],
+        webhook=webhook,
     )
 
 

@@ -26,6 +26,9 @@ class Claims:
     session_version: int
     kind: str
     csrf: str | None
+    # The token's own id and end: what signing out (or revoking a bearer token) records.
+    token_id: str
+    expires_at: dt.datetime
 
 
 class TokenService:
@@ -60,15 +63,18 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM],
-                options={"require": ["sub", "exp", "typ", "sv"]},
+                options={"require": ["sub", "exp", "typ", "sv", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise UnauthorizedError("the token has expired; sign in again") from None
         except jwt.PyJWTError:
             raise UnauthorizedError("the token is not valid") from None
-        if claims.get("typ") != kind or not isinstance(claims.get("sv"), int):
+        token_id = claims.get("jti")
+        if (claims.get("typ") != kind or not isinstance(claims.get("sv"), int)
+                or not isinstance(token_id, str) or not 0 < len(token_id) <= 64):
             raise UnauthorizedError("the token is not valid here")
-        return Claims(str(claims["sub"]), claims["sv"], kind, claims.get("csrf"))
+        return Claims(str(claims["sub"]), claims["sv"], kind, claims.get("csrf"), token_id,
+                      dt.datetime.fromtimestamp(claims["exp"], dt.UTC))
 
     @property
     def external(self) -> bool:

@@ -16,13 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.context import Caller
 from actiondesk.data.state import StateStore
-from actiondesk.data.state_schema.access import login_failures_table, roles_table, users_table
+from actiondesk.data.state_schema.access import (
+    login_failures_table,
+    revoked_tokens_table,
+    roles_table,
+    users_table,
+)
 from actiondesk.errors import BadRequestError, ClientError, ConflictError, NotFoundError
-from actiondesk.permissions.service import bump_version
+from actiondesk.permissions.service import bump_version, keeping_an_admin
 from actiondesk.services.passwords import hash_password, password_problem, verify_password
 
 _u = users_table.c
 _f = login_failures_table.c
+_t = revoked_tokens_table.c
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 LOGIN_WINDOW = dt.timedelta(minutes=15)
@@ -86,6 +92,7 @@ class UsersService:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._by_version: dict[str, tuple[int, User]] = {}
+        self._revoked: tuple[int, frozenset[str]] | None = None
 
     async def create(
         self,
@@ -164,7 +171,7 @@ class UsersService:
             rows = (await conn.execute(sa.select(users_table).order_by(_u.email))).all()
         return [_user(r._mapping) for r in rows]
 
-    async def _update(self, email: str, **values: Any) -> User:
+    async def _update(self, email: str, change: str, **values: Any) -> User:
         user = await self.require(email)
         async with self.store.write() as conn:
             if "role" in values:
@@ -172,26 +179,54 @@ class UsersService:
             # Any change to who the user is ends their sessions and tokens, and invalidates
             # every process's cache of users.
             await bump_version(conn)
-            await conn.execute(
-                users_table.update().where(_u.id == user.id).values(
-                    session_version=_u.session_version + 1, updated_at=_now(), **values
+            async with keeping_an_admin(conn, f"{change} {user.email}"):
+                await conn.execute(
+                    users_table.update().where(_u.id == user.id).values(
+                        session_version=_u.session_version + 1, updated_at=_now(), **values
+                    )
                 )
-            )
         return await self.require(email)
 
     async def set_role(self, email: str, role: str) -> User:
-        return await self._update(email, role=role)
+        return await self._update(email, f"giving role {role!r} to", role=role)
 
     async def deactivate(self, email: str) -> User:
-        return await self._update(email, active=False)
+        return await self._update(email, "deactivating", active=False)
+
+    async def sign_out_everywhere(self, email: str) -> User:
+        """End every session and bearer token of the user (they may sign in again)."""
+        return await self._update(email, "signing out")
+
+    async def revoke_token(self, user_id: str, token_id: str, expires_at: dt.datetime) -> None:
+        """End one session or bearer token (by its id) in every process, at its next
+        request; kept until it would have expired anyway."""
+        now = _now()
+        async with self.store.write() as conn:
+            await bump_version(conn)
+            await conn.execute(revoked_tokens_table.delete().where(
+                sa.or_(_t.expires_at < now, _t.jti == token_id)))
+            await conn.execute(revoked_tokens_table.insert().values(
+                jti=token_id, user_id=user_id, expires_at=expires_at))
+
+    async def is_revoked(self, token_id: str, version: int) -> bool:
+        """Whether the token was revoked, as of permissions ``version`` (a revocation bumps
+        it): the ids are read once per change, not per request."""
+        cached = self._revoked
+        if cached is None or cached[0] != version:
+            async with self.store.read() as conn:
+                ids = frozenset(await conn.scalars(
+                    sa.select(_t.jti).where(_t.expires_at >= _now())))
+            cached = self._revoked = (version, ids)
+        return token_id in cached[1]
 
     async def activate(self, email: str) -> User:
-        return await self._update(email, active=True)
+        return await self._update(email, "activating", active=True)
 
     async def set_password(self, email: str, password: str) -> User:
         if problem := password_problem(password):
             raise BadRequestError(f"password {problem}", fields={"password": problem})
-        return await self._update(email, password_hash=hash_password(password))
+        return await self._update(email, "changing the password of",
+                                  password_hash=hash_password(password))
 
     async def authenticate(self, email: str, password: str, address: str | None) -> User:
         """The user, or 401 with the same message whether the account exists or not;

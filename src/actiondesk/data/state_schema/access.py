@@ -1,5 +1,6 @@
 """State tables for identity and access: users, roles, policies, action settings, login
-failures and the audit of refusals. Same metadata as the runs; migration 0002."""
+failures, the audit of refusals (migration 0002) and revoked tokens (0005). Same metadata as
+the runs."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ users_table = sa.Table(
     sa.Column("tags", sa.JSON(), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("active", sa.Boolean(), nullable=False),
-    # Bumped when the user is deactivated, changes role or password: older sessions and
-    # tokens stop working at their next request.
+    # Bumped when the user is deactivated, changes role or password, or is signed out
+    # everywhere: older sessions and tokens stop working at their next request.
     sa.Column("session_version", sa.Integer(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -95,5 +96,18 @@ audit_events_table = sa.Table(
     sa.Column("reason", LongText, nullable=False),
     sa.PrimaryKeyConstraint("id", name="pk_actiondesk_audit_events"),
     sa.Index("ix_actiondesk_audit_events_at", "at"),
+    mysql_charset="utf8mb4",
+)
+
+# One signed-out session or revoked bearer token (its JWT id) until it would have expired
+# anyway; signing out everywhere bumps the user's session_version instead.
+revoked_tokens_table = sa.Table(
+    "actiondesk_revoked_tokens",
+    state_metadata,
+    sa.Column("jti", key_string(64), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("jti", name="pk_actiondesk_revoked_tokens"),
+    sa.Index("ix_actiondesk_revoked_tokens_expires_at", "expires_at"),
     mysql_charset="utf8mb4",
 )

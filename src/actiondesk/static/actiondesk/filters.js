@@ -1,6 +1,6 @@
 // The filter builder: conditions (field, operator, value) in and/or groups, producing the
 // filter language of the API ({field, operator, value} / {aggregator, conditions}).
-import { h, humanize } from "./dom.js";
+import { h, humanize, uid } from "./dom.js";
 
 const TEMPORAL = ["date", "datetime", "time"];
 const ORDERED = [...TEMPORAL, "integer", "number", "decimal"];
@@ -82,6 +82,43 @@ function valueOf(field, operator, text) {
   return convert(String(text));
 }
 
+// What the server parses (data/values.py), so a value it would refuse is caught at the field.
+const WHOLE = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/;
+const DATETIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const UUID = /^(urn:uuid:)?\{?[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}\}?$/i;
+const EXPECTED = {
+  integer: [(v) => WHOLE.test(v), "a whole number, e.g. 42"],
+  number: [(v) => v !== "" && Number.isFinite(Number(v)), "a number, e.g. 3.5"],
+  decimal: [(v) => DECIMAL.test(v), "a decimal number, e.g. 1250.50"],
+  date: [(v) => DATE.test(v) && !Number.isNaN(Date.parse(v)), "a date, e.g. 2026-01-31"],
+  time: [(v) => TIME.test(v), "a time, e.g. 09:30"],
+  datetime: [(v) => DATETIME.test(v), "a date and time, e.g. 2026-01-31T09:30"],
+  uuid: [(v) => UUID.test(v), "a UUID"],
+};
+
+/** Why the text typed for a condition's value would be refused by the server, or null.
+ *  `unparsable` is a number/date input's own verdict (its value is "" when it cannot parse). */
+export function problemOf(field, operator, text, unparsable = false) {
+  if (NO_VALUE.has(operator)) return null;
+  const items = LIST_VALUE.has(operator)
+    ? String(text).split(",").map((v) => v.trim()).filter((v) => v !== "")
+    : [String(text).trim()];
+  if (LIST_VALUE.has(operator) && !items.length) return "Enter at least one value, separated by commas.";
+  const [fits, expected] = EXPECTED[field.type] || [null, null];
+  if (fits && (unparsable || !items.every(fits))) {
+    const bad = items.find((v) => v !== "" && !fits(v));
+    return `${bad === undefined ? "Enter" : `“${bad}” is not valid: enter`} ${expected}.`;
+  }
+  if (field.type === "enum" && field.enum_values && LIST_VALUE.has(operator)) {
+    const unknown = items.find((v) => !field.enum_values.includes(v));
+    if (unknown !== undefined) return `“${unknown}” is not one of ${field.enum_values.join(", ")}.`;
+  }
+  return null;
+}
+
 function inputFor(field, operator, value, label) {
   const text = value === undefined || value === null ? "" : Array.isArray(value) ? value.join(", ") : String(value);
   const common = { class: "input", "aria-label": label, value: text };
@@ -115,12 +152,32 @@ export class FilterBuilder {
     if (!this.root.conditions.length) this.root.conditions.push(this.blankCondition());
     this.onApply = onApply;
     this.onCancel = onCancel;
+    // Conditions whose value the server would refuse, with why; shown at the value.
+    this.problems = new Map();
+    this.inputs = new Map();
     this.element = h("form", { class: "filter-builder", "aria-label": "Filter builder", novalidate: true });
     this.element.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.onApply(normalize(this.root));
+      this.problems = this.check();
+      if (!this.problems.size) {
+        this.onApply(normalize(this.root));
+        return;
+      }
+      this.render();
+      this.element.querySelector("[aria-invalid=true]")?.focus();
     });
     this.render();
+  }
+
+  /** Every condition whose value does not fit its field's type. */
+  check() {
+    const problems = new Map();
+    for (const [condition, input] of this.inputs) {
+      const field = this.byName[condition.field];
+      const problem = field && problemOf(field, condition.operator, input.value, input.validity?.badInput);
+      if (problem) problems.set(condition, problem);
+    }
+    return problems;
   }
 
   blankCondition() {
@@ -130,6 +187,7 @@ export class FilterBuilder {
 
   render() {
     const focused = document.activeElement?.dataset?.focusKey;
+    this.inputs = new Map();
     this.element.replaceChildren(
       this.group(this.root, 1, null, "g"),
       h("div", { class: "filter-footer" },
@@ -176,11 +234,25 @@ export class FilterBuilder {
     const operatorSelect = h("select", { class: "select", "aria-label": `Operator of condition ${position}`, dataset: { role: "operator", focusKey: `${path}:operator` } },
       operators.map(([op, label]) => h("option", { value: op, selected: op === condition.operator }, label)));
     const value = inputFor(field, condition.operator, condition.value, `Value of condition ${position}`);
+    let message = null;
     if (value) {
       value.dataset.role = "value";
       value.dataset.focusKey = `${path}:value`;
+      this.inputs.set(condition, value);
+      const problem = this.problems.get(condition);
+      if (problem) {
+        message = h("p", { class: "field-error", id: uid("filter-error"), dataset: { filterError: String(position) } }, problem);
+        value.setAttribute("aria-invalid", "true");
+        value.setAttribute("aria-describedby", message.id);
+      }
       if (value.tagName === "SELECT" && (condition.value === "" || condition.value === undefined)) condition.value = valueOf(field, condition.operator, value.value);
-      const update = () => { condition.value = valueOf(field, condition.operator, value.value); };
+      const update = () => {
+        condition.value = valueOf(field, condition.operator, value.value);
+        if (!this.problems.delete(condition)) return;
+        value.removeAttribute("aria-invalid");
+        value.removeAttribute("aria-describedby");
+        message?.remove();
+      };
       value.addEventListener("input", update);
       value.addEventListener("change", update);
     } else {
@@ -198,11 +270,11 @@ export class FilterBuilder {
       condition.value = NO_VALUE.has(condition.operator) ? undefined : condition.value;
       this.render();
     });
-    return h("div", { class: "filter-row", dataset: { condition: String(position) } },
+    return [h("div", { class: "filter-row", dataset: { condition: String(position) } },
       fieldSelect, operatorSelect, value,
       h("button", { type: "button", class: "icon-button", "aria-label": `Remove condition ${position}`, onclick: () => {
         group.conditions.splice(group.conditions.indexOf(condition), 1);
         this.render();
-      } }, "×"));
+      } }, "×")), message];
   }
 }

@@ -1,6 +1,6 @@
 // What an action answered, shown to the person who ran it: toasts, the HTML panel, downloads,
 // redirects, webhooks, refreshed data and approval notices (Forest's result shapes).
-import { errorOf, pageUrl, segment } from "./api.js";
+import { errorOf, pageUrl, segment, send } from "./api.js";
 import { clear, h } from "./dom.js";
 import { refreshBadge } from "./shell.js";
 import { toast } from "./toast.js";
@@ -88,10 +88,11 @@ function redirect(to) {
   });
 }
 
+/** Call a webhook result from the browser; what happened, as POST /api/runs/{id}/webhook takes it. */
 async function webhook({ url, method = "POST", headers = {}, body }) {
   if (!/^https?:\/\//i.test(url || "")) {
     toast("The webhook address is not an http(s) URL.", { kind: "error" });
-    return;
+    return { delivered: false, error: "not an http(s) URL" };
   }
   const init = { method, headers, credentials: "omit", mode: "cors" };
   if (!["GET", "HEAD"].includes(method.toUpperCase()) && body !== undefined && body !== null) {
@@ -99,10 +100,28 @@ async function webhook({ url, method = "POST", headers = {}, body }) {
   }
   try {
     const answer = await fetch(url, init);
-    if (answer.ok) toast("The webhook was called.", { kind: "success" });
-    else toast(`The webhook answered ${answer.status}.`, { kind: "error" });
-  } catch {
+    if (answer.ok) {
+      toast("The webhook was called.", { kind: "success" });
+      return { delivered: true, status: answer.status };
+    }
+    toast(`The webhook answered ${answer.status}.`, { kind: "error" });
+    return { delivered: false, status: answer.status, error: `answered HTTP ${answer.status}` };
+  } catch (error) {
     toast("The webhook could not be reached.", { kind: "error" });
+    // The browser says no more than "Failed to fetch" (network error, CORS or CSP refusal).
+    return { delivered: false, error: `could not be reached (${error.message || "network error"})`.slice(0, 500) };
+  }
+}
+
+/** Tell the run whether its webhook arrived, so the audit does not show an undelivered one as
+ *  a plain success. A 409 means it was already told (an idempotent replay). */
+async function reportWebhook(runId, outcome) {
+  if (!runId) return;
+  try {
+    const response = await send("POST", `/runs/${segment(runId)}/webhook`, { json: outcome });
+    if (!response.ok && response.status !== 409) throw await errorOf(response);
+  } catch (error) {
+    toast(`The run could not record whether its webhook was delivered: ${error.message}`, { kind: "warning" });
   }
 }
 
@@ -153,7 +172,7 @@ export async function handleResult(response, action, context) {
     });
     return { done: true };
   }
-  if (body.webhook) await webhook(body.webhook);
+  if (body.webhook) await reportWebhook(response.headers.get("X-Actiondesk-Run-Id"), await webhook(body.webhook));
   if (body.html) showHtml(context.resultPanel, action.name, body.html);
   if (body.success) toast(body.success, { kind: "success" });
   else if (!body.html && !body.webhook && !body.redirectTo) toast(`${action.name} ran successfully.`, { kind: "success" });

@@ -122,6 +122,23 @@ function values() {
   return section("Form values", body);
 }
 
+/** What the caller's browser reported about the webhook (POST /api/runs/{id}/webhook). */
+function webhookOutcome(outcome) {
+  if (!outcome) {
+    return h("p", { class: "muted", dataset: { webhookOutcome: "unreported" } },
+      "The browser did not report whether the webhook was delivered.");
+  }
+  const when = [" (reported ", timeElement(outcome.reported_at), ")"];
+  if (outcome.delivered) {
+    return h("p", { dataset: { webhookOutcome: "delivered" } },
+      h("span", { class: "status status-success" }, "Webhook delivered"),
+      outcome.status ? ` · HTTP ${outcome.status}` : "", ...when);
+  }
+  return h("p", { dataset: { webhookOutcome: "undelivered" } },
+    h("span", { class: "status status-danger" }, "Webhook not delivered"),
+    outcome.error ? `: ${outcome.error}` : outcome.status ? `: HTTP ${outcome.status}` : "", ...when);
+}
+
 function result() {
   if (unfinished()) return null;
   const answer = run.result && typeof run.result === "object" ? run.result : {};
@@ -129,7 +146,10 @@ function result() {
   if (answer.success) body.append(h("p", {}, answer.success));
   if (answer.error) body.append(h("p", { class: "field-error" }, answer.error));
   if (answer.redirectTo) body.append(h("p", {}, "Pointed to ", h("code", {}, answer.redirectTo)));
-  if (answer.webhook) body.append(h("p", {}, "Asked the browser to call ", h("code", {}, `${answer.webhook.method || "POST"} ${answer.webhook.url}`)));
+  if (answer.webhook) {
+    body.append(h("p", {}, "Asked the browser to call ", h("code", {}, `${answer.webhook.method || "POST"} ${answer.webhook.url}`)),
+      webhookOutcome(run.webhook));
+  }
   if (answer.refresh?.relationships?.length) body.append(h("p", { class: "muted" }, `Refreshed: ${answer.refresh.relationships.map(humanize).join(", ")}`));
   if (run.result_kind === "file" && !run.has_file) body.append(h("p", {}, `Returned the file ${run.message || ""} to the caller (not kept).`));
   if (run.has_file) {

@@ -27,6 +27,12 @@ function records(run) {
   return run.record_count === null || run.record_count === undefined ? "—" : run.record_count.toLocaleString();
 }
 
+/** A run whose webhook the browser could not deliver is not a plain success. */
+function webhookNote(run) {
+  if (run.webhook?.delivered !== false) return null;
+  return h("span", { class: "cell-note", dataset: { webhookUndelivered: "" } }, "Webhook not delivered");
+}
+
 const list = new ListPage({
   root: document.querySelector("[data-list]"),
   filters,
@@ -35,7 +41,7 @@ const list = new ListPage({
     { label: "Action", cell: (r) => h("span", {}, r.action_name, r.collection ? h("span", { class: "cell-note" }, humanize(r.collection)) : null) },
     { label: "Caller", cell: (r) => personLabel(r.caller) },
     { label: "Records", className: "cell-number", cell: records },
-    { label: "Status", cell: (r) => statusPill(r.status) },
+    { label: "Status", cell: (r) => h("span", {}, statusPill(r.status), webhookNote(r)) },
     { label: "Duration", className: "cell-number", cell: (r) => formatDuration(r.duration_ms) },
   ],
   noun: { singular: "run", plural: "runs" },

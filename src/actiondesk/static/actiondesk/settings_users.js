@@ -1,4 +1,5 @@
-// Settings › Users: who may sign in, with which role; create, change the role, deactivate.
+// Settings › Users: who may sign in, with which role; create, change the role, deactivate, end
+// a user's sessions.
 // Any change to a user ends their sessions (the server does it), so it applies at once.
 import { api, request, segment } from "./api.js";
 import { clear, h, pageData } from "./dom.js";
@@ -100,6 +101,21 @@ function row(user) {
     if (changed) await load();
     else toggle.disabled = false;
   });
+  // Your own: "Sign out everywhere" in the user menu, which also takes you to the sign-in page.
+  const endSessions = h("button", { type: "button", class: "button button-small", disabled: me || !user.active,
+    title: me ? "Use Sign out everywhere in your user menu" : "Sign this user out on every device, API tokens included",
+    dataset: { endSessions: user.email } }, "End sessions");
+  endSessions.addEventListener("click", async () => {
+    endSessions.disabled = true;
+    try {
+      await request("POST", `/settings/users/${segment(user.email)}/sessions/revoke`);
+      toast(`${user.email} is signed out everywhere.`, { kind: "success" });
+    } catch (error) {
+      toast(error.message, { kind: "error", title: `${user.email} was not signed out` });
+    } finally {
+      endSessions.disabled = false;
+    }
+  });
   const name = `${user.first_name} ${user.last_name}`.trim();
   return h("tr", { dataset: { id: user.email } },
     h("td", {}, user.email, me ? h("span", { class: "cell-note" }, "you") : null),
@@ -107,7 +123,7 @@ function row(user) {
     h("td", {}, user.team || h("span", { class: "cell-null" }, "—")),
     h("td", { class: "cell-role" }, role, " ", save),
     h("td", {}, statusPill(user.active ? "active" : "deactivated")),
-    h("td", { class: "cell-actions" }, toggle));
+    h("td", { class: "cell-actions" }, toggle, " ", endSessions));
 }
 
 async function load() {

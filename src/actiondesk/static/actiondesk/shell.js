@@ -1,4 +1,5 @@
-// Every signed-in page: the sidebar on narrow screens, signing out, the approvals badge.
+// Every signed-in page: the sidebar on narrow screens, the user menu, signing out (here or
+// everywhere), the approvals badge.
 import { send } from "./api.js";
 
 function sidebar() {
@@ -22,14 +23,28 @@ function sidebar() {
   });
 }
 
-function logout() {
-  const button = document.querySelector("[data-logout]");
+function signOutButton(selector, params) {
+  const button = document.querySelector(selector);
   button?.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      await send("POST", "/logout");
+      await send("POST", "/logout", { params });
     } finally {
       window.location.assign(button.dataset.login);
+    }
+  });
+}
+
+function userMenu() {
+  const menu = document.querySelector("[data-user-menu]");
+  if (!menu) return;
+  document.addEventListener("click", (event) => {
+    if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.open) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
     }
   });
 }
@@ -52,5 +67,7 @@ export async function refreshBadge() {
 }
 
 sidebar();
-logout();
+userMenu();
+signOutButton("[data-logout]");
+signOutButton("[data-logout-everywhere]", { everywhere: "true" });
 refreshBadge();

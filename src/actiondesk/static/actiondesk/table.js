@@ -92,12 +92,13 @@ export class RecordsTable {
     this.columnsAnchor = h("div", { class: "popover-anchor" });
     this.filterSummary = h("div", { class: "toolbar", dataset: { filterSummary: "" } });
     this.selectionBar = h("div", { class: "selection-bar", dataset: { selectionBar: "" }, hidden: true });
+    this.refusal = h("div", { class: "notice", role: "alert", dataset: { listRefusal: "" }, hidden: true });
     this.tableWrap = h("div", { class: "table-wrap" });
     this.pagination = h("nav", { class: "pagination", "aria-label": "Pages" });
     clear(this.root).append(
       h("div", { class: "toolbar" }, this.searchInput, this.filterAnchor, this.columnsAnchor,
         h("div", { class: "toolbar-end" }, this.options.toolbar || [])),
-      this.filterSummary, this.selectionBar, this.tableWrap, this.pagination);
+      this.filterSummary, this.refusal, this.selectionBar, this.tableWrap, this.pagination);
     this.renderFilterButton();
     this.renderColumnsButton();
     this.renderFilterSummary();
@@ -252,9 +253,15 @@ export class RecordsTable {
         return;
       }
       this.error = null;
+      this.shown = { ...this.state };
+      this.showRefusal(null);
     } catch (error) {
       if (error.name === "AbortError") return;
-      this.error = error instanceof ApiError ? error : new ApiError(0, { error: String(error) });
+      const failure = error instanceof ApiError ? error : new ApiError(0, { error: String(error) });
+      // A 400 is the request's fault (a filter value, a search, a sort): asking again cannot
+      // help, so the list on screen stays, with its filter, and the message says why.
+      if (failure.status === 400 && this.shown && !this.error) this.restoreShown(failure);
+      else this.error = failure;
     } finally {
       if (this.loading === controller) this.loading = null;
     }
@@ -262,6 +269,33 @@ export class RecordsTable {
     this.renderPagination();
     this.renderSelection();
     this.options.onLoad?.(this);
+  }
+
+  /** Go back to the state of the list on screen, saying why the new one was refused. */
+  restoreShown(failure) {
+    this.state = { ...this.shown };
+    this.searchInput.value = this.state.search;
+    this.renderFilterButton();
+    this.renderFilterSummary();
+    this.options.onStateChange?.(this.state);
+    this.showRefusal(`The list was not changed: ${failure.message}`);
+  }
+
+  showRefusal(message) {
+    clear(this.refusal);
+    this.refusal.hidden = !message;
+    if (!message) return;
+    this.refusal.append(h("span", {}, message), " ",
+      h("button", { type: "button", class: "link-button", onclick: () => this.showRefusal(null) }, "Dismiss"));
+  }
+
+  /** Back to the unfiltered first page (for a list whose own state the server refuses). */
+  reset() {
+    Object.assign(this.state, { filter: null, search: "", sort: "", page: 1 });
+    this.searchInput.value = "";
+    this.renderFilterButton();
+    this.renderFilterSummary();
+    return this.changed();
   }
 
   showLoading() {
@@ -282,9 +316,12 @@ export class RecordsTable {
     this.root.removeAttribute("aria-busy");
     const noun = this.options.noun || humanize(this.collection.name).toLowerCase();
     if (this.error) {
-      const retry = h("button", { type: "button", class: "button", onclick: () => this.load() }, "Try again");
+      // Retrying a 400 gets the same answer; leaving the filter, search and sort may not.
+      const next = this.error.status === 400
+        ? h("button", { type: "button", class: "button", onclick: () => this.reset() }, "Clear the filter, search and sort")
+        : h("button", { type: "button", class: "button", onclick: () => this.load() }, "Try again");
       clear(this.tableWrap).append(h("div", { class: "table-state table-state-error", role: "alert", dataset: { state: "error" } },
-        h("p", {}, `The ${noun} could not be loaded: ${this.error.message}`), retry));
+        h("p", {}, `The ${noun} could not be loaded: ${this.error.message}`), next));
       return;
     }
     if (!this.records.length) {
