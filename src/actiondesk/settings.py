@@ -71,7 +71,7 @@ def _holds(test: Callable[[Any], bool], problem: str) -> AfterValidator:
 
 
 def _seconds(value: Any) -> Any:
-    # The environment gives durations in seconds ("3600"), which pydantic reads only as numbers.
+    # The environment gives durations in seconds ("3600"); pydantic takes seconds as a number.
     if isinstance(value, str):
         try:
             return float(value)
