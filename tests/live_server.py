@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -42,3 +44,16 @@ def live_server(app: Any, *, lifespan: str = "on", **options: Any) -> Iterator[s
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[Any], what: str) -> None:
+    """Wait until the server ``process`` started answers HTTP at ``url`` (any status)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)

@@ -71,7 +71,7 @@ def test_the_readme_shows_how_to_make_a_key_and_no_weak_one(environ: Environ) ->
     text = README.read_text(encoding="utf-8")
     assert KEYGEN_COMMAND in text
     program, *args = shlex.split(KEYGEN_COMMAND)
-    assert program == "python"
+    assert program == "python3"
     made = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True,
                           timeout=60)
     key = made.stdout.strip()

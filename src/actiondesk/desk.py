@@ -103,7 +103,7 @@ class Desk:
             self.settings.state_url,
             async_driver="psycopg" if runner_config.runner == "procrastinate" else None,
         )
-        self.runs = RunsService(self.state)
+        self.runs = RunsService(self.state, lease=runner_config.lease)
         self.users = UsersService(self.state)
         self.audit = AuditService(self.state)
         self.permissions = PermissionsService(self.state, dev_mode=self.settings.dev_mode)

@@ -36,7 +36,7 @@ from actiondesk.remote.config import RemoteProvider, providers_from_env
 
 ENV_PREFIX = "ACTIONDESK_"
 MIN_SECRET_KEY_LENGTH = 32
-KEYGEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+KEYGEN_COMMAND = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 # Found inside a key, it is an example copied from documentation, not a secret.
 _PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "replaceme",
                  "your-secret", "your_secret", "insecure", "placeholder")

@@ -46,10 +46,10 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 @contextmanager
 def server(
-    env: dict[str, str], token: str, log: Path
+    env: dict[str, str], token: str, log: Path, target: str = TARGET
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    with process(["serve", TARGET, "--port", str(port)], env, log) as proc:
+    with process(["serve", target, "--port", str(port)], env, log) as proc:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:

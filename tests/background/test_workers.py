@@ -5,6 +5,9 @@ another one with every record processed exactly once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from tests.background.background_app import (
     lease,
     tokens_for,
 )
-from tests.background.processes import TARGET, environment, kill, process
+from tests.background.processes import CLI, ROOT, TARGET, environment, kill, process
 from tests.databases import scratch_database
 from tests.live_server import live_server
 
@@ -110,3 +113,52 @@ def test_the_worker_refuses_a_desk_without_postgresql(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="PostgreSQL state database"):
         build_desk(f"sqlite:///{tmp_path / 'd.db'}", f"sqlite:///{tmp_path / 's.db'}",
                    runner="procrastinate")
+
+
+def _check(url: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "check", TARGET], cwd=ROOT, env=environment(url, url, **extra),
+                          capture_output=True, text=True, timeout=120)
+
+
+def _wait_for(log: Path, words: str) -> str:
+    deadline = time.monotonic() + 60
+    while words not in (text := log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"never logged {words!r}: {text}"
+        time.sleep(0.1)
+    return text
+
+
+def test_a_worker_and_check_on_the_wrong_runner_say_so(pg: str, tmp_path: Path) -> None:
+    """The server queues for Procrastinate; a worker started without ACTIONDESK_RUNNER
+    (in-process) would do nothing, silently: it warns, and ``check`` reports it."""
+    asyncio.run(create_items(pg, 10))
+    desk, tokens = _server(pg)
+    wrong_log, right_log = tmp_path / "wrong.log", tmp_path / "right.log"
+    with live_server(desk) as base, api_of(base, tokens) as api:
+        with process(["worker", TARGET], environment(pg, pg), wrong_log):
+            _wait_for(wrong_log, "runner inprocess")
+            queued = api.start(values={"batch": 5})
+            # Found by the periodic look while the worker runs, not only at its start.
+            text = _wait_for(wrong_log, "WARNING")
+            assert "1 background run waits for the 'procrastinate' runner" in text, text
+            assert "this process uses runner 'inprocess' and never runs them" in text
+            assert "ACTIONDESK_RUNNER=procrastinate" in text
+            assert api.run(queued["id"])["status"] == "queued"
+        api.wait(queued["id"], lambda r: (time.time() - _seconds(r["started_at"])) > 2.5)
+        wrong = _check(pg)
+        assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+        assert "1 background run waits for the 'procrastinate' runner" in wrong.stderr
+        assert "uses runner 'inprocess'" in wrong.stderr
+        unserved = _check(pg, ACTIONDESK_RUNNER="procrastinate")
+        assert unserved.returncode == 1, unserved.stdout + unserved.stderr
+        assert "no Procrastinate worker is running" in unserved.stderr
+        with _worker(pg, right_log):
+            run = api.wait(queued["id"])
+            assert run["status"] == "succeeded", right_log.read_text()
+            fine = _check(pg, ACTIONDESK_RUNNER="procrastinate")
+    assert fine.returncode == 0, fine.stderr
+    assert "WARNING" not in right_log.read_text()
+
+
+def _seconds(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()

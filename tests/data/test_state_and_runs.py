@@ -350,3 +350,34 @@ async def test_awkward_text_never_breaks_the_audit(runs: RunsService) -> None:
     for bad_id in ("\x00", "x" * 33, "é" * 32):
         with pytest.raises(NotFoundError):
             await runs.get(bad_id)
+
+
+async def test_an_abandoned_inline_run_is_swept_and_its_own_process_still_finishes_it(
+    store: StateStore,
+) -> None:
+    """An inline run whose process stops renewing its lease is marked failed (outcome
+    unknown) by another process's sweep; the real outcome, if its process writes it after
+    all, replaces that. A run whose lease is renewed is left alone."""
+    from actiondesk.runs.store import ABANDONED, ABANDONED_MESSAGE
+
+    lease = dt.timedelta(seconds=1)
+    dead, alive, sweeper = (RunsService(store, lease=lease) for _ in range(3))
+    lost = await new_run(dead)
+    await dead.close()  # it renews nothing any more, like a process that died
+    kept = await new_run(alive)
+    expired = (await dead.get(lost)).started_at + 2 * lease
+    await asyncio.sleep((expired - dt.datetime.now(dt.UTC)).total_seconds())
+    assert await sweeper.sweep_abandoned() == [lost]
+    swept = await sweeper.get(lost)
+    assert (swept.status, swept.result_kind, swept.message) == (
+        "failed", ABANDONED, ABANDONED_MESSAGE)
+    assert swept.finished_at is not None
+    assert (await alive.get(kept)).status == "running"  # its lease was renewed meanwhile
+    assert await sweeper.sweep_abandoned() == []
+    with pytest.raises(ValueError, match="already finished"):
+        await succeed(sweeper, lost)  # the abandoned mark gives way only to the run's owner
+    await succeed(dead, lost, "late but real")
+    finished = await sweeper.get(lost)
+    assert (finished.status, finished.message) == ("succeeded", "late but real")
+    await succeed(alive, kept)
+    await alive.close()

@@ -5,6 +5,9 @@ recovery took) go to test-artifacts/faults-summary.json."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -32,15 +35,17 @@ ADMIN = "admin@faults.test"
 # The backend pid of the connection a slow handler holds, for the test to terminate.
 HELD: dict[str, int] = {}
 ENTERED = threading.Event()
+RELEASE = threading.Event()
+SLUGS = ("transfer", "sync-transfer", "touch", "gated-touch", "linger")
 
 
 def _server_engine() -> sa.Engine:
     return sa.create_engine(to_sync_url(POSTGRESQL_URL), isolation_level="AUTOCOMMIT")
 
 
-def build_desk(data_url: str, state_url: str) -> Desk:
+def build_desk(data_url: str, state_url: str, **options: Any) -> Desk:
     desk = Desk(database_url=data_url, state_url=state_url, secret_key="faults",
-                models=[metadata])
+                models=[metadata], **options)
 
     @desk.action("accounts", name="Transfer")
     async def transfer(ctx: ActionContext) -> Success:
@@ -70,6 +75,17 @@ def build_desk(data_url: str, state_url: str) -> Desk:
     async def touch(ctx: ActionContext) -> Success:
         return Success("touched")
 
+    @desk.action("accounts", name="Gated touch")
+    async def gated_touch(ctx: ActionContext) -> Success:
+        ENTERED.set()
+        await asyncio.to_thread(RELEASE.wait, 60)
+        return Success("touched after the gate")
+
+    @desk.action("accounts", name="Linger")
+    async def linger(ctx: ActionContext) -> Success:
+        await asyncio.sleep(120)
+        return Success("lingered")
+
     return desk
 
 
@@ -89,14 +105,19 @@ def _balances(url: str) -> dict[int, int]:
     return found
 
 
-def _serve(data_url: str, state_url: str) -> Iterator[tuple[str, str]]:
-    desk = build_desk(data_url, state_url)
+def _provision(desk: Desk) -> str:
+    """The admin's bearer token."""
     made = provision(desk, roles=[RoleSpec("admin", is_admin=True, read_all=True)],
-                     policies=[Policy("admin", "accounts", s) for s in
-                               ("transfer", "sync-transfer", "touch")],
+                     policies=[Policy("admin", "accounts", s) for s in SLUGS],
                      users={ADMIN: ("admin", None)})
+    return access_token(desk, made[ADMIN])
+
+
+def _serve(data_url: str, state_url: str, **options: Any) -> Iterator[tuple[str, str]]:
+    desk = build_desk(data_url, state_url, **options)
+    token = _provision(desk)
     with live_server(desk) as base:
-        yield base, access_token(desk, made[ADMIN])
+        yield base, token
 
 
 @pytest.fixture
@@ -163,7 +184,8 @@ def pg_state(tmp_path: Path) -> Iterator[tuple[str, str, str, str]]:
         name = sa.engine.make_url(state_url).database
         assert name
         try:
-            for base, token in _serve(data_url, state_url):
+            # A short lease: a kept outcome is written within a third of it once back.
+            for base, token in _serve(data_url, state_url, run_lease=dt.timedelta(seconds=3)):
                 yield base, token, data_url, name
         finally:
             _allow_connections(name, True)
@@ -219,3 +241,84 @@ def test_pool_timeouts_are_unavailable_too() -> None:
     assert lost_database(ConnectionRefusedError(111, "refused"))
     assert not lost_database(FileNotFoundError(2, "no such file"))
     assert not lost_database(sa.exc.IntegrityError("x", {}, Exception("dup")))
+
+
+def _wait_for_run(client: httpx.Client, run_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while True:
+        run: dict[str, Any] = client.get(f"/runs/{run_id}").json()
+        if run.get("status") == status:
+            return run
+        assert time.monotonic() < deadline, f"the run never became {status}: {run}"
+        time.sleep(0.1)
+
+
+def test_an_outcome_the_state_database_missed_is_written_when_it_is_back(
+    pg_state: tuple[str, str, str, str],
+) -> None:
+    """The state database goes away after the run began: the caller still gets the
+    handler's answer, and the run is not left ``running``: its process writes the real
+    outcome as soon as the database is reachable again."""
+    base, token, _, state_db = pg_state
+    ENTERED.clear()
+    RELEASE.clear()
+    answer: dict[str, httpx.Response] = {}
+
+    def run() -> None:
+        with httpx.Client(base_url=base + "/api", headers=bearer(token), timeout=90) as c:
+            answer["response"] = c.post("/collections/accounts/actions/gated-touch",
+                                        json=jsonapi(["1"]))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert ENTERED.wait(30), "the handler did not start"
+    _allow_connections(state_db, False)
+    try:
+        RELEASE.set()
+        worker.join(90)
+        response = answer["response"]
+    finally:
+        _allow_connections(state_db, True)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": "touched after the gate"}
+    run_id = response.headers["x-actiondesk-run-id"]
+    with httpx.Client(base_url=base + "/api", headers=bearer(token), timeout=60) as client:
+        run_record = _wait_for_run(client, run_id, "succeeded")
+    assert run_record["message"] == "touched after the gate"
+    assert run_record["result"] == {"success": "touched after the gate"}
+
+
+def test_a_run_whose_process_died_is_marked_failed_by_the_next_server(tmp_path: Path) -> None:
+    """kill -9 of the server while an inline run runs: the next server marks the run
+    ``failed`` with the outcome unknown instead of leaving it ``running`` forever."""
+    from tests.background.processes import environment, kill, server
+
+    data_url = f"sqlite:///{tmp_path / 'data.db'}"
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    _seed(data_url)
+    token = _provision(build_desk(data_url, state_url))
+    env = environment(data_url, state_url)  # a lease of 2 s
+    log = tmp_path / "servers.log"
+    target = "tests.faults.env_desk:desk"
+
+    def linger(base: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server dies under it
+            httpx.post(base + "/api/collections/accounts/actions/linger", json=jsonapi(["1"]),
+                       headers=bearer(token), timeout=120)
+
+    with server(env, token, log, target) as (base, first):
+        threading.Thread(target=linger, args=(base,), daemon=True).start()
+        with httpx.Client(base_url=base + "/api", headers=bearer(token), timeout=60) as client:
+            deadline = time.monotonic() + 60
+            while not (running := client.get("/runs", params={"status": "running"})
+                       .json()["runs"]):
+                assert time.monotonic() < deadline, "the run never started"
+                time.sleep(0.1)
+        run_id = running[0]["id"]
+        kill(first)
+    with server(env, token, log, target) as (base, _), httpx.Client(
+            base_url=base + "/api", headers=bearer(token), timeout=60) as client:
+        run_record = _wait_for_run(client, run_id, "failed")
+    assert run_record["result_kind"] == "abandoned"
+    assert "outcome unknown" in run_record["message"], run_record
+    assert run_record["finished_at"] is not None

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.batches import LeaseLost
 from actiondesk.actions.caller import Caller, ParentContext
@@ -40,6 +39,7 @@ from actiondesk.errors import (
     NotFoundError,
     UnavailableError,
     UpstreamError,
+    lost_database,
 )
 from actiondesk.runs.control import LeasedRunControl
 from actiondesk.runs.executor import (
@@ -89,8 +89,9 @@ class BackgroundRuns:
         self.runs = executor.runs
         self.store = store
         self.config = config
-        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = self.runs.owner
         self.runner: Runner = self._runner()
+        self._sweeper: asyncio.Task[None] | None = None
         self._run_ended: list[RunEnded] = []
         self._sweeps: list[Sweep] = []
 
@@ -113,9 +114,27 @@ class BackgroundRuns:
 
     async def start(self) -> None:
         await self.runner.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="actiondesk-run-sweep")
 
     async def stop(self) -> None:
         await self.runner.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await self.runs.close()
+
+    async def _sweep(self) -> None:
+        """At start and every lease: inline runs whose process died are marked failed."""
+        while True:
+            try:
+                await self.runs.sweep_abandoned()
+            except Exception as exc:
+                if not lost_database(exc):
+                    log.exception("could not look for abandoned runs; retrying")
+            await asyncio.sleep(self.config.lease.total_seconds())
 
     async def sweep(self) -> None:
         for repair in self._sweeps:
@@ -185,6 +204,41 @@ class BackgroundRuns:
         async with self.store.read() as conn:
             found = (await conn.scalars(query)).all()
         return [run_id for run_id in found if run_id not in skip][:limit]
+
+    async def unserved(self, older_than: dt.timedelta, *, workers: bool = False) -> list[str]:
+        """Why background runs wait in vain, a sentence per runner: runs that have waited
+        (queued, or running with an expired lease) for more than ``older_than`` for a runner
+        this process does not use; with ``workers``, also Procrastinate runs while no
+        Procrastinate worker is alive. Runs record their runner, so a worker or server
+        started with the wrong one finds out."""
+        now = utcnow()
+        cutoff = now - older_than
+        query = (
+            sa.select(_t.runner, sa.func.count(), sa.func.min(_t.started_at))
+            .where(_t.runner.is_not(None),
+                   sa.or_(sa.and_(_t.status == "queued", _t.started_at <= cutoff),
+                          sa.and_(_t.status == "running", _t.lease_expires_at <= cutoff)))
+            .group_by(_t.runner)
+            .order_by(_t.runner)
+        )
+        mine = self.config.runner
+        found = []
+        async with self.store.read() as conn:
+            for runner, count, oldest in (await conn.execute(query)).all():
+                waiting = (f"{count} background run{'s' if count != 1 else ''} "
+                           f"wait{'s' if count == 1 else ''} for the {runner!r} runner (the "
+                           f"oldest queued {_age(now - oldest)} ago)")
+                if runner != mine:
+                    found.append(
+                        f"{waiting}, but this process uses runner {mine!r} and never runs "
+                        f"them: run `actiondesk worker` (or the server) with "
+                        f"ACTIONDESK_RUNNER={runner} (or Desk(runner={runner!r})), like the "
+                        "server that queued them")
+                elif workers and runner == "procrastinate" and not await _live_workers(
+                        conn, self.config.lease):
+                    found.append(f"{waiting} and no Procrastinate worker is running: start "
+                                 "`actiondesk worker APP` with ACTIONDESK_RUNNER=procrastinate")
+        return found
 
     # -- executing --------------------------------------------------------------------------
 
@@ -326,3 +380,20 @@ class BackgroundRuns:
         return await self.runs.get(run_id)
 
 
+async def _live_workers(conn: AsyncConnection, lease: dt.timedelta) -> bool:
+    """Whether a Procrastinate worker sent a heartbeat within the lease (its own table)."""
+    if not await conn.scalar(sa.text("SELECT to_regclass('procrastinate_workers')")):
+        return False
+    return bool(await conn.scalar(
+        sa.text("SELECT count(*) FROM procrastinate_workers "
+                "WHERE last_heartbeat > now() - make_interval(secs => :seconds)"),
+        {"seconds": lease.total_seconds()}))
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -60,7 +61,7 @@ def check(target: TargetArg) -> None:
     from actiondesk.cli.support import load_desk
 
     desk = load_desk(target)
-    problems = asyncio.run(desk.check())
+    problems = asyncio.run(_check(desk))
     for note in desk.datasource.notes:
         typer.echo(f"note: {note}")
     if problems:
@@ -68,6 +69,20 @@ def check(target: TargetArg) -> None:
         raise typer.Exit(1)
     names = ", ".join(desk.datasource.collections) or "none"
     typer.echo(f"ok: {len(desk.datasource.collections)} collections ({names})")
+
+
+async def _check(desk: Desk) -> list[str]:
+    problems = await desk.check()
+    # Runs waiting longer than a lease for a runner nobody serves (or no worker at all).
+    try:
+        await desk.state.start()
+        problems.extend(await desk.background.unserved(desk.background.config.lease,
+                                                       workers=True))
+    except Exception:  # noqa: S110 - an unreachable state database is reported above
+        pass
+    finally:
+        await desk.state.close()
+    return problems
 
 
 @app.command()
@@ -97,41 +112,79 @@ def demo(
     serve_: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")
     ] = True,
+    print_token: Annotated[
+        bool, typer.Option("--print-token", help="Print a bearer token for a demo user "
+                           "(--user) on standard output and exit, without serving; it is "
+                           "valid for the demo server on the same --path.")
+    ] = False,
+    user: Annotated[
+        str, typer.Option(help="With --print-token: the demo user, by role (admin, support, "
+                          "manager) or email.")
+    ] = "admin",
+    expires: Annotated[
+        str, typer.Option(help="With --print-token: the token's lifetime (90m, 12h, 30d).")
+    ] = "12h",
 ) -> None:
     """Create and seed the demo database if absent, then start the server on it."""
     import uvicorn
 
+    from actiondesk.cli.users import parse_duration
     from actiondesk.data.urls import to_async_url
-    from actiondesk.demo.access import DEMO_LOGINS
+    from actiondesk.demo.access import find_login
     from actiondesk.demo.app import create_demo_desk, demo_database_url, demo_secret
     from actiondesk.demo.seed import DEMO_COUNTS, seed_demo
 
+    login = find_login(user)
+    if login is None:
+        raise typer.BadParameter(
+            f"no demo user {user!r}: give admin, support, manager or one of their emails",
+            param_hint="'--user'",
+        )
+    lifetime = parse_duration(expires)
     async_url = to_async_url(demo_database_url(path)).render_as_string(hide_password=False)
     seeded = asyncio.run(seed_demo(async_url))
     rows = sum(DEMO_COUNTS.values())
     typer.echo(
         f"demo database: {path} ({'seeded with' if seeded else 'already holds'} "
-        f"{rows:,} rows in {len(DEMO_COUNTS)} tables)"
+        f"{rows:,} rows in {len(DEMO_COUNTS)} tables)",
+        err=print_token,  # standard output is the token alone: TOKEN=$(actiondesk demo ...)
     )
-    if not serve_:
+    if not serve_ and not print_token:
         return
     desk = create_demo_desk(path, secret_key=os.environ.get("ACTIONDESK_SECRET_KEY")
                             or demo_secret(path))
-    asyncio.run(_prepare_demo(desk))
+    if print_token:
+        typer.echo(asyncio.run(_demo_token(desk, login.email, lifetime)))
+        return
+    logins = asyncio.run(_prepare_demo(desk))
     url = f"http://{host}:{port}/"
     typer.echo(f"actiondesk demo: {url}  (API docs: {url}api/docs)")
-    typer.echo("logins (demo only):")
-    for login in DEMO_LOGINS:
-        typer.echo(f"  {login.email:<24} {login.password:<18} {login.role:<8} {login.what}")
+    typer.echo("logins (demo only), with what each role may do under the policies in force:")
+    for line in logins:
+        typer.echo(line)
     uvicorn.run(desk, host=host, port=port, log_level="info")
 
 
-async def _prepare_demo(desk: Desk) -> None:
+async def _prepare_demo(desk: Desk) -> list[str]:
+    """Seed the demo's roles, policies and users if absent; the logins to print."""
+    from actiondesk.demo.access import describe_logins, seed_demo_access
+
+    await desk.start()
+    try:
+        await seed_demo_access(desk)
+        return await describe_logins(desk)
+    finally:
+        await desk.stop()
+
+
+async def _demo_token(desk: Desk, email: str, lifetime: dt.timedelta) -> str:
     from actiondesk.demo.access import seed_demo_access
 
     await desk.start()
     try:
         await seed_demo_access(desk)
+        account = await desk.users.require(email)
+        return desk.tokens.access(account, lifetime)
     finally:
         await desk.stop()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import signal
 import sys
@@ -278,19 +279,45 @@ def worker(
         runner = desk.background.runner
         typer.echo(f"actiondesk worker {desk.background.owner}: runner {runner.name}, "
                    f"{slots} at once, lease {config.lease.total_seconds():g} s")
-        if runner.name == "procrastinate":
-            from actiondesk.background.procrastinate import ProcrastinateRunner
+        warner = asyncio.create_task(_warn_unserved(desk))
+        try:
+            if runner.name == "procrastinate":
+                from actiondesk.background.procrastinate import ProcrastinateRunner
 
-            assert isinstance(runner, ProcrastinateRunner)  # noqa: S101
-            await runner.work(slots)
-        else:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            await stop.wait()
+                assert isinstance(runner, ProcrastinateRunner)  # noqa: S101
+                await runner.work(slots)
+            else:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stop.set)
+                await stop.wait()
+        finally:
+            warner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warner
         return 0
 
     if config.runner == "inprocess" and concurrency is not None:
         desk.background.runner.concurrency = concurrency  # type: ignore[attr-defined]
     raise typer.Exit(_run_async(desk, work(), runner=config.runner == "inprocess"))
+
+
+async def _warn_unserved(desk: Desk) -> None:
+    """At start and every lease while it lasts: a warning on stderr for runs queued for a
+    runner this worker does not serve (it would otherwise do nothing, silently). The same
+    warning is repeated every ten checks, a changed one at once."""
+    every = max(desk.background.config.lease.total_seconds(), 1.0)
+    last: list[str] = []
+    checks = 0
+    while True:
+        try:
+            found = await desk.background.unserved(dt.timedelta(0))
+        except Exception:  # the state database is away; the runner reports that itself
+            found = last
+        checks = 0 if found != last else checks + 1
+        if found and checks % 10 == 0:
+            for warning in found:
+                typer.echo(f"WARNING: {warning}", err=True)
+        last = found
+        await asyncio.sleep(every)

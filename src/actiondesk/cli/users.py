@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from typing import Annotated
 
 import typer
@@ -48,7 +49,8 @@ def create(
     team: Annotated[str, typer.Option()] = "",
     password: Annotated[
         str | None,
-        typer.Option(help="The password; asked for when omitted on a terminal.", hide_input=True),
+        typer.Option(help="The password (8+ characters). Asked for when omitted on a "
+                     "terminal; required when standard input is not one (scripts, CI)."),
     ] = None,
     no_password: Annotated[
         bool, typer.Option("--no-password", help="No password: the account signs in only "
@@ -58,12 +60,26 @@ def create(
     """Create a user of the desk at MODULE:ATTR."""
     desk = load_desk(target)
     if password is None and not no_password:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = ask_password("--no-password for an account that signs in only with tokens")
     user = with_state(desk, lambda: desk.users.create(
         email, role=role, password=password, first_name=first_name, last_name=last_name,
         team=team,
     ))
     typer.echo(f"created {user.email} ({user.role})")
+
+
+def ask_password(alternative: str | None = None) -> str:
+    """Prompt for a new password on a terminal; without one there is nobody to ask, so say
+    which option to pass instead of failing on an empty read."""
+    if not sys.stdin.isatty():
+        also = f" (or {alternative})" if alternative else ""
+        raise typer.BadParameter(
+            "standard input is not a terminal, so the password cannot be asked for: pass "
+            f"--password PASSWORD{also}",
+            param_hint="'--password'",
+        )
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
 
 
 @users_app.command("list")
@@ -114,12 +130,18 @@ def sign_out(target: TargetArg, email: EmailArg) -> None:
 def set_password(
     target: TargetArg,
     email: EmailArg,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True)],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The new password. Asked for when omitted on a terminal; required "
+                     "when standard input is not one."),
+    ] = None,
 ) -> None:
     """Set a user's password (their sessions and tokens end)."""
     desk = load_desk(target)
-    user = with_state(desk, lambda: desk.users.set_password(email, password))
+    if password is None:
+        password = ask_password()
+    new_password = password
+    user = with_state(desk, lambda: desk.users.set_password(email, new_password))
     typer.echo(f"password of {user.email} changed")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.data.filters import Condition
 from actiondesk.desk import Desk
 from actiondesk.permissions.service import Policy, RoleSpec
@@ -14,17 +15,13 @@ class DemoLogin:
     email: str
     password: str
     role: str
-    what: str
 
 
 # Demo-only passwords, printed by `actiondesk demo`; the demo listens on localhost.
 DEMO_LOGINS = (
-    DemoLogin("admin@demo.example", "admin-demo-2026", "admin",
-              "everything, settings included"),
-    DemoLogin("support@demo.example", "support-demo-2026", "support",
-              "customer-facing actions; large charges and transfers need approval"),
-    DemoLogin("manager@demo.example", "manager-demo-2026", "manager",
-              "every action, and approves support's requests"),
+    DemoLogin("admin@demo.example", "admin-demo-2026", "admin"),
+    DemoLogin("support@demo.example", "support-demo-2026", "support"),
+    DemoLogin("manager@demo.example", "manager-demo-2026", "manager"),
 )
 
 ROLES = (
@@ -75,3 +72,61 @@ async def seed_demo_access(desk: Desk) -> bool:
                                 first_name=first.capitalize(), last_name="Demo",
                                 team=login.role.capitalize())
     return True
+
+
+def find_login(user: str) -> DemoLogin | None:
+    """The demo login named by its role (``support``) or its email."""
+    return next((login for login in DEMO_LOGINS if user in (login.role, login.email)), None)
+
+
+async def describe_logins(desk: Desk) -> list[str]:
+    """The logins `actiondesk demo` prints, each followed by what its role may do under the
+    policies in force (read from the state database, so a change made in the settings shows at
+    the next start), as the server decides it: read access first, then each action's rule."""
+    snapshot = await desk.permissions.snapshot()
+    actions = sorted(desk.registry.all(), key=lambda a: (a.collection or "", a.slug))
+    lines = []
+    for login in DEMO_LOGINS:
+        role = snapshot.role(login.role)
+        lines.append(f"  {login.email:<24} {login.password:<18} {login.role:<8} "
+                     f"{_reads(role)}")
+        runs, approved, approves = [], [], []
+        for action in actions:
+            if action.collection is not None and not snapshot.can_read(login.role,
+                                                                       action.collection):
+                continue
+            decision = snapshot.decide(login.role, action.collection, action.slug)
+            if decision.rule == "trigger":
+                runs.append(action.slug)
+            elif decision.rule == "approval":
+                approved.append(action.slug + _when(decision.policy))
+            if any(p.role == login.role for p in snapshot.approvers(action.collection,
+                                                                    action.slug)):
+                approves.append(action.slug)
+        every = len(actions)
+        lines.append(f"      runs: {_listed(runs, every)}")
+        if approved:
+            lines.append(f"      runs once approved: {', '.join(approved)}")
+        lines.append(f"      approves: {_listed(approves, every)}")
+    return lines
+
+
+def _reads(role: RoleSpec | None) -> str:
+    if role is None:
+        return "(role missing: no access)"
+    reads = ("reads every collection" if role.read_all
+             else "reads " + (", ".join(sorted(role.readable)) or "nothing"))
+    return f"settings and users; {reads}" if role.is_admin else reads
+
+
+def _listed(slugs: list[str], every: int) -> str:
+    if not slugs:
+        return "nothing"
+    return f"every action ({every})" if len(slugs) == every else ", ".join(slugs)
+
+
+def _when(policy: Policy | None) -> str:
+    if policy is None or policy.condition is None:
+        return ""
+    sentence = condition_sentence(policy.condition)
+    return f" ({sentence[0].lower()}{sentence[1:]})"  # "(only when amount is ...)"

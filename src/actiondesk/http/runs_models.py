@@ -55,7 +55,8 @@ class RunOut(BaseModel):
     )
     status_code: int | None = Field(description="The HTTP status the request was answered with.")
     result_kind: str | None = Field(
-        description="none, success, html, error, webhook, file or redirect"
+        description="none, success, html, error, webhook, file or redirect; abandoned when "
+        "the process running it stopped before recording its outcome (status failed)"
     )
     message: str | None
     result: Any = Field(description="The response body, replayed for a repeated idempotency key.")

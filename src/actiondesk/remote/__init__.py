@@ -6,6 +6,7 @@ side (any language; in Python with ``RemoteActions``): one HTTP endpoint receivi
 """
 
 from actiondesk.remote.config import RemoteProvider
+from actiondesk.remote.nonces import NonceStore, SqlNonceStore
 from actiondesk.remote.protocol import EXECUTE_ACTION, GET_ACTION_LIST
 from actiondesk.remote.server import Message, RemoteActions, Reply
 from actiondesk.remote.signing import NonceCache, SignatureError, sign, sign_answer, verify
@@ -15,10 +16,12 @@ __all__ = [
     "GET_ACTION_LIST",
     "Message",
     "NonceCache",
+    "NonceStore",
     "RemoteActions",
     "RemoteProvider",
     "Reply",
     "SignatureError",
+    "SqlNonceStore",
     "sign",
     "sign_answer",
     "verify",

@@ -41,6 +41,7 @@ import anyio.to_thread
 from actiondesk.actions.filenames import safe_filename
 from actiondesk.actions.form_values import FileValue
 from actiondesk.actions.results import ActionError, Error, File, content_disposition, render
+from actiondesk.remote.nonces import NonceStore
 from actiondesk.remote.protocol import EXECUTE_ACTION, GET_ACTION_LIST
 from actiondesk.remote.signing import (
     DEFAULT_TOLERANCE,
@@ -49,6 +50,7 @@ from actiondesk.remote.signing import (
     SignatureError,
     sign_answer,
     verify,
+    verify_async,
 )
 
 log = logging.getLogger("actiondesk.remote.server")
@@ -148,7 +150,8 @@ class RemoteActions:
 
     ``secret`` is the provider's secret (give a list to accept an old one while rotating);
     ``tolerance`` is how far a message's timestamp may be from this clock (seconds);
-    ``nonces`` remembers nonces to refuse replays (one process's memory by default).
+    ``nonces`` remembers nonces to refuse replays: one process's memory by default;
+    ``SqlNonceStore(url)`` shares them between every process of the service.
     """
 
     def __init__(
@@ -156,14 +159,14 @@ class RemoteActions:
         secret: str | Sequence[str],
         *,
         tolerance: int = DEFAULT_TOLERANCE,
-        nonces: NonceCache | None = None,
+        nonces: NonceStore | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.secrets = [secret] if isinstance(secret, str) else list(secret)
         if not self.secrets or any(len(s) < MIN_SECRET_LENGTH for s in self.secrets):
             raise ValueError(f"secrets must have at least {MIN_SECRET_LENGTH} characters")
         self.tolerance = tolerance
-        self.nonces = nonces or NonceCache()
+        self.nonces: NonceStore = nonces or NonceCache()
         self.max_body_bytes = max_body_bytes
         self._handlers: dict[str, MessageHandler] = {}
 
@@ -192,8 +195,12 @@ class RemoteActions:
             return _json_reply(413, {"error": f"the message is larger than "
                                               f"{self.max_body_bytes:,} bytes"})
         try:
-            nonce = verify(self.secrets, headers, body, nonces=self.nonces,
-                           tolerance=self.tolerance)
+            if threaded:
+                nonce = await verify_async(self.secrets, headers, body, nonces=self.nonces,
+                                           tolerance=self.tolerance)
+            else:  # handle(): a fresh event loop per message, so the store's sync side
+                nonce = verify(self.secrets, headers, body, nonces=self.nonces,
+                               tolerance=self.tolerance)
         except SignatureError as exc:
             # Unsigned on purpose: nothing proves who sent the message.
             return _json_reply(401, {"error": f"message refused: {exc}"})

@@ -26,6 +26,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from actiondesk.remote.nonces import NonceStore, remember
+
 TIMESTAMP_HEADER = "X-Actiondesk-Timestamp"
 NONCE_HEADER = "X-Actiondesk-Nonce"
 SIGNATURE_HEADER = "X-Actiondesk-Signature"
@@ -71,9 +73,9 @@ class NonceCache:
     """Nonces seen within the validity window, in this process (thread-safe).
 
     Several processes serving the same secret each keep their own: a replay sent to another
-    process within the window would pass there. Give ``RemoteActions(nonces=...)`` an object
-    with the same ``add`` method backed by a shared store (Redis ``SET NX EX``, a table with a
-    unique key) when that matters.
+    process within the window would pass there. Give ``RemoteActions(nonces=...)`` a shared
+    store when that matters: ``SqlNonceStore(url)`` (a table in a SQL database), or any
+    object with the same ``add`` method (Redis ``SET NX EX``, ...).
     """
 
     def __init__(self) -> None:
@@ -111,7 +113,7 @@ def verify(
     headers: Mapping[str, str],
     body: bytes,
     *,
-    nonces: NonceCache | None = None,
+    nonces: NonceStore | None = None,
     expected_nonce: str | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     now: float | None = None,
@@ -142,5 +144,22 @@ def verify(
     if expected_nonce is not None and not hmac.compare_digest(nonce, expected_nonce):
         raise SignatureError("the answer is signed for another request (nonce differs)")
     if nonces is not None and not nonces.add(nonce, int(timestamp) + tolerance + 1):
+        raise SignatureError("replayed: this nonce was already used")
+    return nonce
+
+
+async def verify_async(
+    secrets_: str | Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    nonces: NonceStore | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> str:
+    """``verify`` for a message received on an event loop: a store with ``add_async``
+    (``SqlNonceStore``) is awaited rather than blocking the loop."""
+    nonce = verify(secrets_, headers, body, tolerance=tolerance)
+    timestamp = int(_header(headers, TIMESTAMP_HEADER) or 0)
+    if nonces is not None and not await remember(nonces, nonce, timestamp + tolerance + 1):
         raise SignatureError("replayed: this nonce was already used")
     return nonce

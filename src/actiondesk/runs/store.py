@@ -4,11 +4,24 @@ The executor calls ``begin`` before running a handler and ``finish`` after it; a
 request refused before it ran (permissions, validation) is one ``record_refusal`` row.
 An idempotency key makes a retried request replay the first one's result instead of
 running the action twice.
+
+An inline run is leased to its process like a background run: while it runs, the process
+renews the lease of its runs in flight every third of the lease. When the state database is
+out of reach as a run finishes, its outcome is kept in memory and written as soon as the
+database answers again. A run whose process died (or never got its database back) keeps an
+expired lease; ``sweep_abandoned`` (every server and worker, at start and every lease) marks
+it ``failed`` with the outcome unknown, and the real outcome still replaces that if the
+process that ran it writes it later.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +40,10 @@ from actiondesk.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
+    lost_database,
 )
+
+log = logging.getLogger("actiondesk.runs")
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled"]
 UNFINISHED = ("queued", "running")
@@ -35,6 +51,12 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MAX_PAGE_SIZE = 200
 MAX_IDEMPOTENCY_KEY = 200
 MAX_MESSAGE = 1_000_000
+# The result kind of a run whose process never recorded its outcome (see sweep_abandoned).
+ABANDONED = "abandoned"
+ABANDONED_MESSAGE = (
+    "outcome unknown: the process running this action stopped, or lost the state database, "
+    "before it could record how the run ended; check the records it acted on"
+)
 
 # Global actions are stored with collection "" rather than NULL: NULLs never collide in a
 # UNIQUE constraint, and a global action's idempotency key must.
@@ -45,8 +67,11 @@ _t = runs_table.c
 # value, computing its cache key) costs more than executing it.
 _INSERT = sa.insert(runs_table)
 _STARTED_AT = sa.select(_t.started_at).where(_t.id == sa.bindparam("run_id"))
+# A run the sweep gave up on is still finished with its real outcome by its own process.
 _FINISH = sa.update(runs_table).where(
-    _t.id == sa.bindparam("running_id"), _t.status == "running"
+    _t.id == sa.bindparam("running_id"),
+    sa.or_(_t.status == "running",
+           sa.and_(_t.result_kind == ABANDONED, _t.lease_owner == sa.bindparam("owner_id"))),
 )
 # The file is read on demand; the typed values of a background run may hold secrets.
 _RECORD_COLUMNS = [c for c in runs_table.c if c.name not in ("result_file", "request_values")]
@@ -171,9 +196,17 @@ class IdempotencyConflict(ClientError):
 class RunsService:
     """Records runs in the state database and reads them back for the audit."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, lease: dt.timedelta = dt.timedelta(seconds=30)
+                 ) -> None:
         self.store = store
+        self.lease = lease
+        # This process, as the holder of its runs' leases (inline and background).
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # The inline runs this process has begun and not finished: their leases are renewed.
         self._started_at: dict[str, dt.datetime] = {}
+        # Outcomes the state database was out of reach for, written when it is back.
+        self._unwritten: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
+        self._keeper: asyncio.Task[None] | None = None
         # Concurrent runs share the audit's transactions; each is answered once committed.
         self._writes = GroupCommit(store.write, store.autocommit)
 
@@ -226,6 +259,8 @@ class RunsService:
         if background is not None:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
+        else:
+            row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             await self._writes.run(_inserting(row, background),
                                    one_statement=background is None)
@@ -244,6 +279,7 @@ class RunsService:
             return existing
         if background is None:
             self._started_at[run_id] = started_at
+            self._keep_leases()
         return run_id
 
     async def finish(
@@ -266,44 +302,148 @@ class RunsService:
         records it did (``done_count``); the typed values the run was queued with are dropped.
 
         Raises NotFoundError for an unknown run and ValueError if it is already finished.
+        An inline run's outcome that the state database is out of reach for is kept and
+        written when it is back (see ``write_unwritten``): the caller still gets its answer.
         """
         if status not in RUN_STATUSES or status in UNFINISHED:
             ended = [s for s in RUN_STATUSES if s not in UNFINISHED]
             raise ValueError(f"a run finishes with one of {', '.join(ended)}")
         _check_run_id(run_id)
-        finished_at = utcnow()
+        outcome = {
+            "status": status,
+            "status_code": status_code,
+            "result_kind": result_kind,
+            "message": _text(message, MAX_MESSAGE),
+            "result": result,
+            "result_file": result_file,
+            "result_filename": _text(result_filename, 255),
+            "result_mime": _text(result_mime, 200),
+            "finished_at": utcnow(),
+        }
+        if owner is not None and done_count is not None:
+            outcome["done_count"] = done_count
         # The start time is remembered by the process that began the run, which saves a
         # read; another process (a resumed run) reads it.
         known_start = self._started_at.pop(run_id, None)
+        try:
+            await self._write_outcome(run_id, known_start, outcome, owner)
+        except Exception as exc:
+            if owner is not None or not lost_database(exc):
+                raise
+            # The handler ran: its caller gets its answer, and the audit gets the outcome
+            # as soon as the state database is back (the lease keeps the sweep away).
+            log.warning("the state database is out of reach: the outcome of run %s is kept "
+                        "and written when it is back", run_id)
+            self._unwritten[run_id] = (known_start, outcome)
+            self._keep_leases()
 
+    async def _write_outcome(
+        self, run_id: str, known_start: dt.datetime | None, outcome: dict[str, Any],
+        owner: str | None,
+    ) -> None:
         async def write(conn: AsyncConnection) -> None:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
             if started_at is None:
                 raise NotFoundError(f"no run {run_id!r}")
-            outcome = {
-                "status": status,
-                "status_code": status_code,
-                "result_kind": result_kind,
-                "message": _text(message, MAX_MESSAGE),
-                "result": result,
-                "result_file": result_file,
-                "result_filename": _text(result_filename, 255),
-                "result_mime": _text(result_mime, 200),
-                "finished_at": finished_at,
-                "duration_ms": _duration_ms(started_at, finished_at),
-            }
+            values = {**outcome,
+                      "duration_ms": _duration_ms(started_at, outcome["finished_at"])}
             if owner is None:
-                done = await conn.execute(_FINISH, {"running_id": run_id, **outcome})
+                done = await conn.execute(_FINISH, {"running_id": run_id,
+                                                    "owner_id": self.owner, **values})
             else:
                 done = await conn.execute(
                     sa.update(runs_table)
                     .where(_t.id == run_id, _t.status == "running", _t.lease_owner == owner)
-                    .values(request_values=None, done_count=done_count, **outcome)
+                    .values(request_values=None, **values)
                 )
             if done.rowcount != 1:
                 raise ValueError(f"run {run_id} is already finished")
 
         await self._writes.run(write, one_statement=known_start is not None)
+
+    # -- leases of inline runs ---------------------------------------------------------------
+
+    def _keep_leases(self) -> None:
+        loop = asyncio.get_running_loop()
+        keeper = self._keeper
+        if keeper is None or keeper.done() or keeper.get_loop() is not loop:
+            self._keeper = loop.create_task(self._renew_leases(), name="actiondesk-run-leases")
+
+    async def _renew_leases(self) -> None:
+        """While this process has inline runs in flight or outcomes to write: every third
+        of the lease, write the outcomes the state database missed and renew the leases."""
+        while self._started_at or self._unwritten:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self.write_unwritten()
+                await self._renew()
+            except Exception as exc:
+                if not lost_database(exc):
+                    log.exception("could not renew the leases of this process's runs")
+
+    async def write_unwritten(self) -> None:
+        """Write the outcomes kept while the state database was out of reach."""
+        for run_id, (known_start, outcome) in list(self._unwritten.items()):
+            try:
+                await self._write_outcome(run_id, known_start, outcome, None)
+            except (ValueError, NotFoundError):
+                log.warning("run %s was finished by another process; its outcome here "
+                            "(%s) is dropped", run_id, outcome["status"])
+            else:
+                log.info("run %s: its outcome is written, the state database is back", run_id)
+            self._unwritten.pop(run_id, None)
+
+    async def _renew(self) -> None:
+        ids = [*self._started_at, *self._unwritten]
+        if not ids:
+            return
+        async with self.store.write() as conn:
+            await conn.execute(
+                sa.update(runs_table)
+                .where(_t.id.in_(ids), _t.status == "running", _t.runner.is_(None),
+                       _t.lease_owner == self.owner)
+                .values(lease_expires_at=utcnow() + self.lease)
+            )
+
+    async def sweep_abandoned(self) -> list[str]:
+        """Mark ``failed`` (outcome unknown) the inline runs whose lease expired: the process
+        that ran them died, or lost the state database and never got it back. Returns their
+        ids."""
+        now = utcnow()
+        expired = sa.and_(_t.runner.is_(None), _t.status == "running",
+                          _t.lease_expires_at < now)
+        async with self.store.read() as conn:
+            rows = (await conn.execute(
+                sa.select(_t.id, _t.started_at, _t.lease_expires_at).where(expired)
+            )).all()
+        swept = []
+        for row in rows:
+            if row.id in self._started_at or row.id in self._unwritten:
+                continue  # ours: its lease is being renewed as the database comes back
+            alive_until = max(row.started_at, row.lease_expires_at - self.lease)
+            async with self.store.write() as conn:
+                done = await conn.execute(
+                    sa.update(runs_table).where(_t.id == row.id, expired).values(
+                        status="failed", status_code=None, result_kind=ABANDONED,
+                        message=ABANDONED_MESSAGE, result={"error": ABANDONED_MESSAGE},
+                        finished_at=now, duration_ms=_duration_ms(row.started_at, alive_until),
+                    )
+                )
+            if done.rowcount == 1:
+                log.warning("run %s was left running by a process that stopped; marked failed "
+                            "(outcome unknown)", row.id)
+                swept.append(row.id)
+        return swept
+
+    async def close(self) -> None:
+        """Stop renewing leases, after one last try to write the outcomes kept in memory."""
+        with contextlib.suppress(Exception):
+            await self.write_unwritten()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper.get_loop() is asyncio.get_running_loop():
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     async def record_refusal(
         self,
