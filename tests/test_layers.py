@@ -22,14 +22,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("actions",),
     ("fields", "permissions", "remote", "version"),
-    ("settings", "selections", "services"),
+    ("selections", "services"),
     ("catalog",),
     ("runs",),
     ("background",),
     ("approvals",),
     ("execution",),
     ("http",),
-    ("desk",),
+    ("desk", "settings"),
     ("cli", "demo", "migrations"),
 ]
 # Type-only references (``if TYPE_CHECKING:``) allowed to close a circle: the declaration

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -61,59 +60,31 @@ class Desk:
     Collections are loaded on start-up (or on the first request when mounted, since mounted
     apps do not receive lifespan events).
 
-    Settings not given here are read from ``ACTIONDESK_*`` environment variables.
-    Every API request needs a signed-in user (session cookie with CSRF, or a bearer token);
-    ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
-    ``external_identity_secret`` accepts JWTs signed by the host application instead.
-    ``approval_ttl`` is how long an approval request waits before it expires (7 days).
-    ``remote_refresh_interval`` is how often remote providers' action lists are fetched again
-    (seconds; 300, 0 for never but on demand).
-    ``runner`` executes background runs: ``"inprocess"`` (default) or ``"procrastinate"``
-    (``actiondesk worker``); ``runner_concurrency`` runs at once per process (4) and
-    ``run_lease`` how soon another process resumes the runs of one that died (30 s).
+    Every setting of ``Settings`` (``database_url``, ``secret_key``, ``dev_mode``, ``runner``...,
+    see README's "Settings") is given by name, ``Desk(database_url=..., dev_mode=True)``, or as
+    one object, ``Desk(settings=Settings(...))``; a setting not given is read from its
+    ``ACTIONDESK_*`` environment variable. An unknown setting or a bad value fails here, with
+    ``ConfigurationError``. The other arguments are code: ``models``, ``include``, ``exclude``,
+    ``relationship_names``, ``schema`` (what to show), ``template_dirs``, ``engine_options``.
+    Every API request needs a signed-in user (session cookie with CSRF, or a bearer token).
     """
 
     def __init__(
         self,
-        database_url: str | None = None,
-        state_url: str | None = None,
-        secret_key: str | None = None,
         *,
         models: Sequence[ModelSource] = (),
         include: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
         relationship_names: Mapping[str, str] | None = None,
         schema: str | None = None,
-        title: str | None = None,
-        default_page_size: int | None = None,
-        max_page_size: int | None = None,
-        max_body_bytes: int | None = None,
-        dev_mode: bool | None = None,
-        external_identity_secret: str | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
-        approval_ttl: dt.timedelta | None = None,
-        remote_refresh_interval: float | None = None,
-        runner: str | None = None,
-        runner_concurrency: int | None = None,
-        run_lease: dt.timedelta | None = None,
-        webhook_origins: str | None = None,
+        settings: Settings | None = None,
+        **setting_values: Any,
     ) -> None:
-        runner_config = RunnerConfig.resolve(runner, runner_concurrency, run_lease)
-        self.settings = Settings.resolve(
-            database_url=database_url,
-            state_url=state_url,
-            secret_key=secret_key,
-            title=title,
-            default_page_size=default_page_size,
-            max_page_size=max_page_size,
-            max_body_bytes=max_body_bytes,
-            dev_mode=dev_mode,
-            external_identity_secret=external_identity_secret,
-            approval_ttl=approval_ttl,
-            remote_refresh_interval=remote_refresh_interval,
-            webhook_origins=webhook_origins,
-        )
+        self.settings = _settings_of(settings, setting_values)
+        runner_config = RunnerConfig(self.settings.runner, self.settings.runner_concurrency,
+                                     self.settings.run_lease)
         self.datasource = Datasource(
             self.settings.database_url,
             models=models,
@@ -370,3 +341,16 @@ class Desk:
                 await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _settings_of(settings: Settings | None, values: dict[str, Any]) -> Settings:
+    if settings is None:
+        return Settings(**values)
+    if not isinstance(settings, Settings):
+        raise ConfigurationError(
+            f"settings must be an actiondesk Settings, not a {type(settings).__name__}")
+    if values:
+        raise ConfigurationError(
+            f"give the settings either as settings=Settings(...) or by name ({', '.join(values)}"
+            "=...), not both")
+    return settings
