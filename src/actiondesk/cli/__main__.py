@@ -1,3 +1,4 @@
 from actiondesk.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()
