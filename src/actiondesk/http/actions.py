@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from actiondesk.actions.document import ActionRequest, parse_action_request
+from actiondesk.actions.document import ActionRequest, ExecuteBody, parse_action_request
 from actiondesk.actions.results import content_disposition, iterate_file
 from actiondesk.catalog.listing import Catalog
 from actiondesk.execution.pipeline import ExecutionPipeline
@@ -18,7 +18,6 @@ from actiondesk.http.models import (
     ActionList,
     ApprovalRequestedOut,
     ErrorOut,
-    ExecuteBody,
     FormOut,
     ResultOut,
 )
@@ -52,7 +51,7 @@ _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
 }
 
-# The execute and form body is read by hand (size limit, Forest's shapes); documented here.
+# The execute and form body is read with a size limit, then parsed by the model shown here.
 _BODY_DOC: dict[str, Any] = {"requestBody": {"content": {"application/json": {
     "schema": ExecuteBody.model_json_schema()}}}}
 

@@ -108,40 +108,6 @@ class FormOut(BaseModel):
     changed_field: str | None
 
 
-class SubsetQuery(BaseModel):
-    filters: str | dict[str, Any] | None = Field(
-        default=None, description="A filter (JSON text or object)."
-    )
-    search: str | None = None
-
-
-class ExecuteAttributes(BaseModel):
-    collection_name: str | None = None
-    ids: list[str] = Field(default_factory=list, description="Selected record ids.")
-    values: dict[str, Any] | None = Field(default=None, description="Form values by name.")
-    all_records: bool = Field(default=False, description="Select every record matching "
-                              "all_records_subset_query, minus all_records_ids_excluded.")
-    all_records_subset_query: SubsetQuery | None = None
-    all_records_ids_excluded: list[str] = Field(default_factory=list)
-    parent_collection_name: str | None = None
-    parent_collection_id: str | None = None
-    parent_association_name: str | None = None
-    smart_action_id: str | None = None
-    changed_field: str | None = Field(default=None, description="Form change: the field "
-                                      "that changed.")
-
-
-class ExecuteData(BaseModel):
-    type: str = "custom-action-requests"
-    attributes: ExecuteAttributes
-
-
-class ExecuteBody(BaseModel):
-    """Forest's JSON:API ``custom-action-requests`` document."""
-
-    data: ExecuteData
-
-
 class WebhookOut(BaseModel):
     url: str = Field(description="An http(s) URL for the browser to call.")
     method: str
