@@ -12,8 +12,9 @@ given), a bearer token, or a JWT of the host application (``external_identity_se
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
@@ -39,6 +40,7 @@ from actiondesk.settings import Settings
 COOKIE = "actiondesk_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,61 +74,26 @@ async def services_of(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services_of)]
 
 
-async def pipeline_of(services: ServicesDep) -> ExecutionPipeline:
-    return services.actions
+def _part(get: Callable[[Services], T]) -> Any:
+    """A dependency on one of the services."""
+
+    async def part(services: ServicesDep) -> T:
+        return get(services)
+
+    return Depends(part)
 
 
-async def catalog_of(services: ServicesDep) -> Catalog:
-    return services.catalog
-
-
-async def forms_of(services: ServicesDep) -> Forms:
-    return services.forms
-
-
-async def records_of(services: ServicesDep) -> RecordsService:
-    return services.records
-
-
-async def runs_of(services: ServicesDep) -> RunsService:
-    return services.runs
-
-
-async def background_of(services: ServicesDep) -> BackgroundRuns:
-    return services.background
-
-
-async def approvals_of(services: ServicesDep) -> ApprovalsService:
-    return services.approvals
-
-
-async def permissions_of(services: ServicesDep) -> PermissionsService:
-    return services.permissions
-
-
-async def users_of(services: ServicesDep) -> UsersService:
-    return services.users
-
-
-async def remote_of(services: ServicesDep) -> RemoteService:
-    return services.remote
-
-
-async def audit_of(services: ServicesDep) -> AuditService:
-    return services.audit
-
-
-PipelineDep = Annotated[ExecutionPipeline, Depends(pipeline_of)]
-CatalogDep = Annotated[Catalog, Depends(catalog_of)]
-FormsDep = Annotated[Forms, Depends(forms_of)]
-RecordsDep = Annotated[RecordsService, Depends(records_of)]
-RunsDep = Annotated[RunsService, Depends(runs_of)]
-BackgroundDep = Annotated[BackgroundRuns, Depends(background_of)]
-ApprovalsDep = Annotated[ApprovalsService, Depends(approvals_of)]
-PermissionsDep = Annotated[PermissionsService, Depends(permissions_of)]
-UsersDep = Annotated[UsersService, Depends(users_of)]
-RemoteDep = Annotated[RemoteService, Depends(remote_of)]
-AuditDep = Annotated[AuditService, Depends(audit_of)]
+PipelineDep = Annotated[ExecutionPipeline, _part(lambda s: s.actions)]
+CatalogDep = Annotated[Catalog, _part(lambda s: s.catalog)]
+FormsDep = Annotated[Forms, _part(lambda s: s.forms)]
+RecordsDep = Annotated[RecordsService, _part(lambda s: s.records)]
+RunsDep = Annotated[RunsService, _part(lambda s: s.runs)]
+BackgroundDep = Annotated[BackgroundRuns, _part(lambda s: s.background)]
+ApprovalsDep = Annotated[ApprovalsService, _part(lambda s: s.approvals)]
+PermissionsDep = Annotated[PermissionsService, _part(lambda s: s.permissions)]
+UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
+RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
+AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
 
 
 @dataclass(frozen=True)

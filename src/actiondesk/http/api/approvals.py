@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from actiondesk.actions.results import content_disposition
@@ -162,7 +162,7 @@ async def approval_file(approval_id: str, service: ApprovalsDep,
                              "X-Content-Type-Options": "nosniff"})
 
 
-async def _decision(request: Request) -> str | None:
+async def decision_message(request: Request) -> str | None:
     """The optional message of a decision; anything else in the body is refused."""
     body = await read_json(request, _MAX_DECISION_BODY)
     if body is None:
@@ -187,30 +187,27 @@ _DECISION_DOC: dict[str, Any] = {"requestBody": {"required": False, "content": {
     "application/json": {"schema": DecisionIn.model_json_schema()}}}}
 
 
+Decision = Annotated[str | None, Depends(decision_message)]
+
+
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC,
              summary="Approve; with enough approvals the action runs (exactly once)")
-async def approve(request: Request, approval_id: str, service: ApprovalsDep,
+async def approve(approval_id: str, message: Decision, service: ApprovalsDep,
                   access: CurrentAccess) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await service.approve(approval_id, access, message)
-    return {"approval": approval.to_json()}
+    return {"approval": (await service.approve(approval_id, access, message)).to_json()}
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC, summary="Reject")
-async def reject(request: Request, approval_id: str, service: ApprovalsDep,
+async def reject(approval_id: str, message: Decision, service: ApprovalsDep,
                  access: CurrentAccess) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await service.reject(approval_id, access, message)
-    return {"approval": approval.to_json()}
+    return {"approval": (await service.reject(approval_id, access, message)).to_json()}
 
 
 @router.post("/approvals/{approval_id}/cancel", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC,
              summary="Cancel my pending request")
-async def cancel(request: Request, approval_id: str, service: ApprovalsDep,
+async def cancel(approval_id: str, message: Decision, service: ApprovalsDep,
                  access: CurrentAccess) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await service.cancel(approval_id, access, message)
-    return {"approval": approval.to_json()}
+    return {"approval": (await service.cancel(approval_id, access, message)).to_json()}

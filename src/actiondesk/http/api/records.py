@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from actiondesk.data.datasource import Page
 from actiondesk.http.api.models import (
@@ -47,6 +47,16 @@ PageSizeParam = Annotated[
 ]
 
 
+async def list_query(filter: FilterParam = None, search: SearchParam = None,
+                     sort: SortParam = None, page: PageParam = 1,
+                     page_size: PageSizeParam = None) -> ListQuery:
+    """The query parameters of a list of records."""
+    return ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
+
+
+Listing = Annotated[ListQuery, Depends(list_query)]
+
+
 def _page_out(collection: str, page: Page) -> dict[str, Any]:
     return {
         "collection": collection,
@@ -80,16 +90,8 @@ async def get_collection(collection: str, records: RecordsDep,
     summary="List records",
 )
 async def list_records(
-    collection: str,
-    records: RecordsDep,
-    access: CurrentAccess,
-    filter: FilterParam = None,
-    search: SearchParam = None,
-    sort: SortParam = None,
-    page: PageParam = 1,
-    page_size: PageSizeParam = None,
+    collection: str, query: Listing, records: RecordsDep, access: CurrentAccess
 ) -> dict[str, Any]:
-    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
     result = await records.list(collection, query, access)
     return _page_out(collection, result)
 
@@ -115,14 +117,9 @@ async def list_related(
     collection: str,
     record_id: str,
     relationship: str,
+    query: Listing,
     records: RecordsDep,
     access: CurrentAccess,
-    filter: FilterParam = None,
-    search: SearchParam = None,
-    sort: SortParam = None,
-    page: PageParam = 1,
-    page_size: PageSizeParam = None,
 ) -> dict[str, Any]:
-    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
     target, result = await records.related(collection, record_id, relationship, query, access)
     return _page_out(target.name, result)
