@@ -25,9 +25,11 @@ from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
-from actiondesk.http.body_limit import BodyLimit
-from actiondesk.http.errors import error_response
-from actiondesk.http.security_headers import SecurityHeaders, security_headers
+from actiondesk.http.app import build_app
+from actiondesk.http.dependencies import Services
+from actiondesk.http.middleware.body_limit import BodyLimit
+from actiondesk.http.middleware.errors import error_response
+from actiondesk.http.middleware.security_headers import SecurityHeaders, security_headers
 from actiondesk.permissions.service import PermissionsService
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
@@ -143,10 +145,19 @@ class Desk:
     def app(self) -> FastAPI:
         """The FastAPI application (built once, on first use)."""
         if self._app is None:
-            from actiondesk.http.app import build_app
-
-            self._app = build_app(self)
+            self._app = build_app(self.services)
         return self._app
+
+    @property
+    def services(self) -> Services:
+        """What the HTTP layer's routes use."""
+        return Services(
+            settings=self.settings, datasource=self.datasource, registry=self.registry,
+            records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
+            runs=self.runs, background=self.background, approvals=self.approvals,
+            permissions=self.permissions, users=self.users, tokens=self.tokens,
+            audit=self.audit, remote=self.remote, template_dirs=self.template_dirs,
+        )
 
     def action(
         self,

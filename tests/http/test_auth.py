@@ -26,7 +26,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from actiondesk import ActionContext, Desk, Success
-from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
 from actiondesk.permissions.service import Policy, RoleSpec
 from actiondesk.services import passwords
 from actiondesk.services import users as users_module

@@ -27,7 +27,7 @@ import jwt
 import pytest
 
 from actiondesk import Desk
-from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
 from actiondesk.permissions.service import RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from actiondesk import ActionContext, Desk, Success, Webhook
-from actiondesk.http.auth import CSRF_HEADER
+from actiondesk.http.dependencies import CSRF_HEADER
 from actiondesk.permissions.service import Policy, RoleSpec
 from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision

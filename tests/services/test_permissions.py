@@ -32,9 +32,9 @@ from actiondesk.data.state_schema.access import (
     users_table,
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, ConflictError, NotFoundError
-from actiondesk.http.auth import require_admin
-from actiondesk.http.errors import install_error_handlers
-from actiondesk.http.settings import router as settings_router
+from actiondesk.http.api.settings import router as settings_router
+from actiondesk.http.dependencies import require_admin, services_of
+from actiondesk.http.middleware.errors import install_error_handlers
 from actiondesk.permissions.service import (
     VERSION_KEY,
     ActionSetting,
@@ -726,12 +726,12 @@ ADMIN = Caller(id="u-admin", email="admin@example.com", role="admin")
 async def api(service: PermissionsService) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.permissions = service
     registry = SimpleNamespace(all=lambda: [
         SimpleNamespace(collection=c, slug=s) for c, s in KNOWN_ACTIONS
     ])
-    app.state.desk = SimpleNamespace(registry=registry,
-                                     datasource=SimpleNamespace(collections=schemas()))
+    app.dependency_overrides[services_of] = lambda: SimpleNamespace(
+        permissions=service, registry=registry,
+        datasource=SimpleNamespace(collections=schemas()))
     app.include_router(settings_router, prefix="/api")
     # Signing in is the auth module's concern, tested with it.
     app.dependency_overrides[require_admin] = lambda: ADMIN
@@ -773,8 +773,10 @@ async def test_settings_api(api: httpx.AsyncClient, service: PermissionsService)
 
     exported = (await api.get("/settings/permissions/export")).json()
     assert exported == await service.export_data()
+    # The caller's own admin role is kept, else the import is refused before it is checked.
     refused = await api.post("/settings/permissions/import", json={
-        "roles": [], "policies": [{"role": "nobody", "action": "refresh-users"}]})
+        "roles": [{"name": "admin", "is_admin": True}],
+        "policies": [{"role": "nobody", "action": "refresh-users"}]})
     assert refused.status_code == 400
     assert refused.json()["detail"]["problems"] == [
         "policy #1 (role 'nobody', the global action refresh-users): role names no role: "
@@ -799,7 +801,7 @@ async def test_settings_api(api: httpx.AsyncClient, service: PermissionsService)
 async def test_settings_api_needs_an_admin(service: PermissionsService) -> None:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.permissions = service
+    app.dependency_overrides[services_of] = lambda: SimpleNamespace(permissions=service)
     app.include_router(settings_router, prefix="/api")
     await service.put_role(RoleSpec("support"))
 

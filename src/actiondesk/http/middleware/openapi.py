@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from actiondesk.http.models import ErrorOut
+from actiondesk.http.api.models import ErrorOut
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 _PUBLIC = frozenset({"/api/login"})

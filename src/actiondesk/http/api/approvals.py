@@ -6,19 +6,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from actiondesk.actions.results import content_disposition
 from actiondesk.approvals.workflow import (
     APPROVAL_STATUSES,
     MAX_PAGE_SIZE,
-    ApprovalsService,
     HistoryFilters,
     check_filters,
 )
 from actiondesk.errors import BadRequestError, NotFoundError
-from actiondesk.http.approvals_models import (
+from actiondesk.http.api.approvals_models import (
     ApprovalDetail,
     ApprovalPage,
     ApprovalResult,
@@ -26,10 +25,10 @@ from actiondesk.http.approvals_models import (
     DecisionIn,
     RecordPage,
 )
-from actiondesk.http.auth import access_of
-from actiondesk.http.bodies import read_json
-from actiondesk.http.models import FILE_CONTENT, ErrorOut
-from actiondesk.http.runs import MIME_TYPE
+from actiondesk.http.api.bodies import read_json
+from actiondesk.http.api.models import FILE_CONTENT, ErrorOut
+from actiondesk.http.api.runs import MIME_TYPE
+from actiondesk.http.dependencies import ApprovalsDep, CurrentAccess
 
 router = APIRouter(tags=["approvals"])
 
@@ -57,11 +56,6 @@ Since = Annotated[datetime | None, Query(description="Requested at or after (ISO
 Until = Annotated[datetime | None, Query(description="Requested before (ISO 8601).")]
 
 
-def _service(request: Request) -> ApprovalsService:
-    service: ApprovalsService = request.app.state.approvals
-    return service
-
-
 def _filters(
     action: str | None, requester: str | None, reviewer: str | None, status: str | None,
     since: datetime | None, until: datetime | None,
@@ -78,7 +72,8 @@ def _filters(
 @router.get("/approvals", response_model=ApprovalPage, responses=_ERRORS,
             summary="Approval requests: mine, to review, or the history")
 async def list_approvals(
-    request: Request,
+    service: ApprovalsDep,
+    access: CurrentAccess,
     box: Annotated[Box, Query(description="requested (mine), to_review (I may approve), or "
                               "history (decided; filterable)")] = "requested",
     action: ActionFilter = None,
@@ -90,8 +85,6 @@ async def list_approvals(
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
-    access = await access_of(request)
-    service = _service(request)
     page_size = min(page_size, MAX_PAGE_SIZE)
     if box == "requested":
         found, count = await service.requested(access, page, page_size)
@@ -106,8 +99,8 @@ async def list_approvals(
 
 @router.get("/approvals/badge", response_model=BadgeOut, summary="How many requests wait for "
             "my review")
-async def badge(request: Request) -> dict[str, Any]:
-    return {"to_review": await _service(request).badge(await access_of(request))}
+async def badge(service: ApprovalsDep, access: CurrentAccess) -> dict[str, Any]:
+    return {"to_review": await service.badge(access)}
 
 
 @router.get(
@@ -116,7 +109,8 @@ async def badge(request: Request) -> dict[str, Any]:
     summary="Export the history as CSV (same filters as box=history)",
 )
 async def export_csv(
-    request: Request,
+    service: ApprovalsDep,
+    access: CurrentAccess,
     action: ActionFilter = None,
     requester: PersonFilter = None,
     reviewer: PersonFilter = None,
@@ -124,11 +118,10 @@ async def export_csv(
     since: Since = None,
     until: Until = None,
 ) -> StreamingResponse:
-    access = await access_of(request)
     filters = _filters(action, requester, reviewer, status, since, until)
     check_filters(filters)  # before streaming starts, so a bad filter is a clean 400
     return StreamingResponse(
-        _service(request).export_csv(access, filters), media_type="text/csv; charset=utf-8",
+        service.export_csv(access, filters), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": content_disposition("approvals.csv"),
                  "Access-Control-Expose-Headers": "Content-Disposition"},
     )
@@ -136,17 +129,18 @@ async def export_csv(
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalDetail, responses=_ERRORS,
             summary="One request: values, records, timeline, result")
-async def get_approval(request: Request, approval_id: str) -> dict[str, Any]:
-    return await _service(request).get(approval_id, await access_of(request))
+async def get_approval(approval_id: str, service: ApprovalsDep,
+                       access: CurrentAccess) -> dict[str, Any]:
+    return await service.get(approval_id, access)
 
 
 @router.get("/approvals/{approval_id}/records", response_model=RecordPage, responses=_ERRORS,
             summary="The frozen records of a request, a page at a time")
 async def approval_records(
-    request: Request, approval_id: str, page: Page = 1, page_size: PageSize = 100
+    approval_id: str, service: ApprovalsDep, access: CurrentAccess, page: Page = 1,
+    page_size: PageSize = 100
 ) -> dict[str, Any]:
-    return await _service(request).records(approval_id, await access_of(request), page,
-                                           page_size)
+    return await service.records(approval_id, access, page, page_size)
 
 
 @router.get(
@@ -155,8 +149,9 @@ async def approval_records(
         **_ERRORS},
     summary="The file an executed request returned",
 )
-async def approval_file(request: Request, approval_id: str) -> Response:
-    stored = await _service(request).file(approval_id, await access_of(request))
+async def approval_file(approval_id: str, service: ApprovalsDep,
+                        access: CurrentAccess) -> Response:
+    stored = await service.file(approval_id, access)
     if stored is None:
         raise NotFoundError(f"approval request {approval_id!r} returned no file")
     content, filename, mime = stored
@@ -167,7 +162,7 @@ async def approval_file(request: Request, approval_id: str) -> Response:
                              "X-Content-Type-Options": "nosniff"})
 
 
-async def _decision(request: Request) -> str | None:
+async def decision_message(request: Request) -> str | None:
     """The optional message of a decision; anything else in the body is refused."""
     body = await read_json(request, _MAX_DECISION_BODY)
     if body is None:
@@ -192,27 +187,27 @@ _DECISION_DOC: dict[str, Any] = {"requestBody": {"required": False, "content": {
     "application/json": {"schema": DecisionIn.model_json_schema()}}}}
 
 
+Decision = Annotated[str | None, Depends(decision_message)]
+
+
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC,
              summary="Approve; with enough approvals the action runs (exactly once)")
-async def approve(request: Request, approval_id: str) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await _service(request).approve(approval_id, await access_of(request), message)
-    return {"approval": approval.to_json()}
+async def approve(approval_id: str, message: Decision, service: ApprovalsDep,
+                  access: CurrentAccess) -> dict[str, Any]:
+    return {"approval": (await service.approve(approval_id, access, message)).to_json()}
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC, summary="Reject")
-async def reject(request: Request, approval_id: str) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await _service(request).reject(approval_id, await access_of(request), message)
-    return {"approval": approval.to_json()}
+async def reject(approval_id: str, message: Decision, service: ApprovalsDep,
+                 access: CurrentAccess) -> dict[str, Any]:
+    return {"approval": (await service.reject(approval_id, access, message)).to_json()}
 
 
 @router.post("/approvals/{approval_id}/cancel", response_model=ApprovalResult,
              responses=_ERRORS, openapi_extra=_DECISION_DOC,
              summary="Cancel my pending request")
-async def cancel(request: Request, approval_id: str) -> dict[str, Any]:
-    message = await _decision(request)
-    approval = await _service(request).cancel(approval_id, await access_of(request), message)
-    return {"approval": approval.to_json()}
+async def cancel(approval_id: str, message: Decision, service: ApprovalsDep,
+                 access: CurrentAccess) -> dict[str, Any]:
+    return {"approval": (await service.cancel(approval_id, access, message)).to_json()}

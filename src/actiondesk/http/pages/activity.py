@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from actiondesk.actions.registry import ActionRegistry
 from actiondesk.approvals.workflow import APPROVAL_STATUSES
 from actiondesk.errors import ForbiddenError
-from actiondesk.http.errors import AUDITED_KINDS
-from actiondesk.http.pages import render_page
+from actiondesk.http.middleware.errors import AUDITED_KINDS
+from actiondesk.http.pages.shell import Page
 from actiondesk.permissions.access import Access
 from actiondesk.runs.store import RUN_STATUSES
 
@@ -27,13 +28,12 @@ AUDIT_KINDS = tuple(AUDITED_KINDS.values())
 AUDIT_LIMIT = 500  # the latest refusals shown (the API gives at most 1000)
 
 
-def action_choices(request: Request, access: Access) -> list[dict[str, Any]]:
+def action_choices(registry: ActionRegistry, access: Access) -> list[dict[str, Any]]:
     """The actions a filter may offer: all of them to admins, else those the caller may see or
     approve (so a list never names an action hidden from them)."""
-    desk = request.app.state.desk
     snapshot = access.snapshot
     chosen = []
-    for action in desk.registry.all():
+    for action in registry.all():
         policy = snapshot.policies.get((access.caller.role, action.collection, action.slug))
         if access.is_admin or access.visible(action) or (policy is not None
                                                           and policy.can_approve):
@@ -48,22 +48,23 @@ def _can_review(access: Access) -> bool:
 
 
 @router.get("/approvals", response_class=HTMLResponse, name="approvals_page")
-async def approvals_page(request: Request) -> Response:
+async def approvals_page(page: Page) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         reviews = _can_review(access)
         return {"active_section": "approvals", "page": {
             "boxes": list(BOXES), "default_box": "to_review" if reviews else "requested",
-            "statuses": list(APPROVAL_STATUSES), "actions": action_choices(request, access),
+            "statuses": list(APPROVAL_STATUSES),
+            "actions": action_choices(page.services.registry, access),
             "can_review": reviews, "is_admin": access.is_admin,
         }}
 
-    return await render_page(request, "actiondesk/approvals.html", context)
+    return await page.render("actiondesk/approvals.html", context)
 
 
 @router.get("/approvals/{approval_id}", response_class=HTMLResponse, name="approval_page")
-async def approval_page(request: Request, approval_id: str) -> Response:
+async def approval_page(page: Page, approval_id: str) -> Response:
     async def context(access: Access) -> dict[str, Any]:
-        approval = await request.app.state.approvals.get(approval_id, access)
+        approval = await page.services.approvals.get(approval_id, access)
         collection = approval["action"]["collection"]
         return {"active_section": "approvals", "approval_id": approval["id"],
                 "action_name": approval["action"]["name"], "page": {
@@ -71,22 +72,23 @@ async def approval_page(request: Request, approval_id: str) -> Response:
                     "readable": bool(collection) and access.can_read(collection),
                 }}
 
-    return await render_page(request, "actiondesk/approval.html", context)
+    return await page.render("actiondesk/approval.html", context)
 
 
 @router.get("/runs", response_class=HTMLResponse, name="runs_page")
-async def runs_page(request: Request) -> Response:
+async def runs_page(page: Page) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         return {"active_section": "runs", "page": {
-            "statuses": list(RUN_STATUSES), "actions": action_choices(request, access),
+            "statuses": list(RUN_STATUSES),
+            "actions": action_choices(page.services.registry, access),
             "is_admin": access.is_admin,
         }}
 
-    return await render_page(request, "actiondesk/runs.html", context)
+    return await page.render("actiondesk/runs.html", context)
 
 
 @router.get("/audit", response_class=HTMLResponse, name="audit_page")
-async def audit_page(request: Request) -> Response:
+async def audit_page(page: Page) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         if not access.is_admin:
             raise ForbiddenError("the audit of refused requests is for admins; role "
@@ -94,13 +96,13 @@ async def audit_page(request: Request) -> Response:
         return {"active_section": "runs", "page": {"kinds": list(AUDIT_KINDS),
                                                    "limit": AUDIT_LIMIT}}
 
-    return await render_page(request, "actiondesk/audit.html", context)
+    return await page.render("actiondesk/audit.html", context)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, name="run_page")
-async def run_page(request: Request, run_id: str) -> Response:
+async def run_page(page: Page, run_id: str) -> Response:
     async def context(access: Access) -> dict[str, Any]:
-        run = await request.app.state.runs.get(run_id)
+        run = await page.services.runs.get(run_id)
         if not access.is_admin and run.caller.get("id") != access.caller.id:
             raise ForbiddenError("only admins may see other people's runs")
         found = run.to_json()
@@ -111,4 +113,4 @@ async def run_page(request: Request, run_id: str) -> Response:
                     "readable": bool(collection) and access.can_read(collection),
                 }}
 
-    return await render_page(request, "actiondesk/run.html", context)
+    return await page.render("actiondesk/run.html", context)

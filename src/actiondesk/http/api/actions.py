@@ -9,11 +9,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from actiondesk.actions.document import ActionRequest, ExecuteBody, parse_action_request
 from actiondesk.actions.results import content_disposition, iterate_file
-from actiondesk.catalog.listing import Catalog
-from actiondesk.execution.pipeline import ExecutionPipeline
-from actiondesk.http.auth import access_of
-from actiondesk.http.bodies import read_json
-from actiondesk.http.models import (
+from actiondesk.http.api.bodies import read_json
+from actiondesk.http.api.models import (
     FILE_CONTENT,
     ActionList,
     ApprovalRequestedOut,
@@ -21,7 +18,8 @@ from actiondesk.http.models import (
     FormOut,
     ResultOut,
 )
-from actiondesk.http.runs_models import RunQueuedOut
+from actiondesk.http.api.runs_models import RunQueuedOut
+from actiondesk.http.dependencies import CatalogDep, CurrentAccess, ServicesDep
 from actiondesk.runs.executor import Outcome
 
 router = APIRouter(tags=["actions"])
@@ -67,23 +65,6 @@ IdempotencyHeader = Annotated[
 ]
 
 
-def _pipeline(request: Request) -> ExecutionPipeline:
-    pipeline: ExecutionPipeline = request.app.state.desk.actions
-    return pipeline
-
-
-def _catalog(request: Request) -> Catalog:
-    catalog: Catalog = request.app.state.desk.catalog
-    return catalog
-
-
-
-
-def _limit(request: Request) -> int:
-    limit: int = request.app.state.desk.settings.max_body_bytes
-    return limit
-
-
 def _response(outcome: Outcome, root: str = "") -> Response:
     rendered = outcome.rendered
     headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
@@ -106,9 +87,9 @@ def _response(outcome: Outcome, root: str = "") -> Response:
 
 @router.get("/collections/{collection}/actions", response_model=ActionList, responses=_ERRORS,
             summary="Actions of a collection")
-async def list_actions(request: Request, collection: str, ids: IdsParam = None) -> Any:
-    access = await access_of(request)
-    return {"actions": await _catalog(request).list_with_state(
+async def list_actions(collection: str, catalog: CatalogDep, access: CurrentAccess,
+                       ids: IdsParam = None) -> Any:
+    return {"actions": await catalog.list_with_state(
         collection, access, ActionRequest(ids=tuple(ids or ())))}
 
 
@@ -119,31 +100,34 @@ async def list_actions(request: Request, collection: str, ids: IdsParam = None) 
              "listed ids, or all_records with its subset query and excluded ids, inside a "
              "parent record's relationship. Nothing runs.",
              openapi_extra=_BODY_DOC)
-async def list_actions_for_selection(request: Request, collection: str) -> Any:
-    document = parse_action_request(await read_json(request, _limit(request)))
-    access = await access_of(request)
-    return {"actions": await _catalog(request).list_with_state(collection, access,
-                                                                 document)}
+async def list_actions_for_selection(
+    request: Request, collection: str, services: ServicesDep, access: CurrentAccess
+) -> Any:
+    document = parse_action_request(await read_json(request,
+                                                    services.settings.max_body_bytes))
+    return {"actions": await services.catalog.list_with_state(collection, access, document)}
 
 
 @router.get("/actions", response_model=ActionList, summary="Global actions")
-async def list_global_actions(request: Request) -> Any:
-    access = await access_of(request)
-    return {"actions": await _catalog(request).list_with_state(None, access)}
+async def list_global_actions(catalog: CatalogDep, access: CurrentAccess) -> Any:
+    return {"actions": await catalog.list_with_state(None, access)}
 
 
-async def _form(request: Request, collection: str | None, slug: str) -> Any:
-    document = parse_action_request(await read_json(request, _limit(request)))
-    return await request.app.state.desk.forms.form(collection, slug, document,
-                                                  await access_of(request))
+async def _form(request: Request, services: ServicesDep, access: CurrentAccess,
+                collection: str | None, slug: str) -> Any:
+    document = parse_action_request(await read_json(request,
+                                                    services.settings.max_body_bytes))
+    return await services.forms.form(collection, slug, document, access)
 
 
 async def _execute(
-    request: Request, collection: str | None, slug: str, key: str | None
+    request: Request, services: ServicesDep, access: CurrentAccess, collection: str | None,
+    slug: str, key: str | None
 ) -> Response:
-    document = parse_action_request(await read_json(request, _limit(request)))
-    outcome = await _pipeline(request).execute(
-        collection, slug, document, await access_of(request), idempotency_key=key
+    document = parse_action_request(await read_json(request,
+                                                    services.settings.max_body_bytes))
+    outcome = await services.actions.execute(
+        collection, slug, document, access, idempotency_key=key
     )
     return _response(outcome, request.scope.get("root_path", "").rstrip("/"))
 
@@ -151,27 +135,31 @@ async def _execute(
 @router.post("/collections/{collection}/actions/{slug}/form", response_model=FormOut,
              responses=_ERRORS, summary="Load or change an action's form",
              openapi_extra=_BODY_DOC)
-async def action_form(request: Request, collection: str, slug: str) -> Any:
-    return await _form(request, collection, slug)
+async def action_form(request: Request, collection: str, slug: str, services: ServicesDep,
+                      access: CurrentAccess) -> Any:
+    return await _form(request, services, access, collection, slug)
 
 
 @router.post("/actions/{slug}/form", response_model=FormOut, responses=_ERRORS,
              summary="Load or change a global action's form", openapi_extra=_BODY_DOC)
-async def global_action_form(request: Request, slug: str) -> Any:
-    return await _form(request, None, slug)
+async def global_action_form(request: Request, slug: str, services: ServicesDep,
+                             access: CurrentAccess) -> Any:
+    return await _form(request, services, access, None, slug)
 
 
 @router.post("/collections/{collection}/actions/{slug}", responses=_EXECUTE_RESPONSES,
              summary="Execute an action (Forest JSON:API body)", openapi_extra=_BODY_DOC)
 async def execute_action(
-    request: Request, collection: str, slug: str, idempotency_key: IdempotencyHeader = None
+    request: Request, collection: str, slug: str, services: ServicesDep,
+    access: CurrentAccess, idempotency_key: IdempotencyHeader = None
 ) -> Response:
-    return await _execute(request, collection, slug, idempotency_key)
+    return await _execute(request, services, access, collection, slug, idempotency_key)
 
 
 @router.post("/actions/{slug}", responses=_EXECUTE_RESPONSES,
              summary="Execute a global action", openapi_extra=_BODY_DOC)
 async def execute_global_action(
-    request: Request, slug: str, idempotency_key: IdempotencyHeader = None
+    request: Request, slug: str, services: ServicesDep, access: CurrentAccess,
+    idempotency_key: IdempotencyHeader = None
 ) -> Response:
-    return await _execute(request, None, slug, idempotency_key)
+    return await _execute(request, services, access, None, slug, idempotency_key)

@@ -6,14 +6,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from actiondesk.actions.results import content_disposition
 from actiondesk.errors import ForbiddenError, NotFoundError
-from actiondesk.http.auth import access_of
-from actiondesk.http.models import FILE_CONTENT, ErrorOut
-from actiondesk.http.runs_models import RunOut, RunPage, WebhookOutcomeIn
-from actiondesk.runs.store import MAX_PAGE_SIZE, RUN_STATUSES, RunsService
+from actiondesk.http.api.models import FILE_CONTENT, ErrorOut
+from actiondesk.http.api.runs_models import RunOut, RunPage, WebhookOutcomeIn
+from actiondesk.http.dependencies import CurrentAccess, RunsDep
+from actiondesk.permissions.access import Access
+from actiondesk.runs.store import MAX_PAGE_SIZE, RUN_STATUSES
 
 router = APIRouter(tags=["runs"])
 
@@ -26,14 +27,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\r\n]*\"|[\w.+-]+))*$")
 
 
-def runs_of(request: Request) -> RunsService:
-    service: RunsService = request.app.state.runs
-    return service
-
-
 @router.get("/runs", response_model=RunPage, responses=_ERRORS, summary="The audit of runs")
 async def list_runs(
-    request: Request,
+    runs: RunsDep,
+    access: CurrentAccess,
     action: Annotated[str | None, Query(description="An action slug.", max_length=120)] = None,
     collection: Annotated[str | None, Query(max_length=120)] = None,
     caller: Annotated[
@@ -55,13 +52,12 @@ async def list_runs(
     ] = 50,
 ) -> dict[str, Any]:
     page_size = min(page_size, MAX_PAGE_SIZE)
-    access = await access_of(request)
     if not access.is_admin:
         # Everyone sees their own runs; admins see all.
         if caller is not None and caller not in (access.caller.id, access.caller.email):
             raise ForbiddenError("only admins may see other people's runs")
         caller = access.caller.id
-    runs, count = await runs_of(request).list(
+    found, count = await runs.list(
         action=action,
         collection=collection,
         caller=caller,
@@ -72,7 +68,7 @@ async def list_runs(
         page_size=page_size,
     )
     return {
-        "runs": [run.to_json() for run in runs],
+        "runs": [run.to_json() for run in found],
         "count": count,
         "page": page,
         "page_size": page_size,
@@ -80,9 +76,9 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=_ERRORS, summary="One run")
-async def get_run(request: Request, run_id: str) -> dict[str, Any]:
-    run = await runs_of(request).get(run_id)
-    await require_own(request, run.caller)
+async def get_run(run_id: str, runs: RunsDep, access: CurrentAccess) -> dict[str, Any]:
+    run = await runs.get(run_id)
+    require_own(access, run.caller)
     return run.to_json()
 
 
@@ -98,18 +94,17 @@ async def get_run(request: Request, run_id: str) -> dict[str, Any]:
     },
     summary="Report whether a run's webhook was delivered",
 )
-async def report_webhook(request: Request, run_id: str, body: WebhookOutcomeIn) -> dict[str, Any]:
+async def report_webhook(run_id: str, body: WebhookOutcomeIn, runs: RunsDep,
+                         access: CurrentAccess) -> dict[str, Any]:
     """A webhook result is called by the caller's browser, so only the browser knows whether
     it arrived: it reports that here once, and the run shows it."""
-    access = await access_of(request)
-    run = await runs_of(request).report_webhook(
+    run = await runs.report_webhook(
         run_id, access.caller.id, delivered=body.delivered, status=body.status, error=body.error
     )
     return run.to_json()
 
 
-async def require_own(request: Request, run_caller: dict[str, Any]) -> None:
-    access = await access_of(request)
+def require_own(access: Access, run_caller: dict[str, Any]) -> None:
     if not access.is_admin and run_caller.get("id") != access.caller.id:
         raise ForbiddenError("only admins may see other people's runs")
 
@@ -123,9 +118,9 @@ async def require_own(request: Request, run_caller: dict[str, Any]) -> None:
     },
     summary="The file a run returned",
 )
-async def get_run_file(request: Request, run_id: str) -> Response:
-    await require_own(request, (await runs_of(request).get(run_id)).caller)
-    stored = await runs_of(request).get_file(run_id)
+async def get_run_file(run_id: str, runs: RunsDep, access: CurrentAccess) -> Response:
+    require_own(access, (await runs.get(run_id)).caller)
+    stored = await runs.get_file(run_id)
     if stored is None:
         raise NotFoundError(f"run {run_id!r} returned no file")
     content, filename, mime = stored

@@ -3,17 +3,14 @@ export and import of all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from actiondesk.actions.context import Caller
-from actiondesk.data.schema import Collection
 from actiondesk.errors import BadRequestError, ConfigurationError, ConflictError
-from actiondesk.http.auth import require_admin
-from actiondesk.http.models import ErrorOut
-from actiondesk.http.settings_models import (
+from actiondesk.http.api.models import ErrorOut
+from actiondesk.http.api.settings_models import (
     ActionSettingIn,
     ActionSettingList,
     ActionSettingOut,
@@ -26,8 +23,13 @@ from actiondesk.http.settings_models import (
     RoleList,
     RoleOut,
 )
+from actiondesk.http.dependencies import (
+    AdminCaller,
+    PermissionsDep,
+    ServicesDep,
+    require_admin,
+)
 from actiondesk.permissions.service import (
-    PermissionsService,
     action_setting_from_data,
     policy_from_data,
     role_from_data,
@@ -55,26 +57,19 @@ CollectionParam = Annotated[
 ActionParam = Annotated[str, Query(max_length=120, description="The action's slug.")]
 
 
-def _permissions(request: Request) -> PermissionsService:
-    service: PermissionsService = request.app.state.permissions
-    return service
-
-
-def _known(request: Request) -> dict[str, Any]:
+async def known(services: ServicesDep) -> dict[str, Any]:
     """The desk's actions and collections, so a setting naming neither is refused."""
-    desk = getattr(request.app.state, "desk", None)
-    if desk is None:
-        return {}
-    schemas: Mapping[str, Collection] = desk.datasource.collections
-    actions = {(a.collection, a.slug) for a in desk.registry.all()}
-    return {"known_actions": actions, "schemas": schemas}
+    actions = {(a.collection, a.slug) for a in services.registry.all()}
+    return {"known_actions": actions, "schemas": services.datasource.collections}
 
 
-def keep_own_admin(request: Request, role: str, *, stays_admin: bool, what: str) -> None:
+Known = Annotated[dict[str, Any], Depends(known)]
+
+
+def keep_own_admin(caller: Caller, role: str, *, stays_admin: bool, what: str) -> None:
     """Refuse a change that would take away the caller's own admin access: whoever makes it
     could not undo it (another admin, or the CLI, can)."""
-    caller: Caller | None = getattr(request.state, "caller", None)
-    if caller is not None and role == caller.role and not stays_admin:
+    if role == caller.role and not stays_admin:
         raise ConflictError(
             f"{what} would take away your own admin access (role {role!r}); another admin "
             "can do it",
@@ -83,22 +78,22 @@ def keep_own_admin(request: Request, role: str, *, stays_admin: bool, what: str)
 
 
 @router.get("/roles", response_model=RoleList, summary="Every role")
-async def list_roles(request: Request) -> dict[str, Any]:
-    roles = await _permissions(request).list_roles()
+async def list_roles(permissions: PermissionsDep) -> dict[str, Any]:
+    roles = await permissions.list_roles()
     return {"roles": [r.to_json() for r in roles]}
 
 
 @router.get("/roles/{name}", response_model=RoleOut, responses=_NOT_FOUND, summary="One role")
-async def get_role(request: Request, name: str) -> dict[str, Any]:
-    return (await _permissions(request).get_role(name)).to_json()
+async def get_role(name: str, permissions: PermissionsDep) -> dict[str, Any]:
+    return (await permissions.get_role(name)).to_json()
 
 
 @router.put("/roles/{name}", response_model=RoleOut, summary="Create or replace a role")
-async def put_role(request: Request, name: str, body: RoleIn) -> dict[str, Any]:
-    keep_own_admin(request, name, stays_admin=body.is_admin, what="this change")
+async def put_role(name: str, body: RoleIn, permissions: PermissionsDep, caller: AdminCaller,
+                   known: Known) -> dict[str, Any]:
+    keep_own_admin(caller, name, stays_admin=body.is_admin, what="this change")
     role = role_from_data({"name": name, **body.model_dump()})
-    known = _known(request)
-    stored = await _permissions(request).put_role(role, schemas=known.get("schemas"))
+    stored = await permissions.put_role(role, schemas=known["schemas"])
     return stored.to_json()
 
 
@@ -109,18 +104,18 @@ async def put_role(request: Request, name: str, body: RoleIn) -> dict[str, Any]:
     responses={**_NOT_FOUND, 409: {"model": ErrorOut, "description": "Users have the role."}},
     summary="Delete a role and its policies",
 )
-async def delete_role(request: Request, name: str) -> Response:
-    keep_own_admin(request, name, stays_admin=False, what="deleting the role")
-    await _permissions(request).delete_role(name)
+async def delete_role(name: str, permissions: PermissionsDep, caller: AdminCaller) -> Response:
+    keep_own_admin(caller, name, stays_admin=False, what="deleting the role")
+    await permissions.delete_role(name)
     return Response(status_code=204)
 
 
 @router.get("/policies", response_model=PolicyList, summary="Policies, of one role or all")
 async def list_policies(
-    request: Request,
+    permissions: PermissionsDep,
     role: Annotated[str | None, Query(max_length=100, description="Only this role's.")] = None,
 ) -> dict[str, Any]:
-    policies = await _permissions(request).list_policies(role)
+    policies = await permissions.list_policies(role)
     return {"policies": [p.to_json() for p in policies]}
 
 
@@ -129,9 +124,10 @@ async def list_policies(
     response_model=PolicyOut,
     summary="Create or replace the policy of a role for an action",
 )
-async def put_policy(request: Request, body: PolicyIn) -> dict[str, Any]:
+async def put_policy(body: PolicyIn, permissions: PermissionsDep,
+                     known: Known) -> dict[str, Any]:
     policy = policy_from_data(body.model_dump())
-    stored = await _permissions(request).put_policy(policy, **_known(request))
+    stored = await permissions.put_policy(policy, **known)
     return stored.to_json()
 
 
@@ -143,25 +139,26 @@ async def put_policy(request: Request, body: PolicyIn) -> dict[str, Any]:
     summary="Delete a policy (the action is then hidden from the role)",
 )
 async def delete_policy(
-    request: Request,
+    permissions: PermissionsDep,
     role: Annotated[str, Query(max_length=100)],
     action: ActionParam,
     collection: CollectionParam = None,
 ) -> Response:
-    await _permissions(request).delete_policy(role, collection, action)
+    await permissions.delete_policy(role, collection, action)
     return Response(status_code=204)
 
 
 @router.get("/actions", response_model=ActionSettingList, summary="Every action setting")
-async def list_action_settings(request: Request) -> dict[str, Any]:
-    settings = await _permissions(request).list_action_settings()
+async def list_action_settings(permissions: PermissionsDep) -> dict[str, Any]:
+    settings = await permissions.list_action_settings()
     return {"actions": [s.to_json() for s in settings]}
 
 
 @router.put("/actions", response_model=ActionSettingOut, summary="Set an action's settings")
-async def put_action_setting(request: Request, body: ActionSettingIn) -> dict[str, Any]:
+async def put_action_setting(body: ActionSettingIn, permissions: PermissionsDep,
+                             known: Known) -> dict[str, Any]:
     setting = action_setting_from_data(body.model_dump())
-    stored = await _permissions(request).put_action_setting(setting, **_known(request))
+    stored = await permissions.put_action_setting(setting, **known)
     return stored.to_json()
 
 
@@ -173,9 +170,9 @@ async def put_action_setting(request: Request, body: ActionSettingIn) -> dict[st
     summary="Reset an action's settings (visible, no extra condition)",
 )
 async def delete_action_setting(
-    request: Request, action: ActionParam, collection: CollectionParam = None
+    permissions: PermissionsDep, action: ActionParam, collection: CollectionParam = None
 ) -> Response:
-    await _permissions(request).delete_action_setting(collection, action)
+    await permissions.delete_action_setting(collection, action)
     return Response(status_code=204)
 
 
@@ -184,8 +181,8 @@ async def delete_action_setting(
     response_model=PermissionsData,
     summary="Every role, policy and action setting",
 )
-async def export_permissions(request: Request) -> dict[str, Any]:
-    return await _permissions(request).export_data()
+async def export_permissions(permissions: PermissionsDep) -> dict[str, Any]:
+    return await permissions.export_data()
 
 
 @router.post(
@@ -197,20 +194,19 @@ async def export_permissions(request: Request) -> dict[str, Any]:
     "now in force.",
 )
 async def import_permissions(
-    request: Request,
     body: PermissionsImport,
+    permissions: PermissionsDep,
+    caller: AdminCaller,
+    known: Known,
     merge: Annotated[
         bool, Query(description="Keep what the import does not mention.")
     ] = False,
 ) -> dict[str, Any]:
-    caller: Caller | None = getattr(request.state, "caller", None)
-    if caller is not None:
-        own = [r for r in body.roles if r.name == caller.role]
-        keep_own_admin(request, caller.role, stays_admin=all(r.is_admin for r in own) and (
-            bool(own) or merge), what="this import")
-    service = _permissions(request)
+    own = [r for r in body.roles if r.name == caller.role]
+    keep_own_admin(caller, caller.role, stays_admin=all(r.is_admin for r in own) and (
+        bool(own) or merge), what="this import")
     try:
-        await service.import_data(body.model_dump(), replace=not merge, **_known(request))
+        await permissions.import_data(body.model_dump(), replace=not merge, **known)
     except ConfigurationError as exc:
         raise BadRequestError(str(exc), detail={"problems": exc.problems}) from None
-    return await service.export_data()
+    return await permissions.export_data()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from actiondesk.http.auth import require_admin
-from actiondesk.http.models import ErrorOut
+from actiondesk.http.api.models import ErrorOut
+from actiondesk.http.dependencies import RemoteDep, require_admin
 from actiondesk.remote.service import RemoteService
 
 router = APIRouter(
@@ -57,18 +57,13 @@ class ProviderList(BaseModel):
     providers: list[ProviderOut]
 
 
-def _remote(request: Request) -> RemoteService:
-    service: RemoteService = request.app.state.desk.remote
-    return service
-
-
 def _status(service: RemoteService) -> dict[str, Any]:
     return {"refresh_interval": service.refresh_interval, "providers": service.status_json()}
 
 
 @router.get("", response_model=ProviderList, summary="Remote providers and their action lists")
-async def remote_providers(request: Request) -> dict[str, Any]:
-    return _status(_remote(request))
+async def remote_providers(service: RemoteDep) -> dict[str, Any]:
+    return _status(service)
 
 
 @router.post(
@@ -80,10 +75,9 @@ async def remote_providers(request: Request) -> dict[str, Any]:
     "known list, marked stale, with the error.",
 )
 async def refresh_remote(
-    request: Request,
+    service: RemoteDep,
     provider: Annotated[str | None, Query(max_length=60, description="Only this provider.")]
     = None,
 ) -> dict[str, Any]:
-    service = _remote(request)
     await service.refresh(provider)
     return _status(service)

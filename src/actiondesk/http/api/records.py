@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from actiondesk.data.datasource import Page
-from actiondesk.http.auth import access_of
-from actiondesk.http.models import CollectionList, CollectionOut, ErrorOut, RecordOut, RecordPage
-from actiondesk.permissions.access import Access
-from actiondesk.services.records import ListQuery, RecordsService
+from actiondesk.http.api.models import (
+    CollectionList,
+    CollectionOut,
+    ErrorOut,
+    RecordOut,
+    RecordPage,
+)
+from actiondesk.http.dependencies import CurrentAccess, RecordsDep
+from actiondesk.services.records import ListQuery
 
 router = APIRouter(tags=["records"])
 
@@ -42,13 +47,14 @@ PageSizeParam = Annotated[
 ]
 
 
-def _records(request: Request) -> RecordsService:
-    service: RecordsService = request.app.state.records
-    return service
+async def list_query(filter: FilterParam = None, search: SearchParam = None,
+                     sort: SortParam = None, page: PageParam = 1,
+                     page_size: PageSizeParam = None) -> ListQuery:
+    """The query parameters of a list of records."""
+    return ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
 
 
-async def _access(request: Request) -> Access:
-    return await access_of(request)
+Listing = Annotated[ListQuery, Depends(list_query)]
 
 
 def _page_out(collection: str, page: Page) -> dict[str, Any]:
@@ -62,9 +68,8 @@ def _page_out(collection: str, page: Page) -> dict[str, Any]:
 
 
 @router.get("/collections", response_model=CollectionList, summary="Collections and schemas")
-async def list_collections(request: Request) -> dict[str, Any]:
-    access = await _access(request)
-    return {"collections": [c.to_json() for c in _records(request).collections(access)]}
+async def list_collections(records: RecordsDep, access: CurrentAccess) -> dict[str, Any]:
+    return {"collections": [c.to_json() for c in records.collections(access)]}
 
 
 @router.get(
@@ -73,8 +78,9 @@ async def list_collections(request: Request) -> dict[str, Any]:
     responses=_ERRORS,
     summary="One collection's schema",
 )
-async def get_collection(request: Request, collection: str) -> dict[str, Any]:
-    return _records(request).collection(collection, await _access(request)).to_json()
+async def get_collection(collection: str, records: RecordsDep,
+                         access: CurrentAccess) -> dict[str, Any]:
+    return records.collection(collection, access).to_json()
 
 
 @router.get(
@@ -84,16 +90,9 @@ async def get_collection(request: Request, collection: str) -> dict[str, Any]:
     summary="List records",
 )
 async def list_records(
-    request: Request,
-    collection: str,
-    filter: FilterParam = None,
-    search: SearchParam = None,
-    sort: SortParam = None,
-    page: PageParam = 1,
-    page_size: PageSizeParam = None,
+    collection: str, query: Listing, records: RecordsDep, access: CurrentAccess
 ) -> dict[str, Any]:
-    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
-    result = await _records(request).list(collection, query, await _access(request))
+    result = await records.list(collection, query, access)
     return _page_out(collection, result)
 
 
@@ -103,8 +102,9 @@ async def list_records(
     responses=_ERRORS,
     summary="One record",
 )
-async def get_record(request: Request, collection: str, record_id: str) -> dict[str, Any]:
-    return await _records(request).get(collection, record_id, await _access(request))
+async def get_record(collection: str, record_id: str, records: RecordsDep,
+                     access: CurrentAccess) -> dict[str, Any]:
+    return await records.get(collection, record_id, access)
 
 
 @router.get(
@@ -114,18 +114,12 @@ async def get_record(request: Request, collection: str, record_id: str) -> dict[
     summary="Related records of one record",
 )
 async def list_related(
-    request: Request,
     collection: str,
     record_id: str,
     relationship: str,
-    filter: FilterParam = None,
-    search: SearchParam = None,
-    sort: SortParam = None,
-    page: PageParam = 1,
-    page_size: PageSizeParam = None,
+    query: Listing,
+    records: RecordsDep,
+    access: CurrentAccess,
 ) -> dict[str, Any]:
-    query = ListQuery(filter=filter, search=search, sort=sort, page=page, page_size=page_size)
-    target, result = await _records(request).related(
-        collection, record_id, relationship, query, await _access(request)
-    )
+    target, result = await records.related(collection, record_id, relationship, query, access)
     return _page_out(target.name, result)

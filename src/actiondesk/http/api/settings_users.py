@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from actiondesk.errors import ConflictError
-from actiondesk.http.auth import require_admin
-from actiondesk.http.models import ErrorOut
-from actiondesk.http.settings import keep_own_admin
-from actiondesk.services.users import UsersService
+from actiondesk.http.api.models import ErrorOut
+from actiondesk.http.api.settings import keep_own_admin
+from actiondesk.http.dependencies import AdminCaller, Snapshot, UsersDep, require_admin
 
 router = APIRouter(prefix="/settings", tags=["settings"], dependencies=[Depends(require_admin)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -53,20 +52,15 @@ class UserChange(BaseModel):
     password: str | None = Field(default=None, max_length=1024)
 
 
-def _users(request: Request) -> UsersService:
-    service: UsersService = request.app.state.desk.users
-    return service
-
-
 @router.get("/users", response_model=UserList, responses=_ERRORS, summary="Users")
-async def list_users(request: Request) -> Any:
-    return {"users": [u.to_json() for u in await _users(request).list()]}
+async def list_users(users: UsersDep) -> Any:
+    return {"users": [u.to_json() for u in await users.list()]}
 
 
 @router.post("/users", response_model=UserOut, status_code=201, responses=_ERRORS,
              summary="Create a user")
-async def create_user(request: Request, body: UserIn) -> Any:
-    user = await _users(request).create(
+async def create_user(body: UserIn, users: UsersDep) -> Any:
+    user = await users.create(
         body.email, role=body.role, password=body.password, first_name=body.first_name,
         last_name=body.last_name, team=body.team, tags=body.tags,
     )
@@ -75,17 +69,15 @@ async def create_user(request: Request, body: UserIn) -> Any:
 
 @router.patch("/users/{email}", response_model=UserOut, responses=_ERRORS,
               summary="Change a user's role, activity or password (their sessions end)")
-async def change_user(request: Request, email: str, body: UserChange) -> Any:
-    users = _users(request)
+async def change_user(email: str, body: UserChange, users: UsersDep, caller: AdminCaller,
+                      snapshot: Snapshot) -> Any:
     user = await users.require(email)
-    caller = getattr(request.state, "caller", None)
-    if caller is not None and user.id == caller.id:
+    if user.id == caller.id:
         if body.active is False:
             raise ConflictError("you cannot deactivate your own account; another admin can")
         if body.role is not None and body.role != user.role:
-            snapshot = await request.app.state.permissions.snapshot()
             role = snapshot.role(body.role)
-            keep_own_admin(request, user.role, stays_admin=bool(role and role.is_admin),
+            keep_own_admin(caller, user.role, stays_admin=bool(role and role.is_admin),
                            what=f"changing your role to {body.role!r}")
     if body.role is not None:
         user = await users.set_role(email, body.role)
@@ -98,5 +90,5 @@ async def change_user(request: Request, email: str, body: UserChange) -> Any:
 
 @router.post("/users/{email}/sessions/revoke", response_model=UserOut, responses=_ERRORS,
              summary="End every session and bearer token of a user (they may sign in again)")
-async def revoke_sessions(request: Request, email: str) -> Any:
-    return (await _users(request).sign_out_everywhere(email)).to_json()
+async def revoke_sessions(email: str, users: UsersDep) -> Any:
+    return (await users.sign_out_everywhere(email)).to_json()

@@ -14,7 +14,8 @@ from actiondesk.actions.forms import FormFieldType
 from actiondesk.actions.spec import Action
 from actiondesk.data.filters import Condition, Group
 from actiondesk.errors import ForbiddenError
-from actiondesk.http.pages import PageContext, render_page, root_of
+from actiondesk.http.dependencies import Services
+from actiondesk.http.pages.shell import Page, PageContext, PageRequest, root_of
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.model import MAX_APPROVALS
 
@@ -54,15 +55,14 @@ def _code_condition(action: Action) -> dict[str, Any] | str | None:
     return "function" if action.enabled_if is not None else None
 
 
-def _schema(request: Request) -> dict[str, Any]:
+def _schema(services: Services) -> dict[str, Any]:
     """Every collection's fields and every action, with the fields its conditions may test."""
-    desk = request.app.state.desk
-    collections = desk.datasource.collections
-    actions = [
+    collections = services.datasource.collections
+    actions: list[dict[str, Any]] = [
         {"slug": a.slug, "name": a.name, "collection": a.collection, "scope": a.scope.value,
          "description": a.description, "form_fields": _form_fields(a),
          "code_condition": _code_condition(a)}
-        for a in desk.registry.all()
+        for a in services.registry.all()
     ]
     actions.sort(key=lambda a: (a["collection"] is None, a["collection"] or "",
                                 a["name"].lower()))
@@ -79,7 +79,7 @@ def _admin_only(access: Access) -> None:
                              "admin role")
 
 
-async def _settings_page(request: Request, section: str, data: PageContext | None = None
+async def _settings_page(page: PageRequest, section: str, data: PageContext | None = None
                          ) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         _admin_only(access)
@@ -89,7 +89,7 @@ async def _settings_page(request: Request, section: str, data: PageContext | Non
         return {"active_section": "settings", "section": section, "sections": SECTIONS,
                 "page": page}
 
-    return await render_page(request, f"actiondesk/settings_{section}.html", context)
+    return await page.render(f"actiondesk/settings_{section}.html", context)
 
 
 @router.get("/settings", name="settings_page")
@@ -98,30 +98,30 @@ async def settings_home(request: Request) -> Response:
 
 
 @router.get("/settings/users", response_class=HTMLResponse, name="settings_users_page")
-async def users_page(request: Request) -> Response:
-    return await _settings_page(request, "users")
+async def users_page(page: Page) -> Response:
+    return await _settings_page(page, "users")
 
 
 @router.get("/settings/roles", response_class=HTMLResponse, name="settings_roles_page")
-async def roles_page(request: Request) -> Response:
+async def roles_page(page: Page) -> Response:
     async def data(access: Access) -> dict[str, Any]:
-        return {"collections": sorted(request.app.state.desk.datasource.collections)}
+        return {"collections": sorted(page.services.datasource.collections)}
 
-    return await _settings_page(request, "roles", data)
+    return await _settings_page(page, "roles", data)
 
 
 @router.get("/settings/permissions", response_class=HTMLResponse,
             name="settings_permissions_page")
-async def permissions_page(request: Request) -> Response:
+async def permissions_page(page: Page) -> Response:
     async def data(access: Access) -> dict[str, Any]:
-        return {**_schema(request), "max_approvals": MAX_APPROVALS}
+        return {**_schema(page.services), "max_approvals": MAX_APPROVALS}
 
-    return await _settings_page(request, "permissions", data)
+    return await _settings_page(page, "permissions", data)
 
 
 @router.get("/settings/actions", response_class=HTMLResponse, name="settings_actions_page")
-async def actions_page(request: Request) -> Response:
+async def actions_page(page: Page) -> Response:
     async def data(access: Access) -> dict[str, Any]:
-        return _schema(request)
+        return _schema(page.services)
 
-    return await _settings_page(request, "actions", data)
+    return await _settings_page(page, "actions", data)

@@ -19,12 +19,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from actiondesk.background.service import BackgroundRuns
-from actiondesk.http.auth import access_of
-from actiondesk.http.models import ErrorOut
-from actiondesk.http.runs import require_own, runs_of
-from actiondesk.http.runs_models import RunOut
-from actiondesk.runs.store import RunRecord
+from actiondesk.http.api.models import ErrorOut
+from actiondesk.http.api.runs import require_own
+from actiondesk.http.api.runs_models import RunOut
+from actiondesk.http.dependencies import BackgroundDep, CurrentAccess, RunsDep
+from actiondesk.runs.store import RunRecord, RunsService
 
 router = APIRouter(tags=["runs"])
 
@@ -34,11 +33,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Another caller's run (admins may)."},
     404: {"model": ErrorOut, "description": "Unknown run."},
 }
-
-
-def _background(request: Request) -> BackgroundRuns:
-    service: BackgroundRuns = request.app.state.desk.background
-    return service
 
 
 def _event(kind: str, number: int, run: RunRecord) -> str:
@@ -51,8 +45,7 @@ def _state(run: RunRecord) -> tuple[Any, ...]:
             run.cancel_requested_at, run.attempts)
 
 
-async def _stream(request: Request, run: RunRecord) -> AsyncIterator[str]:
-    runs = runs_of(request)
+async def _stream(request: Request, runs: RunsService, run: RunRecord) -> AsyncIterator[str]:
     number = 1
     yield "retry: 2000\n" + _event("run", number, run)
     last = _state(run)
@@ -81,11 +74,12 @@ async def _stream(request: Request, run: RunRecord) -> AsyncIterator[str]:
                      "description": "event: run (progress), then event: end."}, **_ERRORS},
     summary="Follow a run: server-sent events until it ends",
 )
-async def run_events(request: Request, run_id: str) -> StreamingResponse:
-    run = await runs_of(request).get(run_id)
-    await require_own(request, run.caller)
+async def run_events(request: Request, run_id: str, runs: RunsDep,
+                     access: CurrentAccess) -> StreamingResponse:
+    run = await runs.get(run_id)
+    require_own(access, run.caller)
     return StreamingResponse(
-        _stream(request, run), media_type="text/event-stream",
+        _stream(request, runs, run), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -96,6 +90,7 @@ async def run_events(request: Request, run_id: str) -> StreamingResponse:
                                 "running, or ran during its request; detail.status."}},
     summary="Cancel a background run (a running one stops after its current batch)",
 )
-async def cancel_run(request: Request, run_id: str) -> dict[str, Any]:
-    run = await _background(request).cancel(run_id, await access_of(request))
+async def cancel_run(run_id: str, background: BackgroundDep,
+                     access: CurrentAccess) -> dict[str, Any]:
+    run = await background.cancel(run_id, access)
     return run.to_json()
