@@ -27,9 +27,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("background",),
     ("approvals",),
-    ("execution",),
+    ("execution", "settings"),
     ("http",),
-    ("desk", "settings"),
+    ("desk",),
     ("cli", "demo", "migrations"),
 ]
 # Type-only references (``if TYPE_CHECKING:``) allowed to close a circle: the declaration
