@@ -21,7 +21,8 @@ from actiondesk.data.state import (
     state_metadata,
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
-from actiondesk.runs.store import IdempotencyConflict, RunRecord, RunsService
+from actiondesk.runs.records import RunRecord
+from actiondesk.runs.store import IdempotencyConflict, RunsService
 
 ALICE = {"id": "u-1", "email": "alice@example.com", "firstName": "Alice", "role": "ops"}
 BOB = {"id": "u-2", "email": "bob@example.com", "firstName": "Bob", "role": "admin"}

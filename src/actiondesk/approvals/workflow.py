@@ -62,7 +62,8 @@ from actiondesk.errors import (
 from actiondesk.permissions.service import Policy, describe_action
 from actiondesk.runs.executor import Executor, Job, redact
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
-from actiondesk.runs.store import ABANDONED, RunRecord
+from actiondesk.runs.records import RunRecord
+from actiondesk.runs.store import ABANDONED
 from actiondesk.selections.frozen import FrozenSelection
 
 if TYPE_CHECKING:

@@ -51,7 +51,8 @@ from actiondesk.runs.executor import (
     require_same_request,
 )
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
-from actiondesk.runs.store import Background, IdempotencyConflict, RunRecord
+from actiondesk.runs.records import RunRecord
+from actiondesk.runs.store import Background, IdempotencyConflict
 from actiondesk.selections.rebuild import rebuild_selection
 
 if TYPE_CHECKING:

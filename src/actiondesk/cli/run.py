@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from actiondesk.desk import Desk
     from actiondesk.permissions.access import Access
     from actiondesk.runs.executor import Outcome
-    from actiondesk.runs.store import RunRecord
+    from actiondesk.runs.records import RunRecord
 
 POLL_SECONDS = 0.5
 BAR_WIDTH = 30

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from actiondesk.cli.support import TargetArg, load_desk, with_state
-from actiondesk.runs.store import RunRecord
+from actiondesk.runs.records import RunRecord
 
 runs_app = typer.Typer(help="The audit of action runs.", no_args_is_help=True)
 

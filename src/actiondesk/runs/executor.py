@@ -39,7 +39,8 @@ from actiondesk.errors import (
     UpstreamError,
     lost_database,
 )
-from actiondesk.runs.store import Background, RunRecord, RunsService, RunStatus
+from actiondesk.runs.records import RunRecord, RunStatus
+from actiondesk.runs.store import Background, RunsService
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource

@@ -23,7 +23,8 @@ from actiondesk.http.api.models import ErrorOut
 from actiondesk.http.api.runs import require_own
 from actiondesk.http.api.runs_models import RunOut
 from actiondesk.http.dependencies import BackgroundDep, CurrentAccess, RunsDep
-from actiondesk.runs.store import RunRecord, RunsService
+from actiondesk.runs.records import RunRecord
+from actiondesk.runs.store import RunsService
 
 router = APIRouter(tags=["runs"])
 

@@ -14,7 +14,7 @@ from actiondesk.http.api.models import FILE_CONTENT, ErrorOut
 from actiondesk.http.api.runs_models import RunOut, RunPage, WebhookOutcomeIn
 from actiondesk.http.dependencies import CurrentAccess, RunsDep
 from actiondesk.permissions.access import Access
-from actiondesk.runs.store import MAX_PAGE_SIZE, RUN_STATUSES
+from actiondesk.runs.records import MAX_PAGE_SIZE, RUN_STATUSES
 
 router = APIRouter(tags=["runs"])
 

@@ -19,7 +19,7 @@ from actiondesk.errors import ForbiddenError
 from actiondesk.http.middleware.errors import AUDITED_KINDS
 from actiondesk.http.pages.shell import Page
 from actiondesk.permissions.access import Access
-from actiondesk.runs.store import RUN_STATUSES
+from actiondesk.runs.records import RUN_STATUSES
 
 router = APIRouter(include_in_schema=False)
 
