@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -245,15 +244,6 @@ def build_desk(url: str, state_url: str) -> Desk:
             return Success(f"{total.scalar_one()} companies")
 
     return desk
-
-
-def jsonapi(
-    ids: list[str] | None = None, values: Mapping[str, Any] | None = None, **attributes: Any
-) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"ids": ids or [], **attributes}
-    if values is not None:
-        attrs["values"] = dict(values)
-    return {"data": {"type": "custom-action-requests", "attributes": attrs}}
 
 
 def state_url_in(tmp: Path) -> str:

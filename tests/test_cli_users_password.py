@@ -33,7 +33,8 @@ def desk_dir(tmp_path: Path) -> Path:
     (tmp_path / "myadmin.py").write_text(
         "from actiondesk import Desk\n"
         f"desk = Desk(database_url='sqlite:///{tmp_path / 'data.db'}', "
-        f"state_url='sqlite:///{tmp_path / 'state.db'}', secret_key='k' * 40)\n"
+        f"state_url='sqlite:///{tmp_path / 'state.db'}',\n"
+        "    secret_key='Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test')\n"
     )
     assert _cli("roles", "create", "myadmin:desk", "ops", cwd=tmp_path).returncode == 0
     return tmp_path

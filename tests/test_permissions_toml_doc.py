@@ -20,7 +20,8 @@ CLI = [sys.executable, "-m", "actiondesk.cli"]
 MODULE = '''\
 from actiondesk import ActionContext, Desk, Success, fields as f
 
-desk = Desk(database_url={data!r}, state_url={state!r}, secret_key="k" * 40)
+desk = Desk(database_url={data!r}, state_url={state!r},
+            secret_key="Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test")
 
 
 @desk.action("companies", name="Mark as Live")

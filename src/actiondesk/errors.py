@@ -43,7 +43,14 @@ class ClientError(ActiondeskError):
         # Set when the refusal is already recorded (as a run), so it is not audited twice.
         self.audited = False
         self.fields = dict(fields) if fields else None
+        # Response headers the HTTP layer adds (the run id of a refused execution, say).
+        self.headers: dict[str, str] = {}
         super().__init__(message)
+
+    @property
+    def audit_reason(self) -> str:
+        """Why it was refused, as the audit keeps it."""
+        return self.message
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message}
@@ -60,6 +67,19 @@ class BadRequestError(ClientError):
 
 class NotFoundError(ClientError):
     status = 404
+
+
+class ConcealedError(NotFoundError):
+    """404 for something that exists but the caller may not see: the answer is word for word
+    the one for an unknown name, so it reveals nothing; the real reason goes to the audit."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def audit_reason(self) -> str:
+        return f"{self.reason}; answered as unknown (404)"
 
 
 class FilterError(BadRequestError):

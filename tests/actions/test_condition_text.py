@@ -16,10 +16,10 @@ from actiondesk.actions.condition_text import condition_sentence, field_words
 from actiondesk.data.filters import Condition, Filter, all_of, any_of
 from actiondesk.data.schema import Collection, field_from_column
 from actiondesk.permissions.service import Policy
-from tests.actions_app import jsonapi
 from tests.auth_support import client, provision, token_for
 from tests.live_server import live_server
 from tests.sample_schema import companies, metadata
+from tests.support import jsonapi
 
 
 @pytest.mark.parametrize(("condition", "sentence"), [

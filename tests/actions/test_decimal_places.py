@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from actiondesk import ActionContext, ConfigurationError, Desk, Success
 from actiondesk import fields as f
-from tests.actions.test_execute import error, record, run
-from tests.actions_app import jsonapi, state_url_in
+from tests.actions_app import state_url_in
 from tests.conftest import admin_api, served
 from tests.databases import BACKENDS, create_tables, scratch_database
+from tests.support import execute, jsonapi, record, refused
 
 metadata = sa.MetaData()
 accounts = sa.Table(
@@ -60,7 +60,7 @@ def accounts_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def set_balance(api: httpx.Client, record_id: str, **values: Any) -> httpx.Response:
-    return run(api, "set-balance", jsonapi([record_id], values), collection="accounts")
+    return execute(api, "set-balance", jsonapi([record_id], values), collection="accounts")
 
 
 def test_a_value_that_fits_the_column_is_written(accounts_api: httpx.Client) -> None:
@@ -87,7 +87,7 @@ def test_too_many_places_or_digits_is_a_422_on_the_field_and_nothing_is_written(
     accounts_api: httpx.Client, values: dict[str, Any], field: str, message: str
 ) -> None:
     before = record(accounts_api, "accounts", "2")
-    body = error(set_balance(accounts_api, "2", **values), 422)
+    body = refused(set_balance(accounts_api, "2", **values), 422)
     assert body["fields"] == {field: message}
     assert record(accounts_api, "accounts", "2") == before
     # The refusal is audited as a run that did nothing.

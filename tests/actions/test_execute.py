@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.actions_app import CALLS, SYNC_ENTERED, SYNC_GATE, jsonapi
+from tests.actions_app import CALLS, SYNC_ENTERED, SYNC_GATE
 from tests.conftest import admin_api
-
-
-def run(api: httpx.Client, slug: str, body: dict[str, Any], collection: str | None = "companies",
-        **kwargs: Any) -> httpx.Response:
-    path = f"/collections/{collection}/actions/{slug}" if collection else f"/actions/{slug}"
-    return api.post(path, json=body, **kwargs)
+from tests.support import execute, jsonapi, record, refused
 
 
 def caller_id(api: httpx.Client) -> str:
@@ -25,22 +19,9 @@ def caller_id(api: httpx.Client) -> str:
     return me
 
 
-def record(api: httpx.Client, collection: str, record_id: str) -> dict[str, Any]:
-    path = f"/collections/{collection}/records/{quote(record_id, safe='')}"
-    body: dict[str, Any] = api.get(path).json()
-    return body["values"]
-
-
-def error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["error"] and "Traceback" not in response.text
-    return body
-
-
 def test_single_action_changes_the_record_and_is_audited(actions_api: httpx.Client) -> None:
     assert record(actions_api, "companies", "3")["status"] == "pending"
-    response = run(actions_api, "mark-as-live", jsonapi(["3"], collection_name="companies"))
+    response = execute(actions_api, "mark-as-live", jsonapi(["3"], collection_name="companies"))
     assert response.status_code == 200 and response.json() == {"success": "Company is now live!"}
     assert record(actions_api, "companies", "3")["status"] == "live"
     run_id = response.headers["x-actiondesk-run-id"]
@@ -50,8 +31,8 @@ def test_single_action_changes_the_record_and_is_audited(actions_api: httpx.Clie
 
 
 def test_enabled_if_refuses_with_the_reason_and_audits_it(actions_api: httpx.Client) -> None:
-    response = run(actions_api, "mark-as-live", jsonapi(["1"]))
-    body = error(response, 403)
+    response = execute(actions_api, "mark-as-live", jsonapi(["1"]))
+    body = refused(response, 403)
     assert "The company was already live!" in body["error"]
     audit = actions_api.get(f"/runs/{body['detail']['run_id']}").json()
     assert audit["status"] == "refused" and audit["status_code"] == 403
@@ -59,7 +40,7 @@ def test_enabled_if_refuses_with_the_reason_and_audits_it(actions_api: httpx.Cli
 
 def test_bulk_condition_counts_records_that_do_not_qualify(actions_api: httpx.Client) -> None:
     # ids 12, 14 are active (even); 13 is not.
-    body = error(run(actions_api, "deactivate", jsonapi(["12", "13", "14"])), 403)
+    body = refused(execute(actions_api, "deactivate", jsonapi(["12", "13", "14"])), 403)
     assert "1 of the 3 selected records: already inactive" in body["error"]
     assert record(actions_api, "companies", "12")["active"] is True
 
@@ -137,7 +118,7 @@ def test_actions_list_for_a_posted_selection_rejects_bad_documents(
     response = actions_api.post("/collections/companies/actions", json=body)
     assert response.status_code == status, response.text
     if field is not None:
-        assert field in error(response, status).get("fields", {})
+        assert field in refused(response, status).get("fields", {})
     else:  # an unknown field: every record action disabled with the filter's error
         count = {a["slug"]: a for a in response.json()["actions"]}["count"]
         assert count["enabled"] is False and "subset_query" in count["disabled_reason"]
@@ -178,26 +159,26 @@ def test_bad_selections_are_clear_4xx_and_run_nothing(
     actions_api: httpx.Client, slug: str, body: Any, status: int, field: str
 ) -> None:
     before = actions_api.get("/runs", params={"action": slug}).json()["count"]
-    response = run(actions_api, slug, body)
-    payload = error(response, status)
+    response = execute(actions_api, slug, body)
+    payload = refused(response, status)
     assert field in payload.get("fields", {}), payload
     assert actions_api.get("/runs", params={"action": slug}).json()["count"] == before
 
 
 def test_unknown_action_and_collection_are_404(actions_api: httpx.Client) -> None:
-    error(run(actions_api, "nope", jsonapi(["1"])), 404)
-    error(run(actions_api, "html", jsonapi(["1"]), collection="ghosts"), 404)
-    error(run(actions_api, "html", jsonapi(["1"]), collection=None), 404)
-    error(actions_api.get("/collections/ghosts/actions"), 404)
+    refused(execute(actions_api, "nope", jsonapi(["1"])), 404)
+    refused(execute(actions_api, "html", jsonapi(["1"]), collection="ghosts"), 404)
+    refused(execute(actions_api, "html", jsonapi(["1"]), collection=None), 404)
+    refused(actions_api.get("/collections/ghosts/actions"), 404)
 
 
 def test_malformed_json_and_oversized_bodies(actions_api: httpx.Client) -> None:
     response = actions_api.post("/collections/companies/actions/count", content=b"{nope",
                                 headers={"content-type": "application/json"})
-    assert error(response, 400)["fields"] == {"body": "not valid JSON"}
+    assert refused(response, 400)["fields"] == {"body": "not valid JSON"}
     filler = b"a" * (26 * 2**20)
     huge = b'{"data": {"attributes": {"ids": ["1"], "values": {"x": "' + filler + b'"}}}}'
-    error(actions_api.post("/collections/companies/actions/count", content=huge), 413)
+    refused(actions_api.post("/collections/companies/actions/count", content=huge), 413)
 
 
 def test_select_all_with_filter_search_and_exclusions(actions_api: httpx.Client) -> None:
@@ -209,7 +190,7 @@ def test_select_all_with_filter_search_and_exclusions(actions_api: httpx.Client)
         },
         all_records_ids_excluded=["11", "15"],
     )
-    response = run(actions_api, "count", body)
+    response = execute(actions_api, "count", body)
     assert response.status_code == 200, response.text
     result = json.loads(response.json()["success"])
     assert result["ids"] == [10, 12, 13, 14, 16, 17, 18, 19]
@@ -226,29 +207,29 @@ def test_parent_context_restricts_the_selection(actions_api: httpx.Client) -> No
         "parent_collection_id": "1",
         "parent_association_name": "emitter_company_transactions",
     }
-    response = run(actions_api, "count", jsonapi(all_records=True, **parent),
+    response = execute(actions_api, "count", jsonapi(all_records=True, **parent),
                    collection="transactions")
     assert json.loads(response.json()["success"]) == {"count": 20, "parent": "1"}
     # Transaction 1 was emitted by company 2: outside company 1's relationship.
-    body = error(run(actions_api, "count", jsonapi(["1", "3"], **parent),
+    body = refused(execute(actions_api, "count", jsonapi(["1", "3"], **parent),
                      collection="transactions"), 404)
     assert body["detail"]["missing_ids"] == ["1"]
     missing_parent = {**parent, "parent_collection_id": "999"}
-    error(run(actions_api, "count", jsonapi(["3"], **missing_parent),
+    refused(execute(actions_api, "count", jsonapi(["3"], **missing_parent),
               collection="transactions"), 404)
     wrong_target = {**parent, "parent_association_name": "orders"}
-    error(run(actions_api, "count", jsonapi(["3"], **wrong_target), collection="transactions"),
-          400)
+    refused(execute(actions_api, "count", jsonapi(["3"], **wrong_target),
+                    collection="transactions"), 400)
 
 
 def test_composite_keys(actions_api: httpx.Client) -> None:
     ids = ["A%7C1|1", "x%2Fy z|2"]
-    response = run(actions_api, "relabel", jsonapi(ids, {"label": "renamed"}),
+    response = execute(actions_api, "relabel", jsonapi(ids, {"label": "renamed"}),
                    collection="order_lines")
     assert response.json() == {"success": "2 relabelled"}
     assert record(actions_api, "order_lines", "A%7C1|1")["label"] == "renamed"
     assert record(actions_api, "order_lines", "A%7C1|2")["label"] == "A|1 line 2"
-    error(run(actions_api, "relabel", jsonapi(["A%7C1"], {"label": "x"}),
+    refused(execute(actions_api, "relabel", jsonapi(["A%7C1"], {"label": "x"}),
               collection="order_lines"), 404)
 
 
@@ -270,43 +251,43 @@ def test_composite_keys(actions_api: httpx.Client) -> None:
 def test_result_shapes(
     actions_api: httpx.Client, slug: str, status: int, expected: dict[str, Any]
 ) -> None:
-    response = run(actions_api, slug, jsonapi(["2"]))
+    response = execute(actions_api, slug, jsonapi(["2"]))
     assert response.status_code == status, response.text
     assert response.json() == expected
 
 
 def test_nothing_is_204(actions_api: httpx.Client) -> None:
-    response = run(actions_api, "nothing", jsonapi(["2"]))
+    response = execute(actions_api, "nothing", jsonapi(["2"]))
     assert response.status_code == 204 and response.content == b""
 
 
 def test_file_results_download_with_a_safe_name(actions_api: httpx.Client) -> None:
-    response = run(actions_api, "download", jsonapi(["2"]))
+    response = execute(actions_api, "download", jsonapi(["2"]))
     assert response.status_code == 200
     assert response.content == b"company Company 02"
     disposition = response.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="report 2.txt"')
     assert "\r" not in disposition and "\n" not in disposition
     assert "Content-Disposition" in response.headers["access-control-expose-headers"]
-    streamed = run(actions_api, "stream", jsonapi(["2"]))
+    streamed = execute(actions_api, "stream", jsonapi(["2"]))
     assert streamed.content == b"chunk0;chunk1;chunk2;"
     assert streamed.headers["content-type"].startswith("text/csv")
 
 
 def test_a_crash_is_a_generic_500_with_the_run_id(actions_api: httpx.Client) -> None:
-    body = error(run(actions_api, "crash", jsonapi(["2"])), 500)
+    body = refused(execute(actions_api, "crash", jsonapi(["2"])), 500)
     assert "secret internal detail" not in json.dumps(body)
     audit = actions_api.get(f"/runs/{body['detail']['run_id']}").json()
     assert audit["status"] == "failed" and "secret internal detail" in audit["message"]
-    bad = error(run(actions_api, "bad-redirect", jsonapi(["2"])), 400)
+    bad = refused(execute(actions_api, "bad-redirect", jsonapi(["2"])), 400)
     assert "javascript" not in json.dumps(bad)
 
 
 def test_global_actions(actions_api: httpx.Client) -> None:
-    response = run(actions_api, "ping", jsonapi(values={"who": "ops"}), collection=None)
+    response = execute(actions_api, "ping", jsonapi(values={"who": "ops"}), collection=None)
     assert response.json() == {"success": "pong ops from " + caller_id(actions_api)}
-    error(run(actions_api, "ping", jsonapi(values={}), collection=None), 422)
-    on_collection = run(actions_api, "recount-all", jsonapi())
+    refused(execute(actions_api, "ping", jsonapi(values={}), collection=None), 422)
+    on_collection = execute(actions_api, "recount-all", jsonapi())
     assert on_collection.json() == {"success": "30 companies"}
 
 
@@ -319,7 +300,7 @@ def test_sync_handlers_run_in_a_thread_and_do_not_block_the_server(
 
     def call() -> None:
         with admin_api(actions_server) as api:
-            result["r"] = run(api, "sync-update", jsonapi(["4"]))
+            result["r"] = execute(api, "sync-update", jsonapi(["4"]))
 
     worker = threading.Thread(target=call)
     worker.start()
@@ -338,23 +319,23 @@ def test_sync_handlers_run_in_a_thread_and_do_not_block_the_server(
 def test_idempotency_key_replays_the_first_result(actions_api: httpx.Client) -> None:
     before = CALLS["counted"]
     headers = {"Idempotency-Key": "key-123"}
-    first = run(actions_api, "counted", jsonapi(["2"], {"n": 1}), headers=headers)
-    second = run(actions_api, "counted", jsonapi(["2"], {"n": 1}), headers=headers)
+    first = execute(actions_api, "counted", jsonapi(["2"], {"n": 1}), headers=headers)
+    second = execute(actions_api, "counted", jsonapi(["2"], {"n": 1}), headers=headers)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
     assert first.headers["x-actiondesk-run-id"] == second.headers["x-actiondesk-run-id"]
     assert CALLS["counted"] == before + 1
-    third = run(actions_api, "counted", jsonapi(["2"], {"n": 1}),
+    third = execute(actions_api, "counted", jsonapi(["2"], {"n": 1}),
                 headers={"Idempotency-Key": "key-456"})
     assert third.json() != first.json() and CALLS["counted"] == before + 2
-    other_values = run(actions_api, "counted", jsonapi(["2"], {"n": 2}), headers=headers)
-    assert error(other_values, 409)["detail"]["run_id"] == first.headers["x-actiondesk-run-id"]
-    other_ids = run(actions_api, "counted", jsonapi(["3"], {"n": 1}), headers=headers)
+    other_values = execute(actions_api, "counted", jsonapi(["2"], {"n": 2}), headers=headers)
+    assert refused(other_values, 409)["detail"]["run_id"] == first.headers["x-actiondesk-run-id"]
+    other_ids = execute(actions_api, "counted", jsonapi(["3"], {"n": 1}), headers=headers)
     assert other_ids.status_code == 409
     assert CALLS["counted"] == before + 2
     file_headers = {"Idempotency-Key": "file-key"}
-    file_first = run(actions_api, "stream", jsonapi(["2"]), headers=file_headers)
-    file_again = run(actions_api, "stream", jsonapi(["2"]), headers=file_headers)
+    file_first = execute(actions_api, "stream", jsonapi(["2"]), headers=file_headers)
+    file_again = execute(actions_api, "stream", jsonapi(["2"]), headers=file_headers)
     assert file_first.content == file_again.content == b"chunk0;chunk1;chunk2;"
     assert file_again.headers["content-disposition"].startswith('attachment; filename="stream')

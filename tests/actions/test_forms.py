@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.actions.test_execute import error, run
-from tests.actions_app import jsonapi
+from tests.support import execute, jsonapi, refused
 
 
 def data_url(content: bytes, name: str = "a.txt", mime: str = "text/plain") -> str:
@@ -18,7 +17,7 @@ def data_url(content: bytes, name: str = "a.txt", mime: str = "text/plain") -> s
 
 
 def echo(api: httpx.Client, values: dict[str, Any]) -> httpx.Response:
-    return run(api, "echo", jsonapi(["2"], {"s": "abc", **values}))
+    return execute(api, "echo", jsonapi(["2"], {"s": "abc", **values}))
 
 
 def test_every_field_type_arrives_typed(actions_api: httpx.Client) -> None:
@@ -99,7 +98,7 @@ def test_every_field_type_arrives_typed(actions_api: httpx.Client) -> None:
 def test_bad_values_are_422_naming_the_field(
     actions_api: httpx.Client, values: dict[str, Any], field: str, message: str
 ) -> None:
-    body = error(echo(actions_api, values), 422)
+    body = refused(echo(actions_api, values), 422)
     assert message in body["fields"][field], body
     # Nothing ran; the refusal is in the runs audit, with what was wrong.
     run = actions_api.get(f"/runs/{body['detail']['run_id']}").json()
@@ -108,7 +107,7 @@ def test_bad_values_are_422_naming_the_field(
 
 
 def test_all_errors_are_reported_at_once(actions_api: httpx.Client) -> None:
-    body = error(echo(actions_api, {"s": None, "n": "x", "e": "z"}), 422)
+    body = refused(echo(actions_api, {"s": None, "n": "x", "e": "z"}), 422)
     assert set(body["fields"]) == {"s", "n", "e"}
 
 
@@ -136,25 +135,26 @@ def test_form_change_recomputes_from_current_values(actions_api: httpx.Client) -
     assert fields["amount"]["value"] == "12"
     unknown = actions_api.post("/collections/companies/actions/dynamic/form",
                                json=jsonapi(["5"], {}, changed_field="nope"))
-    assert error(unknown, 400)["fields"] == {"data.attributes.changed_field": "unknown field"}
+    assert refused(unknown, 400)["fields"] == {"data.attributes.changed_field": "unknown field"}
 
 
 def test_visibility_and_dynamic_required_hold_on_execute(actions_api: httpx.Client) -> None:
-    refund = run(actions_api, "dynamic", jsonapi(["5"], {"kind": "refund"}))
-    assert error(refund, 422)["fields"] == {"reason": "is required"}
-    charge = run(actions_api, "dynamic", jsonapi(["5"], {"kind": "charge", "reason": "ignored"}))
+    refund = execute(actions_api, "dynamic", jsonapi(["5"], {"kind": "refund"}))
+    assert refused(refund, 422)["fields"] == {"reason": "is required"}
+    charge = execute(actions_api, "dynamic",
+                     jsonapi(["5"], {"kind": "charge", "reason": "ignored"}))
     assert charge.status_code == 200
     assert "reason" not in json.loads(charge.json()["success"])
-    too_much = run(actions_api, "dynamic", jsonapi(["5"], {"kind": "charge", "amount": "1e7"}))
-    assert "at most 999999" in error(too_much, 422)["fields"]["amount"]
-    defaulted = run(actions_api, "dynamic", jsonapi(["5"], {}))
+    too_much = execute(actions_api, "dynamic", jsonapi(["5"], {"kind": "charge", "amount": "1e7"}))
+    assert "at most 999999" in refused(too_much, 422)["fields"]["amount"]
+    defaulted = execute(actions_api, "dynamic", jsonapi(["5"], {}))
     assert json.loads(defaulted.json()["success"]) == {"kind": "charge", "amount": "5000.25"}
 
 
 def test_form_endpoints_check_conditions_like_execute(actions_api: httpx.Client) -> None:
-    error(actions_api.post("/collections/companies/actions/mark-as-live/form",
+    refused(actions_api.post("/collections/companies/actions/mark-as-live/form",
                            json=jsonapi(["1"])), 403)
-    error(actions_api.post("/collections/companies/actions/echo/form", json=jsonapi([])), 400)
-    error(actions_api.post("/collections/companies/actions/nope/form", json=jsonapi(["1"])), 404)
+    refused(actions_api.post("/collections/companies/actions/echo/form", json=jsonapi([])), 400)
+    refused(actions_api.post("/collections/companies/actions/nope/form", json=jsonapi(["1"])), 404)
     loaded = actions_api.post("/actions/ping/form", json=None)
     assert loaded.status_code == 200 and loaded.json()["fields"][0]["name"] == "who"

@@ -5,7 +5,8 @@ database, so tests count executions across server threads."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -14,6 +15,8 @@ from actiondesk import ActionContext, Condition, Desk, File, Success
 from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
 from actiondesk.permissions.service import Policy, RoleSpec
+from tests.auth_support import access_token, provision
+from tests.live_server import live_server
 from tests.sample_schema import companies, metadata
 
 SECRET = "approvals-secret"
@@ -134,6 +137,19 @@ def build_desk(url: str, state_url: str, *, approval_ttl: dt.timedelta | None = 
     return desk
 
 
+@contextmanager
+def serve(
+    desk: Desk, policies: Sequence[Policy] = POLICIES
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """``desk`` over HTTP with the roles, ``policies`` and users above: its base URL, and a
+    bearer token per user's email."""
+    users = provision(desk, roles=ROLES, policies=policies,
+                      users={email: (role, None) for email, role in USERS.items()})
+    tokens = {email: access_token(desk, user) for email, user in users.items()}
+    with live_server(desk) as base:
+        yield base, tokens
+
+
 async def create_extra(url: str, item_count: int = 0) -> None:
     engine = create_async_engine(to_async_url(url))
     try:
@@ -145,11 +161,3 @@ async def create_extra(url: str, item_count: int = 0) -> None:
                     for i in range(start + 1, min(start + 10_000, item_count) + 1)])
     finally:
         await engine.dispose()
-
-
-def jsonapi(ids: list[str] | None = None, values: dict[str, Any] | None = None,
-            **attributes: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"ids": ids or [], **attributes}
-    if values is not None:
-        attrs["values"] = values
-    return {"data": {"type": "custom-action-requests", "attributes": attrs}}

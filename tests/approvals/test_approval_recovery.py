@@ -30,11 +30,11 @@ from tests.background.background_app import (
     build_desk,
     counters,
     create_items,
-    jsonapi,
     tokens_for,
 )
 from tests.background.processes import environment, kill, server
 from tests.databases import BACKENDS, scratch_database
+from tests.support import jsonapi
 
 
 def wait_for(what: Callable[[], Any], message: str, seconds: float = 120) -> Any:

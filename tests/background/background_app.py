@@ -24,6 +24,7 @@ from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
 from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
+from tests.support import jsonapi
 
 metadata = sa.MetaData()
 items = sa.Table(
@@ -166,14 +167,6 @@ def tokens_for(desk: Desk) -> dict[str, str]:
     users = provision(desk, roles=ROLES, policies=POLICIES,
                       users={email: (role, None) for email, role in USERS.items()})
     return {email: access_token(desk, user) for email, user in users.items()}
-
-
-def jsonapi(ids: list[str] | None = None, values: dict[str, Any] | None = None,
-            **attributes: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"ids": ids or [], **attributes}
-    if values is not None:
-        attrs["values"] = values
-    return {"data": {"type": "custom-action-requests", "attributes": attrs}}
 
 
 ALL = {"all_records": True}

@@ -64,7 +64,8 @@ def test_run_with_ids_a_filter_and_an_inline_action(tmp_path: Path) -> None:
 def test_run_refuses_like_the_api(tmp_path: Path) -> None:
     env = _setup(tmp_path)
     refused = _cli(["run", TARGET, "items", "process", "--all", "--as", VIEWER], env)
-    assert refused.returncode == 1 and "not available to role 'viewer'" in refused.stderr
+    # Hidden from the viewer: as if it did not exist, as over HTTP.
+    assert refused.returncode == 1 and "no action 'process' on items" in refused.stderr
     unknown = _cli(["run", TARGET, "items", "process", "--all", "--as", "nobody@bg.test"], env)
     assert unknown.returncode == 1 and "no active user" in unknown.stderr
     bad = _cli(["run", TARGET, "items", "process", "--ids", "1", "--all", "--as", OPS], env)

@@ -26,12 +26,12 @@ from tests.background.background_app import (
     build_desk,
     counters,
     create_items,
-    jsonapi,
     lease,
     tokens_for,
 )
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
+from tests.support import jsonapi
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -181,12 +181,14 @@ def test_an_idempotency_key_returns_the_same_run(api: Api) -> None:
 def test_refused_exactly_like_an_inline_run(api: Api) -> None:
     answer = api(VIEWER).post("/collections/items/actions/process",
                               json=jsonapi(**{"all_records": True}))
-    assert answer.status_code == 403 and "not available to role 'viewer'" in answer.json()["error"]
-    refused = api(ADMIN).get(f"/runs/{answer.json()['detail']['run_id']}").json()
-    assert refused["status"] == "refused" and refused["background"] is False
+    # Hidden from the viewer: answered as an action that does not exist.
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "no action 'process' on items"}
     bad = api().post("/collections/items/actions/process",
                      json=jsonapi(values={"delay": "soon"}, all_records=True))
     assert bad.status_code == 422 and "delay" in bad.json()["fields"]
+    refused = api(ADMIN).get(f"/runs/{bad.headers['x-actiondesk-run-id']}").json()
+    assert refused["status"] == "refused" and refused["background"] is False
 
 
 def test_other_callers_cannot_see_follow_or_cancel_a_run(api: Api) -> None:

@@ -124,7 +124,7 @@ def _slugs(listed: str | None, every: set[str]) -> set[str]:
 
 def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) -> None:
     every = {a.slug for a in create_demo_desk(demo.directory / "unused.db",
-                                                  secret_key="k" * 40).registry.all()}
+                                                  secret_key="Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test").registry.all()}
     admin = _demo("--print-token", cwd=demo.directory).stdout.strip()
     policies = httpx.get(demo.url + "/api/settings/policies",
                          headers={"Authorization": f"Bearer {admin}"}).json()["policies"]

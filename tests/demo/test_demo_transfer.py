@@ -21,6 +21,7 @@ from actiondesk.demo.seed import seed_demo
 from actiondesk.permissions.service import Policy
 from tests.conftest import admin_api, served
 from tests.databases import BACKENDS, scratch_database
+from tests.support import execute, jsonapi
 
 ACCOUNTS = cast(sa.Table, Account.__table__)
 
@@ -37,20 +38,25 @@ def demo_db(request: pytest.FixtureRequest,
 @pytest.fixture(scope="module")
 def api(demo_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     state = tmp_path_factory.mktemp("transfer-state") / "state.db"
-    desk = Desk(database_url=demo_db, state_url=f"sqlite:///{state}",
-                secret_key="test-secret-transfer", models=[DemoBase])
-    register_demo_actions(desk)
+
+    def make_desk() -> Desk:
+        desk = Desk(database_url=demo_db, state_url=f"sqlite:///{state}",
+                    secret_key="test-secret-transfer", models=[DemoBase])
+        register_demo_actions(desk)
+        return desk
 
     async def grant() -> None:
-        await desk.start()
+        # Its own desk: the served one's engines belong to the server's event loop.
+        granting = make_desk()
+        await granting.start()
         try:
-            await desk.permissions.put_policy(
+            await granting.permissions.put_policy(
                 Policy("admin", "accounts", "account-transfer", "trigger"))
         finally:
-            await desk.stop()
+            await granting.stop()
 
-    with served(desk) as base, admin_api(base) as client:
-        asyncio.run(grant())
+    with served(make_desk()) as base, admin_api(base) as client:
+        asyncio.run(grant())  # once served: serving creates the admin role
         yield client
 
 
@@ -76,16 +82,13 @@ def three_eur_accounts(url: str) -> list[int]:
 
 
 def transfer(api: httpx.Client, selected: int, values: dict[str, Any]) -> httpx.Response:
-    return api.post("/collections/accounts/actions/account-transfer", json={"data": {
-        "type": "custom-action-requests",
-        "attributes": {"collection_name": "accounts", "ids": [str(selected)],
-                       "values": values}}})
+    return execute(api, "account-transfer",
+                   jsonapi([str(selected)], values, collection_name="accounts"), "accounts")
 
 
 def test_the_form_chooses_only_the_target(api: httpx.Client) -> None:
-    response = api.post("/collections/accounts/actions/account-transfer/form", json={"data": {
-        "type": "custom-action-requests",
-        "attributes": {"collection_name": "accounts", "ids": ["8"], "values": {}}}})
+    response = api.post("/collections/accounts/actions/account-transfer/form",
+                        json=jsonapi(["8"], {}, collection_name="accounts"))
     assert response.status_code == 200, response.text
     names = [f["name"] for f in response.json()["fields"]]
     assert names == ["to_account", "amount", "comment", "date"]

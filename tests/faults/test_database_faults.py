@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from actiondesk import ActionContext, Desk, Success
 from actiondesk.data.urls import to_sync_url
 from actiondesk.permissions.service import Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import POSTGRESQL_URL, scratch_database
 from tests.faults.summary import record_figure
 from tests.live_server import live_server
+from tests.support import execute, jsonapi
 
 metadata = sa.MetaData()
 accounts = sa.Table("accounts", metadata,
@@ -141,8 +141,7 @@ def test_the_users_database_goes_away_in_the_middle_of_an_action(
 
     def run() -> None:
         with httpx.Client(base_url=base + "/api", headers=bearer(token), timeout=60) as c:
-            answer["response"] = c.post(f"/collections/accounts/actions/{slug}",
-                                        json=jsonapi(["1"]))
+            answer["response"] = execute(c, slug, jsonapi(["1"]), "accounts")
 
     worker = threading.Thread(target=run)
     worker.start()

@@ -21,11 +21,11 @@ import pytest
 
 from actiondesk import ActionContext, Desk, File, Success
 from actiondesk.permissions.service import Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.faults.summary import record_figure
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import execute, jsonapi
 
 ADMIN = "admin@slow.test"
 RELEASE = threading.Event()
@@ -97,8 +97,7 @@ def test_slow_handlers_do_not_hold_up_other_requests(server: tuple[str, str]) ->
 
     def run(slug: str) -> None:
         with httpx.Client(base_url=base + "/api", headers=bearer(token), timeout=90) as c:
-            answers[slug] = c.post(f"/collections/companies/actions/{slug}",
-                                   json=jsonapi(["1"]))
+            answers[slug] = execute(c, slug, jsonapi(["1"]))
 
     workers = [threading.Thread(target=run, args=(slug,)) for slug in ("slow-async",
                                                                        "slow-sync")]

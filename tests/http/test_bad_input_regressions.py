@@ -5,21 +5,13 @@ every backend."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.actions_app import jsonapi
+from tests.support import jsonapi, refused
 
 HUGE = "9223372036854775808"  # 2**63: no database's integer column holds it
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    return body
 
 
 @pytest.mark.parametrize("number", [HUGE, "-9223372036854775809", "9" * 40])

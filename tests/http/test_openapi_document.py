@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.actions_app import jsonapi
+from tests.support import jsonapi
 
 SAFE = {"get", "head", "options"}
 

@@ -20,11 +20,11 @@ import pytest
 from actiondesk import ActionContext, Condition, Desk, Success
 from actiondesk import fields as f
 from actiondesk.permissions.service import ActionSetting, Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import jsonapi, refused
 
 SECRET = "matrix-secret"
 EMAILS = {role: f"{role}@matrix.test" for role in ("admin", "support", "viewer", "auditor")}
@@ -240,11 +240,12 @@ CASES: list[Case | Any] = [
     form("support", "touch", ["1"], 200),
     form("support", "charge", ["1"], 200),
     form("support", "refund", ["1", "12"], 200),
-    form("support", "purge", ["1"], 403, "rule: hidden", "'support'"),
-    form("support", "export", ["1"], 403, "hidden by default", "'support'"),
-    form("support", "retired", ["1"], 403, "switched off"),
+    # an action the caller may not see answers as an unknown one (404); the audit says why
+    form("support", "purge", ["1"], 404, "rule: hidden", "'support'"),
+    form("support", "export", ["1"], 404, "hidden by default", "'support'"),
+    form("support", "retired", ["1"], 404, "switched off"),
     form("admin", "retired", ["1"], 403, "switched off"),
-    form("viewer", "touch", ["1"], 403, "'viewer'", "hidden by default"),
+    form("viewer", "touch", ["1"], 404, "'viewer'", "hidden by default"),
     form("auditor", "touch", ["1"], 403, NOT_READ, "'companies'"),
     form("support", "flag", ["2"], 403, "churned companies cannot be flagged"),
     form("support", "flag", ["3"], 403, "administrator"),
@@ -263,13 +264,13 @@ CASES: list[Case | Any] = [
     # execution: trigger, hidden, no policy, switched off
     execute("support", "touch", ["1", "2"], 200, count=2),
     execute("admin", "touch", ["1", "2", "3"], 200, count=3),
-    execute("viewer", "touch", ["1"], 403, "'viewer'", "hidden by default"),
+    execute("viewer", "touch", ["1"], 404, "'viewer'", "hidden by default"),
     execute("auditor", "touch", ["1"], 403, NOT_READ, "'companies'"),
-    execute("support", "purge", ["1"], 403, "rule: hidden", "'support'"),
+    execute("support", "purge", ["1"], 404, "rule: hidden", "'support'"),
     execute("admin", "purge", ["1"], 200, count=1),
-    execute("support", "export", ["1"], 403, "hidden by default", "'support'"),
+    execute("support", "export", ["1"], 404, "hidden by default", "'support'"),
     execute("admin", "export", ["1"], 200, count=1),
-    execute("support", "retired", ["1"], 403, "switched off"),
+    execute("support", "retired", ["1"], 404, "switched off"),
     execute("admin", "retired", ["1"], 403, "switched off"),
     # approval on the selected records: required when the condition holds for any of them
     execute("support", "refund", ["1", "2"], 200, count=2),
@@ -335,18 +336,10 @@ CASES: list[Case | Any] = [
 CASES = [pytest.param(c, id=c.name) for c in CASES]
 
 
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert "Traceback" not in response.text
-    return body
-
-
-def forbidden_events(matrix: Matrix, path: str, email: str) -> list[str]:
-    """The reasons of the audited 403s of ``email`` on ``path``."""
-    events = matrix.api("admin").get("/audit", params={"kind": "forbidden", "limit": 1000}).json()
+def forbidden_events(matrix: Matrix, path: str, email: str, kind: str = "forbidden"
+                     ) -> list[str]:
+    """The reasons of the audited refusals (403s by default) of ``email`` on ``path``."""
+    events = matrix.api("admin").get("/audit", params={"kind": kind, "limit": 1000}).json()
     return [e["reason"] for e in events["events"]
             if e["path"] == path and e["caller_email"] == email]
 
@@ -356,26 +349,42 @@ def test_matrix(matrix: Matrix, case: Case) -> None:
     path = case.path.format(**{f"{role}_run": run for role, run in matrix.runs.items()})
     email = EMAILS[case.role]
     is_execution = case.method == "POST" and "/actions/" in path and not path.endswith("/form")
-    audited = [] if is_execution or case.status != 403 else forbidden_events(
-        matrix, "/api" + path, email)
+    kind = {403: "forbidden", 404: "not_found"}.get(case.status)
+    audited = [] if kind is None else forbidden_events(matrix, "/api" + path, email, kind)
     response = matrix.api(case.role).request(case.method, path, json=case.body,
                                              params=case.params)
-    if case.status != 403:
+    if kind is None:
         assert response.status_code == case.status, response.text
         if case.count is not None:
             result = json.loads(response.json()["success"])
             assert result == {"action": path.rsplit("/", 1)[1], "count": case.count,
                               "by": email}
         return
-    body = refused(response, 403)
+    body = refused(response, case.status)
+    if case.status == 404:
+        # Word for word the answer for an action that does not exist; no run to name.
+        unknown = matrix.api(case.role).request(case.method, path.replace(
+            "/actions/", "/actions/no-such-"), json=case.body)
+        assert unknown.status_code == 404
+        slug = path.split("/actions/", 1)[1].removesuffix("/form")
+        assert unknown.json() == {"error": f"no action 'no-such-{slug}' on companies"}
+        assert body == {"error": f"no action '{slug}' on companies"}
+        assert "x-actiondesk-run-id" not in response.headers
+        # The admins' audit keeps the real reason.
+        now = forbidden_events(matrix, "/api" + path, email, kind)
+        assert len(now) == len(audited) + 1
+        assert all(phrase in now[0] for phrase in case.says), now[0]
+        return
     for phrase in case.says:
         assert phrase in body["error"], body
-    if is_execution:
+    if is_execution and "detail" in body:
         run = matrix.api("admin").get(f"/runs/{body['detail']['run_id']}").json()
         assert run["status"] == "refused" and run["status_code"] == 403
         assert run["caller"]["email"] == email and run["message"] == body["error"]
+        assert response.headers["x-actiondesk-run-id"] == run["id"]
     else:
-        # Audited once, with who, where and why.
+        # Audited once, with who, where and why. (An execution on a collection the caller may
+        # not read is refused before its action is looked up: no run names it.)
         now = forbidden_events(matrix, "/api" + path, email)
         assert len(now) == len(audited) + 1 and body["error"] in now
 
@@ -438,8 +447,8 @@ def test_enabled_state_ands_the_code_and_admin_conditions(matrix: Matrix) -> Non
 
 def test_refused_runs_are_listed_for_admins_and_own_for_others(matrix: Matrix) -> None:
     with matrix.client("support") as support:
-        body = refused(support.post("/collections/companies/actions/purge",
-                                    json=jsonapi(["1"])), 403)
+        body = refused(support.post("/collections/companies/actions/flag",
+                                    json=jsonapi(["2"])), 403)
         own = support.get("/runs", params={"status": "refused", "page_size": 200}).json()
     assert body["detail"]["run_id"] in {r["id"] for r in own["runs"]}
     assert {r["caller"]["email"] for r in own["runs"]} == {EMAILS["support"]}
@@ -463,7 +472,7 @@ def test_a_change_through_one_server_is_enforced_by_another_at_its_next_request(
     ) as b:
         # B has its permissions cached.
         refused(b.get("/collections/orders/records"), 403)
-        refused(b.post(export, json=jsonapi(["1"])), 403)
+        refused(b.post(export, json=jsonapi(["1"])), 404)
         assert b.post("/collections/companies/actions/touch",
                       json=jsonapi(["1"])).status_code == 200
         try:
@@ -482,13 +491,17 @@ def test_a_change_through_one_server_is_enforced_by_another_at_its_next_request(
                 "role": "support", "collection": "companies", "action": "export",
                 "rule": "hidden"})
             assert hidden.status_code == 200, hidden.text
-            assert "rule: hidden" in refused(b.post(export, json=jsonapi(["1"])), 403)["error"]
+            refused(b.post(export, json=jsonapi(["1"])), 404)
+            why = forbidden_events(matrix, "/api" + export, EMAILS["support"], "not_found")
+            assert "rule: hidden" in why[0]
 
             off = a.put("/settings/actions", json={
                 "collection": "companies", "action": "touch", "visible": False})
             assert off.status_code == 200, off.text
-            assert "switched off" in refused(b.post(
-                "/collections/companies/actions/touch", json=jsonapi(["1"])), 403)["error"]
+            refused(b.post("/collections/companies/actions/touch", json=jsonapi(["1"])), 404)
+            why = forbidden_events(matrix, "/api/collections/companies/actions/touch",
+                                   EMAILS["support"], "not_found")
+            assert "switched off" in why[0]
         finally:
             assert a.put("/settings/roles/support", json={
                 "readable": ["companies", "transactions"]}).status_code == 200
@@ -497,6 +510,6 @@ def test_a_change_through_one_server_is_enforced_by_another_at_its_next_request(
             a.delete("/settings/actions", params={"collection": "companies",
                                                   "action": "touch"})
         refused(b.get("/collections/orders/records"), 403)
-        refused(b.post(export, json=jsonapi(["1"])), 403)
+        refused(b.post(export, json=jsonapi(["1"])), 404)
         assert b.post("/collections/companies/actions/touch",
                       json=jsonapi(["1"])).status_code == 200

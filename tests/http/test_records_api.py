@@ -9,6 +9,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.support import refused
+
 
 def flt(**condition: Any) -> str:
     return json.dumps(condition)
@@ -23,17 +25,6 @@ def records(api: httpx.Client, collection: str = "companies", **params: Any) -> 
 
 def ids(body: dict[str, Any]) -> list[str]:
     return [r["id"] for r in body["records"]]
-
-
-def assert_error(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert "Traceback" not in response.text
-    if field is not None:
-        assert field in body.get("fields", {}) or field in body["error"], body
-    return body
 
 
 def test_collections_list_schema_and_relationships(api: httpx.Client) -> None:
@@ -63,8 +54,8 @@ def test_collections_list_schema_and_relationships(api: httpx.Client) -> None:
 
 def test_one_collection_schema_and_unknown(api: httpx.Client) -> None:
     assert api.get("/collections/orders").json()["primary_key"] == ["code"]
-    assert_error(api.get("/collections/audit_log"), 404)
-    assert_error(api.get("/collections/nope/records"), 404)
+    refused(api.get("/collections/audit_log"), 404)
+    refused(api.get("/collections/nope/records"), 404)
 
 
 def test_list_pages_with_count_in_primary_key_order(api: httpx.Client) -> None:
@@ -121,7 +112,7 @@ def test_bad_query_parameters_are_400_naming_the_problem(
     api: httpx.Client, params: dict[str, Any], field: str | None
 ) -> None:
     response = api.get("/collections/companies/records", params=params)
-    assert_error(response, 400, field)
+    refused(response, 400, field)
 
 
 @pytest.mark.parametrize(
@@ -202,9 +193,9 @@ def test_get_one_record(api: httpx.Client) -> None:
     body = api.get("/collections/companies/records/5").json()
     assert body["id"] == "5" and body["values"]["name"] == "Company 05"
     assert body["values"]["capital"] == "5000.25"
-    assert_error(api.get("/collections/companies/records/999"), 404)
-    assert_error(api.get("/collections/companies/records/abc"), 404)
-    assert_error(api.get("/collections/companies/records/1|2"), 404)
+    refused(api.get("/collections/companies/records/999"), 404)
+    refused(api.get("/collections/companies/records/abc"), 404)
+    refused(api.get("/collections/companies/records/1|2"), 404)
 
 
 def test_composite_and_odd_ids_round_trip(api: httpx.Client) -> None:
@@ -219,8 +210,8 @@ def test_composite_and_odd_ids_round_trip(api: httpx.Client) -> None:
         assert fetched.status_code == 200, (record_id, fetched.text)
         assert fetched.json()["values"]["label"] == label
         assert fetched.json()["id"] == record_id
-    assert_error(api.get(f"/collections/order_lines/records/{quote('A%7C1', safe='')}"), 404)
-    assert_error(api.get(f"/collections/order_lines/records/{quote('A%7C1|x', safe='')}"), 404)
+    refused(api.get(f"/collections/order_lines/records/{quote('A%7C1', safe='')}"), 404)
+    refused(api.get(f"/collections/order_lines/records/{quote('A%7C1|x', safe='')}"), 404)
 
 
 def test_one_to_many_related_records(api: httpx.Client) -> None:
@@ -244,12 +235,12 @@ def test_many_to_one_related_record(api: httpx.Client) -> None:
 
 
 def test_related_errors(api: httpx.Client) -> None:
-    assert_error(api.get("/collections/companies/records/1/relationships/nope"), 404)
-    assert_error(
+    refused(api.get("/collections/companies/records/1/relationships/nope"), 404)
+    refused(
         api.get("/collections/companies/records/999/relationships/emitter_company_transactions"),
         404,
     )
-    assert_error(
+    refused(
         api.get(
             "/collections/companies/records/1/relationships/emitter_company_transactions",
             params={"filter": flt(field="status", operator="equal", value="live")},
@@ -260,8 +251,8 @@ def test_related_errors(api: httpx.Client) -> None:
 
 
 def test_unknown_route_and_method_are_json(api: httpx.Client) -> None:
-    assert_error(api.get("/nope"), 404)
-    assert_error(api.delete("/collections"), 405)
+    refused(api.get("/nope"), 404)
+    refused(api.delete("/collections"), 405)
 
 
 def test_openapi_document_is_served(api: httpx.Client) -> None:

@@ -33,6 +33,7 @@ from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import refused
 
 SECRET = "sessions-tests-0123456789-abcdefghijklmnop"
 EXTERNAL_SECRET = "host-app-0123456789-abcdefghijklmnopq"
@@ -84,14 +85,6 @@ def site(request: pytest.FixtureRequest,
         token = access_token(desk, made[ADMIN])
         with live_server(desk) as base, live_server(make_desk(data_url, state_url)) as other:
             yield Site(base + "/api", other + "/api", desk, token, tmp)
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["error"], str) and "Traceback" not in response.text
-    return body
 
 
 def new_user(site: Site, role: str = "agent") -> str:

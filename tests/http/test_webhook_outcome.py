@@ -15,11 +15,11 @@ import pytest
 from actiondesk import ActionContext, Desk, Success, Webhook
 from actiondesk.http.dependencies import CSRF_HEADER
 from actiondesk.permissions.service import Policy, RoleSpec
-from tests.actions_app import jsonapi
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import jsonapi, refused
 
 ADMIN = "admin@hooks.test"
 ALICE = "alice@hooks.test"
@@ -91,13 +91,6 @@ def hook_run(api: httpx.Client) -> str:
 
 def report(api: httpx.Client, run_id: str, body: Any, **kwargs: Any) -> httpx.Response:
     return api.post(f"/runs/{run_id}/webhook", json=body, **kwargs)
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["error"] and "Traceback" not in response.text
-    return body
 
 
 def test_an_undelivered_webhook_is_shown_on_the_run(site: Site) -> None:

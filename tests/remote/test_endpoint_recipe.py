@@ -63,7 +63,7 @@ def shop(tmp_path: Path, shipping_service: str,
                              "(1044, 'pending')"))
     engine.dispose()
     desk = Desk(database_url=f"sqlite:///{data}", state_url=f"sqlite:///{tmp_path / 's.db'}",
-                secret_key="k" * 40, dev_mode=True)
+                secret_key="Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test", dev_mode=True)
     declaration = block_named(section("## Endpoint actions (Forest's `endpoint`)", DOC),
                               'desk.remote_provider("shipping", url="https://shipping.internal"'
                               ', discover=False,').text

@@ -12,14 +12,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.actions_app import jsonapi
 from tests.remote.remote_app import SECRET
-
-
-def run(api: httpx.Client, slug: str, body: dict[str, Any],
-        collection: str | None = "companies") -> httpx.Response:
-    path = f"/collections/{collection}/actions/{slug}" if collection else f"/actions/{slug}"
-    return api.post(path, json=body)
+from tests.support import execute, jsonapi, refused
 
 
 def executed(calls: httpx.Client) -> list[dict[str, Any]]:
@@ -34,9 +28,7 @@ def audit(api: httpx.Client, response: httpx.Response) -> dict[str, Any]:
 
 
 def failure(api: httpx.Client, response: httpx.Response, status: int) -> tuple[str, dict[str, Any]]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert "Traceback" not in response.text
+    body = refused(response, status)
     run_record = api.get(f"/runs/{body['detail']['run_id']}").json()
     assert run_record["status"] == "failed" and run_record["status_code"] == status
     return body["error"], run_record
@@ -125,7 +117,7 @@ def test_single_action_sends_typed_values_and_caller(rapi: httpx.Client,
               "f": {"filename": "a.txt", "mime": "text/plain",
                     "content": base64.b64encode(b"hello").decode()},
               "sl": ["x", "y"], "ref": "2", "pin": "1234", "why": "because"}
-    response = run(rapi, "ship", jsonapi(["4"], values))
+    response = execute(rapi, "ship", jsonapi(["4"], values))
     echoed = _echo(response)
     assert echoed["ids"] == ["4"] and echoed["caller"] == "admin@test.example"
     sent = echoed["values"]
@@ -144,7 +136,7 @@ def test_single_action_sends_typed_values_and_caller(rapi: httpx.Client,
 
 def test_values_are_validated_here_before_anything_is_sent(rapi: httpx.Client,
                                                            calls: httpx.Client) -> None:
-    response = run(rapi, "ship", jsonapi(["4"], {"s": "A", "n": 500, "ref": "999"}))
+    response = execute(rapi, "ship", jsonapi(["4"], {"s": "A", "n": 500, "ref": "999"}))
     assert response.status_code == 422
     fields = response.json()["fields"]
     assert {"s", "n", "ref"} <= set(fields)
@@ -153,16 +145,16 @@ def test_values_are_validated_here_before_anything_is_sent(rapi: httpx.Client,
 
 def test_enabled_if_from_the_remote_declaration_is_enforced_here(rapi: httpx.Client,
                                                                  calls: httpx.Client) -> None:
-    response = run(rapi, "tag-many", jsonapi(["2", "3"]))  # 3 is inactive
+    response = execute(rapi, "tag-many", jsonapi(["2", "3"]))  # 3 is inactive
     assert response.status_code == 403
     assert "Only active companies can be tagged" in response.json()["error"]
     assert executed(calls) == []
-    assert run(rapi, "tag-many", jsonapi(["2", "4"])).status_code == 200
+    assert execute(rapi, "tag-many", jsonapi(["2", "4"])).status_code == 200
 
 
 def test_bulk_select_all_is_sent_in_batches(rapi: httpx.Client, calls: httpx.Client) -> None:
     subset = {"filters": json.dumps({"field": "id", "operator": "greater_than", "value": 3})}
-    response = run(rapi, "count", jsonapi(all_records=True, all_records_subset_query=subset,
+    response = execute(rapi, "count", jsonapi(all_records=True, all_records_subset_query=subset,
                                           all_records_ids_excluded=["10"]))
     echoed = _echo(response)
     assert echoed["batch"]["last"] is True  # the answer to the last batch is the result
@@ -178,21 +170,21 @@ def test_bulk_select_all_is_sent_in_batches(rapi: httpx.Client, calls: httpx.Cli
 
 def test_a_small_selection_is_one_message_without_batch(rapi: httpx.Client,
                                                         calls: httpx.Client) -> None:
-    echoed = _echo(run(rapi, "count", jsonapi(["5", "6", "7"])))
+    echoed = _echo(execute(rapi, "count", jsonapi(["5", "6", "7"])))
     assert echoed["ids"] == ["5", "6", "7"] and echoed["batch"] is None
     assert len(executed(calls)) == 1
 
 
 def test_an_error_on_an_early_batch_stops_the_run(rapi: httpx.Client,
                                                   calls: httpx.Client) -> None:
-    response = run(rapi, "fail-batch", jsonapi(all_records=True))
+    response = execute(rapi, "fail-batch", jsonapi(all_records=True))
     assert response.status_code == 400 and response.json() == {"error": "batch 1 failed"}
     assert [m["params"]["batch"]["index"] for m in executed(calls)] == [0, 1]
     assert audit(rapi, response)["status"] == "error"
 
 
 def test_parent_context_and_related_selection(rapi: httpx.Client, calls: httpx.Client) -> None:
-    response = run(rapi, "count-transactions", jsonapi(
+    response = execute(rapi, "count-transactions", jsonapi(
         all_records=True, parent_collection_name="companies", parent_collection_id="1",
         parent_association_name="emitter_company_transactions"), collection="transactions")
     echoed = _echo(response)
@@ -204,12 +196,12 @@ def test_parent_context_and_related_selection(rapi: httpx.Client, calls: httpx.C
 
 def test_composite_ids_travel_encoded(rapi: httpx.Client) -> None:
     ids = ["A%7C1|1", "50%25|2", "x%2Fy z|1"]
-    echoed = _echo(run(rapi, "relabel-lines", jsonapi(ids), collection="order_lines"))
+    echoed = _echo(execute(rapi, "relabel-lines", jsonapi(ids), collection="order_lines"))
     assert sorted(echoed["ids"]) == sorted(ids)
 
 
 def test_global_action_without_collection(rapi: httpx.Client) -> None:
-    echoed = _echo(run(rapi, "recount", jsonapi(values={"who": "me"}), collection=None))
+    echoed = _echo(execute(rapi, "recount", jsonapi(values={"who": "me"}), collection=None))
     assert echoed["ids"] == [] and echoed["values"] == {"who": "me"}
 
 
@@ -217,7 +209,7 @@ def test_global_action_without_collection(rapi: httpx.Client) -> None:
 
 
 def test_file_result_is_relayed_as_a_download(rapi: httpx.Client) -> None:
-    response = run(rapi, "report", jsonapi(["3"]))
+    response = execute(rapi, "report", jsonapi(["3"]))
     assert response.status_code == 200 and response.content == b"report 3"
     assert response.headers["content-type"].startswith("text/plain")
     assert "attachment" in response.headers["content-disposition"]
@@ -239,24 +231,24 @@ def test_file_result_is_relayed_as_a_download(rapi: httpx.Client) -> None:
 ])
 def test_result_shapes_are_those_of_local_actions(rapi: httpx.Client, slug: str, status: int,
                                                   expected: dict[str, Any]) -> None:
-    response = run(rapi, slug, jsonapi(["2"]))
+    response = execute(rapi, slug, jsonapi(["2"]))
     assert response.status_code == status, response.text
     assert response.json() == expected
 
 
 def test_nothing_is_204(rapi: httpx.Client) -> None:
-    response = run(rapi, "nothing", jsonapi(["2"]))
+    response = execute(rapi, "nothing", jsonapi(["2"]))
     assert response.status_code == 204 and audit(rapi, response)["result_kind"] == "none"
 
 
 def test_an_unsafe_redirect_from_a_remote_is_refused(rapi: httpx.Client) -> None:
-    error, record = failure(rapi, run(rapi, "evil-redirect", jsonapi(["2"])), 502)
+    error, record = failure(rapi, execute(rapi, "evil-redirect", jsonapi(["2"])), 502)
     assert "unusable result" in error and "javascript" in error
     assert "remote provider 'native'" in record["message"]
 
 
 def test_a_crash_in_the_remote_is_a_502_without_its_details(rapi: httpx.Client) -> None:
-    error, _ = failure(rapi, run(rapi, "crash", jsonapi(["2"])), 502)
+    error, _ = failure(rapi, execute(rapi, "crash", jsonapi(["2"])), 502)
     assert "failed (HTTP 500)" in error and "secret internal detail" not in error
 
 
@@ -270,7 +262,7 @@ def test_jet_action_gets_jets_params_and_result(rapi: httpx.Client, calls: httpx
     assert fields["to_company"]["type"] == "reference"
     assert fields["to_company"]["reference"] == "companies"
     assert fields["amount"]["type"] == "decimal" and fields["amount"]["required"]
-    response = run(rapi, "account-transfer", jsonapi(["5"], {"to_company": "6",
+    response = execute(rapi, "account-transfer", jsonapi(["5"], {"to_company": "6",
                                                               "amount": "10.5"}))
     assert response.status_code == 200 and response.json() == {"success": "moved 10.5 from 5"}
     params = executed(calls)[0]["params"]
@@ -280,21 +272,22 @@ def test_jet_action_gets_jets_params_and_result(rapi: httpx.Client, calls: httpx
 
 
 def test_jet_result_true_and_false(rapi: httpx.Client) -> None:
-    done = run(rapi, "notify", jsonapi(["1", "2"], collection_name="transactions"),
+    done = execute(rapi, "notify", jsonapi(["1", "2"], collection_name="transactions"),
                collection="transactions")
     assert done.status_code == 200 and done.json() == {"success": "Done"}
-    refused = run(rapi, "refuse", jsonapi(["1"]))
+    refused = execute(rapi, "refuse", jsonapi(["1"]))
     assert refused.status_code == 400 and "reported a failure" in refused.json()["error"]
-    assert run(rapi, "recompute-stats", jsonapi(), collection=None).status_code == 200
-    assert run(rapi, "company-stats", jsonapi()).status_code == 200
+    assert execute(rapi, "recompute-stats", jsonapi(), collection=None).status_code == 200
+    assert execute(rapi, "company-stats", jsonapi()).status_code == 200
 
 
 # -- WSGI remote -------------------------------------------------------------------------------
 
 
 def test_wsgi_mounted_remote_lists_and_executes(rapi: httpx.Client) -> None:
-    assert run(rapi, "wsgi-count", jsonapi(["1", "2"])).json() == {"success": "wsgi Wsgi count 2"}
-    assert run(rapi, "wsgi-ping", jsonapi(), collection=None).json() == {
+    assert execute(rapi, "wsgi-count", jsonapi(["1", "2"])).json() == {
+        "success": "wsgi Wsgi count 2"}
+    assert execute(rapi, "wsgi-ping", jsonapi(), collection=None).json() == {
         "success": "wsgi Wsgi ping 0"}
 
 
@@ -303,7 +296,7 @@ def test_wsgi_mounted_remote_lists_and_executes(rapi: httpx.Client) -> None:
 
 def test_endpoint_action_sends_its_jsonapi_request_signed(rapi: httpx.Client,
                                                           calls: httpx.Client) -> None:
-    response = run(rapi, "ship-by-endpoint", jsonapi(["1", "2", "3"], {"fee": "2.5"}))
+    response = execute(rapi, "ship-by-endpoint", jsonapi(["1", "2", "3"], {"fee": "2.5"}))
     assert response.status_code == 200 and response.json() == {"success": "shipped 3"}
     call = executed(calls)[0]
     assert call["endpoint"] == "ship" and call["method"] == "POST"
@@ -319,9 +312,9 @@ def test_endpoint_action_sends_its_jsonapi_request_signed(rapi: httpx.Client,
 
 def test_endpoint_action_validates_first_and_batches_select_all(rapi: httpx.Client,
                                                                 calls: httpx.Client) -> None:
-    assert run(rapi, "ship-by-endpoint", jsonapi(["1"], {"fee": "-1"})).status_code == 422
+    assert execute(rapi, "ship-by-endpoint", jsonapi(["1"], {"fee": "-1"})).status_code == 422
     assert executed(calls) == []
-    response = run(rapi, "ship-by-endpoint", jsonapi(all_records=True, values={"fee": "0"}))
+    response = execute(rapi, "ship-by-endpoint", jsonapi(all_records=True, values={"fee": "0"}))
     assert response.json() == {"success": "shipped 2"}  # the last batch's answer: 30 = 4*7+2
     batches = [c["document"]["meta"]["batch"] for c in executed(calls)]
     assert len(batches) == 5 and batches[-1]["last"] is True
@@ -329,11 +322,11 @@ def test_endpoint_action_validates_first_and_batches_select_all(rapi: httpx.Clie
 
 def test_endpoint_file_with_http_method_and_error(rapi: httpx.Client,
                                                   calls: httpx.Client) -> None:
-    response = run(rapi, "export-by-endpoint", jsonapi(["1"]))
+    response = execute(rapi, "export-by-endpoint", jsonapi(["1"]))
     assert response.status_code == 200 and response.content == b"col\n1\n"
     assert 'filename="export.csv"' in response.headers["content-disposition"]
     assert executed(calls)[0]["method"] == "PUT"
-    refused = run(rapi, "refused-by-endpoint", jsonapi(["1"]))
+    refused = execute(rapi, "refused-by-endpoint", jsonapi(["1"]))
     assert refused.status_code == 400 and refused.json() == {"error": "cannot ship"}
 
 
@@ -359,7 +352,7 @@ def test_endpoint_file_with_http_method_and_error(rapi: httpx.Client,
 def test_a_remote_answering_garbage_is_a_clear_upstream_error(
     rapi: httpx.Client, slug: str, status: int, words: str
 ) -> None:
-    error, record = failure(rapi, run(rapi, slug, jsonapi(["1"])), status)
+    error, record = failure(rapi, execute(rapi, slug, jsonapi(["1"])), status)
     assert words in error and "remote provider 'garbage'" in error
     assert record["message"] == error
 

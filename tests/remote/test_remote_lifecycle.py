@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from actiondesk import Desk
-from tests.actions_app import jsonapi
 from tests.auth_support import client, token_for
 from tests.live_server import live_server
 from tests.remote.conftest import ROOT, start_remote_process, stop_remote_process
 from tests.remote.remote_app import SECRET
 from tests.remote.remote_desk import Remote
 from tests.sample_schema import create_and_seed, metadata
+from tests.support import jsonapi
 
 
 @pytest.fixture

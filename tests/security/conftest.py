@@ -31,6 +31,7 @@ from tests.security.attack_app import (
     XSS_RECORD,
     build_desk,
 )
+from tests.support import refused
 
 SUMMARY = Path(__file__).resolve().parents[2] / "test-artifacts" / "security-summary.json"
 
@@ -108,11 +109,7 @@ class AttackLog:
                 *, audited_in: str, audited: bool) -> dict[str, Any]:
         """An attempt the desk must refuse with ``status`` and a JSON error (no traceback);
         ``audited`` says whether the audit holds it, as the test checked."""
-        assert response.status_code == status, (name, response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/json"), name
-        body: dict[str, Any] = response.json()
-        assert isinstance(body.get("error"), str) and body["error"], name
-        assert "Traceback" not in response.text and 'File "' not in response.text
+        body = refused(response, status)
         ATTEMPTS.append(Attempt(category, name, status, "refused", audited, audited_in))
         assert audited, f"{name}: the refusal is not in the audit ({audited_in})"
         return body

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
-from tests.actions_app import jsonapi
 from tests.http.test_auth import ATTACKS
 from tests.security.attack_app import (
     AGENT,
@@ -34,6 +33,7 @@ from tests.security.attack_app import (
     XSS_RECORD,
 )
 from tests.security.conftest import AttackLog, Site
+from tests.support import execute, jsonapi
 
 ACTIONS = "/collections/companies/actions"
 
@@ -42,11 +42,6 @@ ACTIONS = "/collections/companies/actions"
 def agent(site: Site) -> Iterator[httpx.Client]:
     with site.client(AGENT) as client:
         yield client
-
-
-def execute(client: httpx.Client, slug: str, body: dict[str, Any],
-            **kwargs: Any) -> httpx.Response:
-    return client.post(f"{ACTIONS}/{slug}", json=body, **kwargs)
 
 
 # -- credentials ----------------------------------------------------------------------------
@@ -165,9 +160,14 @@ def test_guessed_names_and_unreadable_data(site: Site, attacks: AttackLog,
 
 def test_hidden_actions_and_unreadable_parents(site: Site, attacks: AttackLog,
                                                agent: httpx.Client) -> None:
+    path = "/api" + ACTIONS + "/purge"
+    before = site.audit_count(path, "not_found")
     hidden = execute(agent, "purge", jsonapi(["1"]))
-    attacks.refused("guessed names / read access", "hidden action", hidden, 403,
-                    audited_in="runs", audited=attacks.refused_run(hidden))
+    # Answered as an action that does not exist; the admins' audit has the real reason.
+    body = attacks.refused("guessed names / read access", "hidden action", hidden, 404,
+                           audited_in="/api/audit",
+                           audited=site.audit_count(path, "not_found") == before + 1)
+    assert body == {"error": "no action 'purge' on companies"}
     parent = execute(agent, "touch", jsonapi(
         ["1"], parent_collection_name="transactions", parent_collection_id="1",
         parent_association_name="beneficiary_company"))

@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from actiondesk import Desk
 from actiondesk.errors import ConfigurationError
 from actiondesk.http.middleware.security_headers import CONTENT_SECURITY_POLICY
-from tests.actions_app import jsonapi
+from tests.databases import unavailable
 from tests.live_server import live_server
 from tests.security.attack_app import AGENT, PASSWORD, build_desk
 from tests.security.conftest import Site
+from tests.support import jsonapi
 
 EXPECTED = {
     # The browser sends the webhooks actions answer with: any https URL by default.
@@ -134,9 +135,10 @@ def test_session_cookie_flags(site: Site, trusted: bool, forwarded: str | None,
 
 
 def test_the_pages_work_in_chromium_under_the_policy(site: Site) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     violations: list[str] = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -1,5 +1,5 @@
 """End-to-end UI tests: a real Chromium (headless, driven by playwright) against a real uvicorn
-server. One browser per session; each module starts its own server; each test gets a fresh
+server. One browser per module; each module starts its own server; each test gets a fresh
 browser context (its own cookies and storage).
 
 Chromium is /usr/bin/chromium (or ACTIONDESK_TEST_CHROMIUM). Without it, or without the
@@ -27,8 +27,11 @@ CHROMIUM = os.environ.get("ACTIONDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one module. Playwright's sync API marks its event loop as running in
+    this thread for as long as it is started: stopped with the module, it leaves no loop
+    behind for the tests that run next and call ``asyncio.run``."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from tests.support import execute, jsonapi
 from tests.ui.helpers import ADMIN, MANAGER, SUPPORT, Site, api_client, expect, screenshot, toasts
 
 
@@ -207,9 +208,8 @@ def decided_by_api(site: Site, verb: str) -> str:
     """A request made by support and decided by the manager through the JSON API."""
     support, manager = api_client(site, *SUPPORT), api_client(site, *MANAGER)
     try:
-        made = support.post("/collections/customers/actions/charge-credit-card", json={
-            "data": {"attributes": {"ids": ["14"], "values": {
-                "amount": "3000", "description": f"to be {verb}ed"}}}})
+        made = execute(support, "charge-credit-card", jsonapi(
+            ["14"], {"amount": "3000", "description": f"to be {verb}ed"}), "customers")
         assert made.status_code == 202, made.text
         approval_id: str = made.json()["approval"]["id"]
         decided = manager.post(f"/approvals/{approval_id}/{verb}", json={})
@@ -282,10 +282,9 @@ def test_a_large_frozen_selection_pages_its_records(manager: Any, demo_site: Sit
             "rule": "approval"})
         assert granted.status_code == 200, granted.text
         active = {"field": "status", "operator": "equal", "value": "active"}
-        made = support.post("/collections/users/actions/mail-users", json={"data": {
-            "attributes": {"ids": [], "all_records": True,
-                           "all_records_subset_query": {"filters": json.dumps(active)},
-                           "values": {"subject": "Hi", "body": "News"}}}})
+        made = execute(support, "mail-users", jsonapi(
+            [], {"subject": "Hi", "body": "News"}, all_records=True,
+            all_records_subset_query={"filters": json.dumps(active)}), "users")
         assert made.status_code == 202, made.text
         approval_id = made.json()["approval"]["id"]
     finally:

@@ -1,13 +1,10 @@
 """Background runs (issue 8) in a real browser: the run page shows a progress bar that moves as
 batches commit (server-sent events, no reload), the run ends on its own, and Cancel stops a
-running one. The execute dialog answers a queued run with a link to its page.
-
-Background runs come with the runner of issue 8; on a desk without them these tests skip."""
+running one. The execute dialog answers a queued run with a link to its page."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -19,6 +16,7 @@ from actiondesk import ActionContext, Success
 from actiondesk import fields as f
 from actiondesk.desk import Desk
 from tests.live_server import live_server
+from tests.support import execute, jsonapi
 from tests.ui.helpers import (
     ADMIN,
     Site,
@@ -28,8 +26,6 @@ from tests.ui.helpers import (
     expect,
     screenshot,
 )
-
-HAS_BACKGROUND = "background" in inspect.signature(Desk.action).parameters
 
 
 def add_background_action(desk: Desk) -> None:
@@ -53,8 +49,6 @@ async def provision(desk: Desk) -> None:
 
 @pytest.fixture(scope="module")
 def background_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if not HAS_BACKGROUND:
-        pytest.skip("background runs (issue 8) are not part of this desk")
     directory = tmp_path_factory.mktemp("ui-background")
     desk = demo_desk(directory, "ui-background-secret", add=add_background_action,
                      provision=provision)
@@ -64,8 +58,7 @@ def background_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def queue_run(site: Site, delay: float) -> str:
     with closing(api_client(site, *ADMIN)) as api:
-        answer = api.post("/collections/companies/actions/tag-companies", json={"data": {
-            "attributes": {"ids": [], "all_records": True, "values": {"delay": delay}}}})
+        answer = execute(api, "tag-companies", jsonapi([], {"delay": delay}, all_records=True))
         assert answer.status_code == 202, answer.text
         run_id: str = answer.json()["run"]["id"]
         return run_id

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import live_server
+from tests.support import execute, jsonapi
 from tests.ui.helpers import (
     ADMIN,
     SUPPORT,
@@ -47,8 +48,8 @@ def mounted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def requested_charge(site: Site) -> str:
     """An approval request by support, made through the mounted API."""
     with closing(api_client(site, *SUPPORT)) as api:
-        made = api.post("/collections/customers/actions/charge-credit-card", json={"data": {
-            "attributes": {"ids": ["9"], "values": {"amount": "4321", "description": "CSP"}}}})
+        made = execute(api, "charge-credit-card",
+                       jsonapi(["9"], {"amount": "4321", "description": "CSP"}), "customers")
         assert made.status_code == 202, made.text
         approval_id: str = made.json()["approval"]["id"]
         return approval_id

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from actiondesk import ActionContext, Success
 from actiondesk.desk import Desk
 from tests.live_server import live_server
+from tests.support import execute, jsonapi
 from tests.ui.helpers import (
     ADMIN,
     SUPPORT,
@@ -57,24 +57,20 @@ def runs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield site
 
 
-def execute(api: httpx.Client, collection: str, slug: str, ids: list[str],
-            values: dict[str, Any] | None = None) -> httpx.Response:
-    return api.post(f"/collections/{collection}/actions/{slug}", json={
-        "data": {"attributes": {"ids": ids, "values": values or {}}}})
-
-
 def make_runs(site: Site) -> None:
     """A few runs by two people, one of them refused."""
     admin, support = api_client(site, *ADMIN), api_client(site, *SUPPORT)
     try:
         live = [str(r[0]) for r in site.rows(
             "SELECT id FROM companies WHERE status != 'live' ORDER BY id LIMIT 3")]
-        assert execute(admin, "companies", "mark-as-live", [live[0]]).status_code == 200
-        assert execute(support, "companies", "mark-as-live", [live[1]]).status_code == 200
-        assert execute(support, "customers", "charge-credit-card", ["5"],
-                       {"amount": "12.5", "description": "Small"}).status_code == 200
+        assert execute(admin, "mark-as-live", jsonapi([live[0]], {})).status_code == 200
+        assert execute(support, "mark-as-live", jsonapi([live[1]], {})).status_code == 200
+        assert execute(support, "charge-credit-card",
+                       jsonapi(["5"], {"amount": "12.5", "description": "Small"}),
+                       "customers").status_code == 200
         # Support may not read accounts: a refused run.
-        assert execute(support, "accounts", "account-transfer", ["1"]).status_code == 403
+        assert execute(support, "account-transfer", jsonapi(["1"], {}),
+                       "accounts").status_code == 403
     finally:
         admin.close()
         support.close()
@@ -165,7 +161,7 @@ def test_a_running_run_is_followed_until_it_ends(new_page: Any, runs_site: Site)
     with ThreadPoolExecutor(max_workers=1) as pool:
         admin = api_client(runs_site, *ADMIN)
         try:
-            answer = pool.submit(execute, admin, "companies", "slow-export", ["4"])
+            answer = pool.submit(execute, admin, "slow-export", jsonapi(["4"], {}))
             deadline = time.monotonic() + 20
             while count(runs_site) == before and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -8,7 +8,7 @@ from actiondesk.actions.forms import FormFieldType
 from actiondesk.actions.spec import Action
 from actiondesk.data.filters import Condition, Group, compile_filter
 from actiondesk.data.schema import Collection
-from actiondesk.errors import ConfigurationError, NotFoundError
+from actiondesk.errors import ConcealedError, ConfigurationError, NotFoundError
 
 
 class ActionRegistry:
@@ -42,13 +42,24 @@ class ActionRegistry:
     def get(self, collection: str | None, slug: str) -> Action:
         found = self._actions.get((collection, slug))
         if found is None:
-            where = f"on {collection}" if collection else "among global actions"
-            raise NotFoundError(f"no action {slug!r} {where}")
+            raise unknown_action(collection, slug)
         return found
 
     def check(self, collections: Mapping[str, Collection]) -> list[str]:
         """Problems of every action against the loaded collections."""
         return [p for a in self._actions.values() for p in problems_of(a, collections)]
+
+
+def unknown_action(
+    collection: str | None, slug: str, *, concealing: str | None = None
+) -> NotFoundError:
+    """The 404 for an unknown action; with ``concealing`` (the real reason), the same answer
+    for one the caller may not see."""
+    where = f"on {collection}" if collection else "among global actions"
+    message = f"no action {slug!r} {where}"
+    if concealing is not None:
+        return ConcealedError(message, reason=concealing)
+    return NotFoundError(message)
 
 
 def problems_of(action: Action, collections: Mapping[str, Collection]) -> list[str]:

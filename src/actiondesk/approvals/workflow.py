@@ -228,6 +228,7 @@ class ApprovalsService:
 
     async def request(
         self,
+        conn: AsyncConnection,
         action: Action,
         access: Access,
         decision: Decision,
@@ -235,8 +236,9 @@ class ApprovalsService:
         values: Mapping[str, Any],
         parent: ParentContext | None,
     ) -> ApprovalRecord:
-        """Freeze a validated request for review; nothing runs. ForbiddenError when no role
-        may approve the action (the request could never be decided)."""
+        """Freeze a validated request for review, in the caller's transaction of the state
+        database (the run recording the request commits with it); nothing runs.
+        ForbiddenError when no role may approve the action (it could never be decided)."""
         caller = access.caller
         approvers = access.snapshot.approvers(action.collection, action.slug)
         if not approvers:
@@ -270,16 +272,15 @@ class ApprovalsService:
             "created_at": now,
             "expires_at": now + self.ttl,
         }
-        async with self.store.write() as conn:
-            await conn.execute(sa.insert(approvals_table).values(row))
-            if selection is not None:
-                count = await _store_ids(conn, approval_id, selection)
-                if count == 0:
-                    raise BadRequestError("no record matches the selection any more")
-                await conn.execute(sa.update(approvals_table).where(_a.id == approval_id)
-                                   .values(record_count=count))
-            await _event(conn, approval_id, caller, "requested", _why(decision))
-        return await self._fetch(approval_id)
+        await conn.execute(sa.insert(approvals_table).values(row))
+        if selection is not None:
+            count = await _store_ids(conn, approval_id, selection)
+            if count == 0:
+                raise BadRequestError("no record matches the selection any more")
+            await conn.execute(sa.update(approvals_table).where(_a.id == approval_id)
+                               .values(record_count=count))
+        await _event(conn, approval_id, caller, "requested", _why(decision))
+        return await self._locked(conn, approval_id)
 
     # -- deciding -----------------------------------------------------------------------------
 

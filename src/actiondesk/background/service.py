@@ -48,11 +48,10 @@ from actiondesk.runs.executor import (
     Outcome,
     cancelled_message,
     redact,
-    require_same_request,
 )
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
 from actiondesk.runs.records import RunRecord
-from actiondesk.runs.store import Background, IdempotencyConflict
+from actiondesk.runs.store import Background, IdempotencyConflict, check_same_request
 from actiondesk.selections.rebuild import rebuild_selection
 
 if TYPE_CHECKING:
@@ -166,7 +165,7 @@ class BackgroundRuns:
         replayed = not isinstance(begun, str)
         run = await self.runs.get(begun) if isinstance(begun, str) else begun
         if replayed:
-            require_same_request(run, description, redacted)
+            check_same_request(run, description, redacted)
         body = {"run": run.to_json()}
         message = f"{action.name} is queued to run in the background"
         return Outcome(Rendered(202, body, "queued", message), run.id, replayed, status="queued")

@@ -69,7 +69,7 @@ class Forms:
         access: Access,
     ) -> dict[str, Any]:
         """Form load (no ``changed_field``) or change: the same checks as execution."""
-        action = self.catalog.action(collection, slug)
+        action = self.catalog.action(collection, slug, access)
         access.require_visible(action)
         selection, total = await self.resolver.resolve(action, request, access)
         if selection is not None:

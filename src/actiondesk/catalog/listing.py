@@ -28,10 +28,14 @@ class Catalog:
         self.datasource = datasource
         self.resolver = resolver
 
-    def action(self, collection: str | None, slug: str) -> Action:
-        """The action (NotFoundError for an unknown collection or slug)."""
+    def action(self, collection: str | None, slug: str, access: Access) -> Action:
+        """The action named in a request (NotFoundError for an unknown collection or slug).
+        The collection must be readable, checked before the slug is looked up, so the refusal
+        is the same whether the action exists or not (as is the 404 of
+        ``Access.require_visible`` for an action the caller may not see)."""
         if collection is not None:
             self.datasource.collection(collection)
+            access.require_read(collection)
         return self.registry.get(collection, slug)
 
     def actions_of(self, collection: str | None) -> list[Action]:

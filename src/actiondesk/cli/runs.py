@@ -26,8 +26,8 @@ def list_runs(
     caller: Annotated[str | None, typer.Option(help="Only this caller (id or email).")] = None,
     status: Annotated[
         str | None,
-        typer.Option(help="Only this status: queued, running, succeeded, failed, error, refused "
-                     "or cancelled."),
+        typer.Option(help="Only this status: queued, running, succeeded, failed, error, refused, "
+                     "cancelled or approval_requested."),
     ] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1, max=200)] = 20,
     as_json: JsonOpt = False,

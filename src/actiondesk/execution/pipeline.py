@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.context import FormContext
 from actiondesk.actions.document import ActionRequest
 from actiondesk.actions.form_values import FormValidationError, json_value
-from actiondesk.actions.results import Rendered
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
 from actiondesk.approvals.workflow import ApprovalsService
@@ -26,7 +27,8 @@ from actiondesk.catalog.forms import Forms
 from actiondesk.catalog.listing import Catalog
 from actiondesk.data.filters import compile_filter, matches
 from actiondesk.errors import ClientError, ForbiddenError
-from actiondesk.runs.executor import Executor, Job, Outcome, redact, require_same_request
+from actiondesk.runs.executor import Executor, Job, Outcome, redact, stored_answer
+from actiondesk.runs.store import Answer, check_same_request
 
 if TYPE_CHECKING:
     from actiondesk.permissions.access import Access
@@ -62,7 +64,7 @@ class ExecutionPipeline:
         idempotency_key: str | None = None,
     ) -> Outcome:
         caller = access.caller
-        action = self.catalog.action(collection, slug)
+        action = self.catalog.action(collection, slug, access)
         try:
             decision = access.require_visible(action)
         except ForbiddenError as exc:
@@ -94,8 +96,8 @@ class ExecutionPipeline:
         if not access.dev_mode and decision.rule == "approval" and await self._approval_applies(
             decision, selection, values
         ):
-            return await self._request_approval(action, access, decision, selection, values,
-                                                request.parent, described)
+            return await self._request_approval(action, access, decision, selection, total,
+                                                values, request.parent, idempotency_key)
         if action.runs_in_background(total):
             return await self.background.submit(action, caller, selection, values, total,
                                                 idempotency_key)
@@ -105,7 +107,7 @@ class ExecutionPipeline:
             record_count=total if selection else None, idempotency_key=idempotency_key,
         )
         if not isinstance(begun, str):
-            require_same_request(begun, described, redacted)
+            check_same_request(begun, described, redacted)
             return await self.executor.replay(begun)
         job = Job(action, caller, selection, values, request.parent)
         return await self.executor.run(begun, job, keep_file=idempotency_key is not None)
@@ -138,20 +140,37 @@ class ExecutionPipeline:
         access: Access,
         decision: Decision,
         selection: Selection | None,
+        total: int,
         values: Mapping[str, Any],
         parent: ParentContext | None,
-        described: dict[str, Any],
+        idempotency_key: str | None,
     ) -> Outcome:
-        """Freeze the request for review instead of running it: 202 with the request."""
+        """Freeze the request for review instead of running it: 202 with the request. Its
+        run records the answer, in the transaction that freezes it, under the idempotency
+        key: a retry gets the same request, never a second one to approve."""
+        described = selection.description if selection else {}
+        redacted = redact(action, values)
+
+        async def freeze(conn: AsyncConnection, run_id: str) -> Answer:
+            approval = await self.approvals.request(conn, action, access, decision, selection,
+                                                    values, parent)
+            return Answer(status="approval_requested", status_code=202, result_kind="approval",
+                          message=f"{action.name} is waiting for approval",
+                          result={"approval": approval.summary_json()})
+
         try:
-            approval = await self.approvals.request(
-                action, access, decision, selection, values, parent
+            begun = await self.executor.begin(
+                action, caller=access.caller.to_json(), selection=described, values=redacted,
+                record_count=total if selection else None, idempotency_key=idempotency_key,
+                handover=freeze,
             )
         except ForbiddenError as exc:
             raise await self._refuse(action, access.caller, described, exc.message) from None
-        body = {"approval": approval.summary_json()}
-        message = f"{action.name} is waiting for approval"
-        return Outcome(Rendered(202, body, "approval", message), run_id="")
+        if isinstance(begun, str):
+            run = await self.runs.get(begun)
+            return Outcome(stored_answer(run), run.id, status=run.status)
+        check_same_request(begun, described, redacted)
+        return await self.executor.replay(begun)
 
     async def _approval_applies(
         self, decision: Decision, selection: Selection | None, values: Mapping[str, Any]

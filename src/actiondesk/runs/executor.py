@@ -10,7 +10,6 @@ pipeline, approvals, background runs) decide *whether* and *when* to run; never 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,13 +33,12 @@ from actiondesk.actions.spec import Action
 from actiondesk.errors import (
     ActionFailedError,
     ClientError,
-    ConflictError,
     UnavailableError,
     UpstreamError,
     lost_database,
 )
 from actiondesk.runs.records import RunRecord, RunStatus
-from actiondesk.runs.store import Background, RunsService
+from actiondesk.runs.store import Background, Handover, RunsService
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
@@ -90,6 +88,7 @@ class Executor:
         record_count: int | None,
         idempotency_key: str | None = None,
         background: Background | None = None,
+        handover: Handover | None = None,
     ) -> str | RunRecord:
         """Record the run before anything runs (without the audit, nothing runs): its id, or
         the earlier run of the same idempotency key. ``values`` are already redacted."""
@@ -99,7 +98,7 @@ class Executor:
                 collection=action.collection, scope=action.scope.value, caller=caller,
                 selection=selection, values=values,
                 record_count=record_count if action.collection else None,
-                idempotency_key=idempotency_key, background=background,
+                idempotency_key=idempotency_key, background=background, handover=handover,
             )
         except Exception as exc:
             if not lost_database(exc):
@@ -231,24 +230,14 @@ class Executor:
                 )
             content, filename, mime = stored
             file = File(filename=filename, content=content, mime=mime)
-        body = run.result if isinstance(run.result, dict) else None
-        rendered = Rendered(run.status_code or 200, body, run.result_kind or "none", run.message,
-                            file=file)
-        return Outcome(rendered, run.id, replayed=True, status=run.status)
+        return Outcome(stored_answer(run, file), run.id, replayed=True, status=run.status)
 
 
-def require_same_request(
-    run: RunRecord, selection: Mapping[str, Any], values: Mapping[str, Any]
-) -> None:
-    """409 unless the earlier run of an idempotency key was asked for the same records and
-    values as this request."""
-    asked = {"selection": dict(selection), "values": dict(values)}
-    if _canonical(asked) != _canonical({"selection": run.selection, "values": run.values}):
-        raise ConflictError(
-            "this Idempotency-Key was used for a different request (other records or "
-            "values); use a new key",
-            detail={"run_id": run.id},
-        )
+def stored_answer(run: RunRecord, file: File | None = None) -> Rendered:
+    """The answer a finished run recorded."""
+    body = run.result if isinstance(run.result, dict) else None
+    return Rendered(run.status_code or 200, body, run.result_kind or "none", run.message,
+                    file=file)
 
 
 def redact(action: Action, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,7 +271,3 @@ async def _materialise(rendered: Rendered) -> Rendered:
         chunks.append(chunk)
     kept = File(filename=file.filename, content=b"".join(chunks), mime=file.mime)
     return Rendered(rendered.status, rendered.body, rendered.kind, rendered.message, file=kept)
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)

@@ -12,7 +12,10 @@ from sqlalchemy.engine import RowMapping
 from actiondesk.data.state import StateStore, runs_table
 from actiondesk.errors import BadRequestError, NotFoundError
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled"]
+# approval_requested: the request was frozen for approval instead of run (the approval's
+# execution is a run of its own).
+RunStatus = Literal["queued", "running", "succeeded", "failed", "error", "refused", "cancelled",
+                    "approval_requested"]
 UNFINISHED = ("queued", "running")
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MAX_PAGE_SIZE = 200

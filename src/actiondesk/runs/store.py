@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.request_batching import GroupCommit
-from actiondesk.data.state import StateStore, runs_table, utcnow
+from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
     ClientError,
@@ -89,6 +89,22 @@ class Background:
     enqueue: Callable[[AsyncConnection, str], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a request handed over instead of run (to approval) answered: kept on its run, so a
+    retry with the same idempotency key gets it again."""
+
+    status: RunStatus
+    status_code: int
+    result_kind: str
+    message: str
+    result: Any
+
+
+# Runs in the transaction that records the run (given its id); returns what it answered.
+Handover = Callable[[AsyncConnection, str], Awaitable[Answer]]
+
+
 class IdempotencyConflict(ClientError):
     """A request with the same idempotency key is still running."""
 
@@ -125,9 +141,12 @@ class RunsService(RunReads):
         record_count: int | None = None,
         idempotency_key: str | None = None,
         background: Background | None = None,
+        handover: Handover | None = None,
     ) -> str | RunRecord:
         """Record a run as ``running`` and return its id; with ``background``, as
-        ``queued`` for that runner, enqueued in the same transaction.
+        ``queued`` for that runner, enqueued in the same transaction; with ``handover``, as
+        finished with the answer of the handover, made in the same transaction (a request
+        frozen for approval: a retry finds that request, never makes a second one).
 
         With an idempotency key already used by the same caller for the same action, return
         that run's record if it finished (to replay it), or raise IdempotencyConflict if it
@@ -161,11 +180,17 @@ class RunsService(RunReads):
         if background is not None:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
-        else:
+        elif handover is None:  # a handover's run is finished in the transaction it begins
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
-            await self._writes.run(_inserting(row, background),
-                                   one_statement=background is None)
+            if handover is None:
+                await self._writes.run(_inserting(row, background),
+                                       one_statement=background is None)
+            else:
+                # Not shared with other runs' writes: a handover may take a while (freezing a
+                # large selection), and its errors are its own.
+                async with self.store.write() as conn:
+                    await _handing_over(row, handover)(conn)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -179,7 +204,7 @@ class RunsService(RunReads):
                     detail={"run_id": existing.id},
                 ) from None
             return existing
-        if background is None:
+        if background is None and handover is None:
             self._started_at[run_id] = started_at
             self._keep_leases()
         return run_id
@@ -444,6 +469,39 @@ def _inserting(
             await background.enqueue(conn, row["id"])
 
     return insert
+
+
+def _handing_over(
+    row: dict[str, Any], handover: Handover
+) -> Callable[[AsyncConnection], Awaitable[None]]:
+    async def hand_over(conn: AsyncConnection) -> None:
+        # The row goes first: a concurrent request with the same key waits on it (or, on
+        # SQLite, on the write lock) and then finds this run instead of handing over twice.
+        await conn.execute(_INSERT, row)
+        answer = await handover(conn, row["id"])
+        finished_at = utcnow()
+        await conn.execute(sa.update(runs_table).where(_t.id == row["id"]).values(
+            status=answer.status, status_code=answer.status_code,
+            result_kind=answer.result_kind, message=_text(answer.message, MAX_MESSAGE),
+            result=answer.result, finished_at=finished_at,
+            duration_ms=_duration_ms(row["started_at"], finished_at),
+        ))
+
+    return hand_over
+
+
+def check_same_request(
+    run: RunRecord, selection: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """ConflictError (409) when ``run``, found by an idempotency key, was asked for other
+    records or values than this request (``values`` as audited: secrets redacted)."""
+    asked = {"selection": dict(selection), "values": dict(values)}
+    if canonical_json(asked) != canonical_json({"selection": run.selection, "values": run.values}):
+        raise ConflictError(
+            "this Idempotency-Key was used for a different request (other records or "
+            "values); use a new key",
+            detail={"run_id": run.id},
+        )
 
 
 def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from actiondesk.actions.document import ActionRequest, ExecuteBody, parse_action_request
 from actiondesk.actions.results import content_disposition, iterate_file
+from actiondesk.errors import ClientError
 from actiondesk.http.api.bodies import read_json
 from actiondesk.http.api.models import (
     FILE_CONTENT,
@@ -28,7 +29,8 @@ RUN_HEADER = "X-Actiondesk-Run-Id"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed document or selection."},
     403: {"model": ErrorOut, "description": "A record condition or rule forbids it."},
-    404: {"model": ErrorOut, "description": "Unknown collection, action or record."},
+    404: {"model": ErrorOut, "description": "Unknown collection, action or record; an action "
+          "the caller may not see is answered as unknown."},
     413: {"model": ErrorOut, "description": "The body is too large."},
     422: {"model": ErrorOut, "description": "Invalid form values (a message per field)."},
 }
@@ -42,10 +44,11 @@ _EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     202: {"model": ApprovalRequestedOut | RunQueuedOut,
           "description": "{approval}: the caller's rule needs approval, the request is frozen "
-          "for review and nothing ran; or {run}: a background action was queued (Location: "
-          "/api/runs/{id})."},
+          "for review and nothing ran (Location: /api/approvals/{id}); or {run}: a background "
+          "action was queued (Location: /api/runs/{id})."},
     204: {"description": "Done; nothing to show."},
-    409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running."},
+    409: {"model": ErrorOut, "description": "The same Idempotency-Key is still running, or "
+          "was used for another request."},
     500: {"model": ErrorOut, "description": "The handler failed; the run id is given."},
 }
 
@@ -61,17 +64,26 @@ IdsParam = Annotated[
 IdempotencyHeader = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200,
-           description="A retried request with the same key returns the first result."),
+           description="A retried request with the same key returns the first answer "
+           "(result, approval request or queued run) instead of acting twice."),
 ]
+
+
+def _run_headers(run_id: str) -> dict[str, str]:
+    """The headers of every execution answer: the run that recorded it (if any)."""
+    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
+    if run_id:
+        headers[RUN_HEADER] = run_id
+    return headers
 
 
 def _response(outcome: Outcome, root: str = "") -> Response:
     rendered = outcome.rendered
-    headers = {"Access-Control-Expose-Headers": f"Content-Disposition, {RUN_HEADER}, Location"}
-    if outcome.run_id:  # none for a request waiting for approval (202)
-        headers[RUN_HEADER] = outcome.run_id
+    headers = _run_headers(outcome.run_id)
     if rendered.kind == "queued":  # a background run: follow it there
         headers["Location"] = f"{root}/api/runs/{outcome.run_id}"
+    elif rendered.kind == "approval" and rendered.body is not None:  # the frozen request
+        headers["Location"] = f"{root}/api/approvals/{rendered.body['approval']['id']}"
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     if rendered.file is not None:
@@ -126,9 +138,16 @@ async def _execute(
 ) -> Response:
     document = parse_action_request(await read_json(request,
                                                     services.settings.max_body_bytes))
-    outcome = await services.actions.execute(
-        collection, slug, document, access, idempotency_key=key
-    )
+    try:
+        outcome = await services.actions.execute(
+            collection, slug, document, access, idempotency_key=key
+        )
+    except ClientError as exc:
+        # A refusal or failure recorded as a run names it, in the body and the header.
+        run_id = exc.detail.get("run_id") if isinstance(exc.detail, dict) else None
+        if isinstance(run_id, str):
+            exc.headers.update(_run_headers(run_id))
+        raise
     return _response(outcome, request.scope.get("root_path", "").rstrip("/"))
 
 

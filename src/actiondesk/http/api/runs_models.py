@@ -51,7 +51,8 @@ class RunOut(BaseModel):
     )
     values: dict[str, Any] = Field(description="The form values, secrets redacted.")
     status: str = Field(
-        description="queued, running, succeeded, failed, error, refused or cancelled"
+        description="queued, running, succeeded, failed, error, refused, cancelled, or "
+        "approval_requested (frozen for approval; the approved request runs as another run)"
     )
     status_code: int | None = Field(description="The HTTP status the request was answered with.")
     result_kind: str | None = Field(

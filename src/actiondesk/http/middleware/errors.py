@@ -34,8 +34,8 @@ AUDITED_KINDS = {
 async def _client_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClientError)  # noqa: S101 - registered for ClientError only
     if not exc.audited:
-        await _audit_refusal(request, exc.status, exc.message)
-    return JSONResponse(exc.to_json(), status_code=exc.status)
+        await _audit_refusal(request, exc.status, exc.audit_reason)
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers or None)
 
 
 async def _audit_refusal(request: Request, status: int, reason: str) -> None:
