@@ -24,7 +24,6 @@ from tests.approvals.approvals_app import (
     build_desk,
     create_extra,
     handler_calls,
-    jsonapi,
     serve,
 )
 from tests.approvals.test_approvals_api import Server, sql
@@ -32,6 +31,7 @@ from tests.auth_support import bearer
 from tests.databases import BACKENDS, scratch_database
 from tests.doc_blocks import README
 from tests.sample_schema import create_and_seed
+from tests.support import jsonapi
 
 SUPPORT, MANAGER, ADMIN = "support@appr.test", "manager@appr.test", "admin@appr.test"
 CHARGE = "/collections/companies/actions/charge"
