@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from actiondesk.data.state_approvals import approvals_table
-from actiondesk.approvals.workflow import INTERRUPTED, NOT_STARTED
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from actiondesk.approvals.model import INTERRUPTED, NOT_STARTED
+from actiondesk.data.state_schema.approvals import approvals_table
 from actiondesk.data.urls import to_async_url
 from tests.background.background_app import (
     ADMIN,

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from actiondesk.approvals.workflow import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from actiondesk.approvals.model import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from actiondesk.actions.results import content_disposition
-from actiondesk.approvals.workflow import (
+from actiondesk.approvals.model import (
     APPROVAL_STATUSES,
     MAX_PAGE_SIZE,
-    ApprovalsService,
     HistoryFilters,
     check_filters,
 )
+from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.errors import BadRequestError, NotFoundError
 from actiondesk.http.approvals_models import (
     ApprovalDetail,

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from actiondesk.approvals.workflow import APPROVAL_STATUSES
+from actiondesk.approvals.model import APPROVAL_STATUSES
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.errors import AUDITED_KINDS
 from actiondesk.http.pages import render_page
