@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from actiondesk.approvals.workflow import INTERRUPTED, NOT_STARTED
+from actiondesk.approvals.model import INTERRUPTED, NOT_STARTED
 from actiondesk.data.state_schema.approvals import approvals_table
 from actiondesk.data.urls import to_async_url
 from actiondesk.runs.store import ABANDONED_MESSAGE

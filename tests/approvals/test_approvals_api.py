@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from actiondesk.approvals.workflow import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
+from actiondesk.approvals.model import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from actiondesk.actions.results import content_disposition
-from actiondesk.approvals.workflow import (
+from actiondesk.approvals.model import (
     APPROVAL_STATUSES,
     MAX_PAGE_SIZE,
     HistoryFilters,

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from actiondesk.actions.registry import ActionRegistry
-from actiondesk.approvals.workflow import APPROVAL_STATUSES
+from actiondesk.approvals.model import APPROVAL_STATUSES
 from actiondesk.errors import ForbiddenError
 from actiondesk.http.middleware.errors import AUDITED_KINDS
 from actiondesk.http.pages.shell import Page
