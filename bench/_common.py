@@ -196,7 +196,7 @@ async def provision(data_url: str, state_url: str, table: str, slugs: Sequence[s
     benchmark calls as; return its bearer token (signed with the servers' secret key). The
     table must exist."""
     from actiondesk import Desk
-    from actiondesk.services.permissions import Policy, RoleSpec
+    from actiondesk.permissions.service import Policy, RoleSpec
 
     desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
                 include=[table])

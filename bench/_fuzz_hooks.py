@@ -25,7 +25,7 @@ from tests.strategies import TEXT, filters, form_value
 
 from actiondesk import Desk
 from actiondesk.actions.spec import Action, Scope
-from actiondesk.data.state_access import users_table
+from actiondesk.data.state_schema.access import users_table
 from actiondesk.data.urls import to_sync_url
 from actiondesk.demo.actions import register_demo_actions
 from actiondesk.demo.models import DemoBase

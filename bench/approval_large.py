@@ -155,7 +155,7 @@ async def provision(urls: Urls) -> Tokens:
     """The requester role (rule ``approval``) and the approver role (``can_approve``), one user
     of each; their bearer tokens. The table must exist."""
     from actiondesk import Desk
-    from actiondesk.services.permissions import Policy, RoleSpec
+    from actiondesk.permissions.service import Policy, RoleSpec
 
     desk = Desk(database_url=urls.data, state_url=urls.state, secret_key=SECRET_KEY,
                 include=[TABLE])

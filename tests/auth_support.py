@@ -11,7 +11,7 @@ from typing import TypeVar
 import httpx
 
 from actiondesk import Desk
-from actiondesk.services.permissions import ActionSetting, Policy, RoleSpec
+from actiondesk.permissions.service import ActionSetting, Policy, RoleSpec
 from actiondesk.services.users import User
 
 T = TypeVar("T")

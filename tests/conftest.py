@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings",
                             "ignore::actiondesk.settings.WeakSecretKeyWarning")
 
+
+# Sets the ACTIONDESK_* settings variables of the environment (the ``environ`` fixture).
+Environ = Callable[[Mapping[str, str]], None]
+# A secret key a real desk accepts, for tests whose environment does not allow weak keys.
+STRONG_KEY = "Zq3vN8kR2mX7pL4tW9yB6cH1jF5gD0sAeUoIiP"
 
 # The bearer token of the admin of each running test server, by base URL.
 TOKENS: dict[str, str] = {}
@@ -72,6 +77,22 @@ def sample_server(sample_db: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def api(sample_server: str) -> Iterator[httpx.Client]:
     with admin_api(sample_server) as api_client:
         yield api_client
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Environ:
+    """Sets the environment's ``ACTIONDESK_*`` settings to exactly the ones given (the suite's
+    ACTIONDESK_ALLOW_WEAK_SECRET_KEY goes too; the test run's ``ACTIONDESK_TEST_*`` stay);
+    undone after the test."""
+
+    def set_environ(values: Mapping[str, str]) -> None:
+        for key in list(os.environ):
+            if key.startswith("ACTIONDESK_") and not key.startswith("ACTIONDESK_TEST_"):
+                monkeypatch.delenv(key)
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+
+    return set_environ
 
 
 @pytest.fixture

@@ -60,6 +60,17 @@ def test_check_lists_all_problems(sample_db: str, tmp_path: Path, pythonpath: st
     assert "Traceback" not in result.stderr
 
 
+def test_check_names_bad_settings_from_the_environment(tmp_path: Path, pythonpath: str) -> None:
+    write_app(tmp_path, f"sqlite:///{tmp_path / 'd.db'}")
+    result = run(["check", "myadmin:desk"], tmp_path, PYTHONPATH=pythonpath,
+                 ACTIONDESK_RUN_LEASE="soon", ACTIONDESK_MAX_PAGE_SIZE="lots")
+    assert result.returncode == 1
+    assert "2 problem(s)" in result.stderr
+    assert "ACTIONDESK_MAX_PAGE_SIZE must be a whole number, got 'lots'" in result.stderr
+    assert "ACTIONDESK_RUN_LEASE must be a number of seconds, got 'soon'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_check_bad_target(tmp_path: Path) -> None:
     result = run(["check", "nomodule"], tmp_path)
     assert result.returncode == 2 and "MODULE:ATTR" in result.stderr

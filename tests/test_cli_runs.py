@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actiondesk.data.state import StateStore
-from actiondesk.services.runs import RunsService
+from actiondesk.runs.store import RunsService
 from tests.test_cli import run
 
 

@@ -19,17 +19,18 @@ import pytest
 
 from actiondesk.errors import ConfigurationError
 from actiondesk.settings import KEYGEN_COMMAND, Settings, WeakSecretKeyWarning
+from tests.conftest import STRONG_KEY, Environ
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 WEAK = ["change-me", "secret", "test", "test-secret", "k", "x" * 31,
         "change-me-" * 4, "a" * 40, "your-secret-key-goes-here-0123456789"]
-STRONG = "Zq3vN8kR2mX7pL4tW9yB6cH1jF5gD0sAeUoIiP"
 
 
 @pytest.mark.parametrize("key", WEAK)
-def test_a_weak_secret_key_is_a_named_configuration_error(key: str) -> None:
+def test_a_weak_secret_key_is_a_named_configuration_error(key: str, environ: Environ) -> None:
+    environ({})
     with pytest.raises(ConfigurationError) as caught:
-        Settings.resolve(secret_key=key, environ={})
+        Settings(secret_key=key)
     message = str(caught.value)
     assert "secret_key (ACTIONDESK_SECRET_KEY)" in message
     assert KEYGEN_COMMAND in message and "dev_mode" in message
@@ -37,32 +38,36 @@ def test_a_weak_secret_key_is_a_named_configuration_error(key: str) -> None:
         assert key not in message
 
 
-def test_a_weak_key_from_the_environment_is_refused_too() -> None:
+def test_a_weak_key_from_the_environment_is_refused_too(environ: Environ) -> None:
+    environ({"ACTIONDESK_SECRET_KEY": "change-me"})
     with pytest.raises(ConfigurationError, match="has 9 characters"):
-        Settings.resolve(environ={"ACTIONDESK_SECRET_KEY": "change-me"})
+        Settings()
 
 
-@pytest.mark.parametrize("environ", [{}, {"ACTIONDESK_DEV_MODE": "1"},
-                                     {"ACTIONDESK_ALLOW_WEAK_SECRET_KEY": "1"}])
+@pytest.mark.parametrize("variables", [{}, {"ACTIONDESK_DEV_MODE": "1"},
+                                       {"ACTIONDESK_ALLOW_WEAK_SECRET_KEY": "1"}])
 def test_development_mode_accepts_a_weak_key_with_a_loud_warning(
-    environ: dict[str, str],
+    variables: dict[str, str], environ: Environ
 ) -> None:
-    dev_mode = True if not environ else None
+    environ(variables)
+    dev_mode = True if not variables else None
     with pytest.warns(WeakSecretKeyWarning) as caught:
-        settings = Settings.resolve(secret_key="change-me", dev_mode=dev_mode, environ=environ)
+        settings = Settings(secret_key="change-me", dev_mode=dev_mode)
     assert settings.secret_key == "change-me"
     text = str(caught[0].message)
     assert "anyone who guesses it can sign in as anybody" in text
     assert KEYGEN_COMMAND in text
 
 
-def test_a_strong_key_is_accepted_without_a_warning() -> None:
+def test_a_strong_key_is_accepted_without_a_warning(environ: Environ) -> None:
+    environ({})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert Settings.resolve(secret_key=STRONG, environ={}).secret_key == STRONG
+        assert Settings(secret_key=STRONG_KEY).secret_key == STRONG_KEY
 
 
-def test_the_readme_shows_how_to_make_a_key_and_no_weak_one() -> None:
+def test_the_readme_shows_how_to_make_a_key_and_no_weak_one(environ: Environ) -> None:
+    environ({})
     text = README.read_text(encoding="utf-8")
     assert KEYGEN_COMMAND in text
     program, *args = shlex.split(KEYGEN_COMMAND)
@@ -72,7 +77,7 @@ def test_the_readme_shows_how_to_make_a_key_and_no_weak_one() -> None:
     key = made.stdout.strip()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Settings.resolve(secret_key=key, environ={})
+        Settings(secret_key=key)
     # Every literal key in the README would be refused by a real desk, so there is none.
     assert not re.findall(r"secret_key=[\"']", text)
 

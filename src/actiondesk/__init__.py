@@ -37,8 +37,7 @@ from actiondesk.errors import (
 )
 from actiondesk.remote import RemoteActions, RemoteProvider
 from actiondesk.settings import Settings
-
-__version__ = "0.1.0"
+from actiondesk.version import __version__
 
 __all__ = [
     "Action",

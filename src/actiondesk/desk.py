@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -12,18 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
-from actiondesk.actions.engine import ActionsService
 from actiondesk.actions.forms import FormField
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
 from actiondesk.actions.spec import Scope as ActionScope
+from actiondesk.approvals.workflow import ApprovalsService
+from actiondesk.background.config import RunnerConfig
+from actiondesk.background.service import BackgroundRuns
+from actiondesk.catalog.forms import Forms
+from actiondesk.catalog.listing import Catalog
 from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
-from actiondesk.http.body_limit import BodyLimit
-from actiondesk.http.errors import error_response
-from actiondesk.http.security_headers import SecurityHeaders, security_headers
+from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.http.app import build_app
+from actiondesk.http.dependencies import Services
+from actiondesk.http.middleware.body_limit import BodyLimit
+from actiondesk.http.middleware.errors import error_response
+from actiondesk.http.middleware.security_headers import SecurityHeaders, security_headers
+from actiondesk.permissions.service import PermissionsService
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
     DEFAULT_BATCH_SIZE,
@@ -32,12 +39,11 @@ from actiondesk.remote.config import (
     RemoteProvider,
 )
 from actiondesk.remote.service import EndpointSource, RemoteService
-from actiondesk.services.approvals import ApprovalsService
+from actiondesk.runs.executor import Executor
+from actiondesk.runs.store import RunsService
+from actiondesk.selections.resolve import SelectionResolver
 from actiondesk.services.audit import AuditService
-from actiondesk.services.background import BackgroundRuns, RunnerConfig
-from actiondesk.services.permissions import PermissionsService
 from actiondesk.services.records import RecordsService
-from actiondesk.services.runs import RunsService
 from actiondesk.services.tokens import TokenService
 from actiondesk.services.users import UsersService
 from actiondesk.settings import Settings
@@ -56,59 +62,31 @@ class Desk:
     Collections are loaded on start-up (or on the first request when mounted, since mounted
     apps do not receive lifespan events).
 
-    Settings not given here are read from ``ACTIONDESK_*`` environment variables.
-    Every API request needs a signed-in user (session cookie with CSRF, or a bearer token);
-    ``dev_mode=True`` lets every signed-in user trigger every action, and is shown as such.
-    ``external_identity_secret`` accepts JWTs signed by the host application instead.
-    ``approval_ttl`` is how long an approval request waits before it expires (7 days).
-    ``remote_refresh_interval`` is how often remote providers' action lists are fetched again
-    (seconds; 300, 0 for never but on demand).
-    ``runner`` executes background runs: ``"inprocess"`` (default) or ``"procrastinate"``
-    (``actiondesk worker``); ``runner_concurrency`` runs at once per process (4) and
-    ``run_lease`` how soon another process resumes the runs of one that died (30 s).
+    Every setting of ``Settings`` (``database_url``, ``secret_key``, ``dev_mode``, ``runner``...,
+    see README's "Settings") is given by name, ``Desk(database_url=..., dev_mode=True)``, or as
+    one object, ``Desk(settings=Settings(...))``; a setting not given is read from its
+    ``ACTIONDESK_*`` environment variable. An unknown setting or a bad value fails here, with
+    ``ConfigurationError``. The other arguments are code: ``models``, ``include``, ``exclude``,
+    ``relationship_names``, ``schema`` (what to show), ``template_dirs``, ``engine_options``.
+    Every API request needs a signed-in user (session cookie with CSRF, or a bearer token).
     """
 
     def __init__(
         self,
-        database_url: str | None = None,
-        state_url: str | None = None,
-        secret_key: str | None = None,
         *,
         models: Sequence[ModelSource] = (),
         include: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
         relationship_names: Mapping[str, str] | None = None,
         schema: str | None = None,
-        title: str | None = None,
-        default_page_size: int | None = None,
-        max_page_size: int | None = None,
-        max_body_bytes: int | None = None,
-        dev_mode: bool | None = None,
-        external_identity_secret: str | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
-        approval_ttl: dt.timedelta | None = None,
-        remote_refresh_interval: float | None = None,
-        runner: str | None = None,
-        runner_concurrency: int | None = None,
-        run_lease: dt.timedelta | None = None,
-        webhook_origins: str | None = None,
+        settings: Settings | None = None,
+        **setting_values: Any,
     ) -> None:
-        runner_config = RunnerConfig.resolve(runner, runner_concurrency, run_lease)
-        self.settings = Settings.resolve(
-            database_url=database_url,
-            state_url=state_url,
-            secret_key=secret_key,
-            title=title,
-            default_page_size=default_page_size,
-            max_page_size=max_page_size,
-            max_body_bytes=max_body_bytes,
-            dev_mode=dev_mode,
-            external_identity_secret=external_identity_secret,
-            approval_ttl=approval_ttl,
-            remote_refresh_interval=remote_refresh_interval,
-            webhook_origins=webhook_origins,
-        )
+        self.settings = _settings_of(settings, setting_values)
+        runner_config = RunnerConfig(self.settings.runner, self.settings.runner_concurrency,
+                                     self.settings.run_lease)
         self.datasource = Datasource(
             self.settings.database_url,
             models=models,
@@ -136,20 +114,23 @@ class Desk:
             external_secret=self.settings.external_identity_secret,
         )
         self.registry = ActionRegistry()
-        self.actions = ActionsService(self.registry, self.datasource, self.runs)
+        self.selections = SelectionResolver(self.datasource)
+        self.catalog = Catalog(self.registry, self.datasource, self.selections)
+        self.forms = Forms(self.catalog)
+        self.executor = Executor(self.datasource, self.runs)
+        self.background = BackgroundRuns(self.registry, self.selections, self.executor,
+                                         self.state, runner_config)
         self.approvals = ApprovalsService(
-            self.state, self.datasource, self.runs, self.registry, actions=self.actions,
+            self.state, self.datasource, self.registry, self.executor, self.background,
             ttl=self.settings.approval_ttl,
         )
-        self.actions.approvals = self.approvals
+        self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
+                                         self.approvals, self.background)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
         for provider in self.settings.remote_providers:
             self.remote.add_provider(provider)
-        self.background = BackgroundRuns(self.actions, self.runs, self.state, runner_config)
-        self.background.approvals = self.approvals
-        self.actions.background = self.approvals.background = self.background
         self.template_dirs = tuple(str(d) for d in template_dirs)
         self._app: FastAPI | None = None
         self._started = False
@@ -164,10 +145,19 @@ class Desk:
     def app(self) -> FastAPI:
         """The FastAPI application (built once, on first use)."""
         if self._app is None:
-            from actiondesk.http.app import build_app
-
-            self._app = build_app(self)
+            self._app = build_app(self.services)
         return self._app
+
+    @property
+    def services(self) -> Services:
+        """What the HTTP layer's routes use."""
+        return Services(
+            settings=self.settings, datasource=self.datasource, registry=self.registry,
+            records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
+            runs=self.runs, background=self.background, approvals=self.approvals,
+            permissions=self.permissions, users=self.users, tokens=self.tokens,
+            audit=self.audit, remote=self.remote, template_dirs=self.template_dirs,
+        )
 
     def action(
         self,
@@ -362,3 +352,16 @@ class Desk:
                 await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _settings_of(settings: Settings | None, values: dict[str, Any]) -> Settings:
+    if settings is None:
+        return Settings(**values)
+    if not isinstance(settings, Settings):
+        raise ConfigurationError(
+            f"settings must be an actiondesk Settings, not a {type(settings).__name__}")
+    if values:
+        raise ConfigurationError(
+            f"give the settings either as settings=Settings(...) or by name ({', '.join(values)}"
+            "=...), not both")
+    return settings

@@ -1,19 +1,40 @@
-"""Desk settings: given in code, or read from ``ACTIONDESK_*`` environment variables."""
+"""Desk settings: given in code, or read from ``ACTIONDESK_*`` environment variables.
+
+``Settings`` is a pydantic-settings model: each setting is declared once below, with its type,
+default, check and description; ``Desk(title=...)`` and ``Settings(title=...)`` take any of them
+by name, and a setting not given is read from ``ACTIONDESK_<NAME>`` (``ACTIONDESK_TITLE``), then
+falls back to its default. README's "Settings" table lists them (a test keeps the two in step).
+A mistake fails at once with ``ConfigurationError`` naming the setting, or the environment
+variable it came from, and what is allowed.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import secrets
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Annotated, Any
 
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from actiondesk.background.config import RUNNERS
+from actiondesk.errors import ConfigurationError
 from actiondesk.remote.config import RemoteProvider, providers_from_env
 
 ENV_PREFIX = "ACTIONDESK_"
-DEFAULT_DATABASE_URL = "sqlite:///actiondesk.db"
-DEFAULT_STATE_URL = "sqlite:///actiondesk-state.db"
 MIN_SECRET_KEY_LENGTH = 32
 KEYGEN_COMMAND = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 # Found inside a key, it is an example copied from documentation, not a secret.
@@ -37,156 +58,166 @@ def secret_key_problem(key: str) -> str | None:
     return None
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+def _holds(test: Callable[[Any], bool], problem: str) -> AfterValidator:
+    """A check of one setting; ``problem`` completes "<setting> ..." when it fails (``{value}``
+    in it is the value given)."""
+
+    def check(value: Any) -> Any:
+        if not test(value):
+            raise ValueError(problem.format(value=value))
+        return value
+
+    return AfterValidator(check)
 
 
-@dataclass(frozen=True)
-class Settings:
+def _seconds(value: Any) -> Any:
+    # The environment gives durations in seconds ("3600"); pydantic takes seconds as a number.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Seconds = Annotated[dt.timedelta, BeforeValidator(_seconds)]
+
+
+class Settings(BaseSettings):
     """Everything a desk needs to know that is not code.
 
-    Each value given to ``Desk(...)`` wins over the environment; anything not given is read from
-    ``ACTIONDESK_<NAME>`` (``ACTIONDESK_DATABASE_URL``, ``ACTIONDESK_STATE_URL``,
-    ``ACTIONDESK_SECRET_KEY``, ``ACTIONDESK_TITLE``, ``ACTIONDESK_DEFAULT_PAGE_SIZE``,
-    ``ACTIONDESK_MAX_PAGE_SIZE``, ``ACTIONDESK_MAX_BODY_BYTES``, ``ACTIONDESK_DEV_MODE``,
-    ``ACTIONDESK_ALLOW_WEAK_SECRET_KEY``,
-    ``ACTIONDESK_EXTERNAL_IDENTITY_SECRET``, ``ACTIONDESK_APPROVAL_TTL`` in seconds,
-    ``ACTIONDESK_REMOTE_REFRESH_INTERVAL`` in seconds, ``ACTIONDESK_WEBHOOK_ORIGINS``), then
-    falls back to the default. Remote providers come from ``ACTIONDESK_REMOTE_<NAME>_URL`` and
-    co. (see ``actiondesk.remote``).
+    A value given in code (``Desk(max_page_size=100)``, ``Settings(max_page_size=100)``) wins
+    over the environment (``ACTIONDESK_MAX_PAGE_SIZE=100``); ``None`` counts as not given.
+    Durations are ``timedelta`` in code and seconds in the environment. Remote providers come
+    from ``ACTIONDESK_REMOTE_<NAME>_URL`` and co. (see ``actiondesk.remote``).
     """
 
-    database_url: str = DEFAULT_DATABASE_URL
-    state_url: str = DEFAULT_STATE_URL
-    secret_key: str = field(default="", repr=False)
-    title: str = "actiondesk"
-    default_page_size: int = 25
-    max_page_size: int = 200
-    max_body_bytes: int = 25 * 1024 * 1024
-    dev_mode: bool = False
-    # A secret key shorter than 32 characters or copied from an example is refused unless
-    # this or dev_mode is on (then it is a warning): for throwaway local desks and tests.
-    allow_weak_secret_key: bool = False
-    external_identity_secret: str | None = field(default=None, repr=False)
-    # How long an approval request waits for its decision before it expires.
-    approval_ttl: dt.timedelta = dt.timedelta(days=7)
-    # How often remote providers' action lists are fetched again (0: only on demand).
-    remote_refresh_interval: float = 300.0
-    remote_providers: tuple[RemoteProvider, ...] = ()
-    # Where the browser may send the webhooks actions answer with: the Content-Security-Policy's
-    # connect-src sources besides the desk itself ("https:" any https URL; e.g.
-    # "https://hooks.slack.com http://localhost:9000" to narrow or widen it).
-    webhook_origins: str = "https:"
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+    )
 
+    database_url: str = Field(
+        "sqlite:///actiondesk.db", description="the database the desk shows and acts on")
+    state_url: str = Field(
+        "sqlite:///actiondesk-state.db",
+        description="the desk's own database: users, runs, audit, permissions, approvals")
+    dev_mode: bool = Field(
+        False, description="every signed-in user may trigger every action (shown as such)")
+    allow_weak_secret_key: bool = Field(
+        False, description="accept a weak secret_key with a warning (throwaway local desks, "
+                           "tests); dev_mode does too")
+    secret_key: str = Field(
+        "", repr=False, validate_default=True,
+        description="signs sessions and tokens: 32+ random characters; random per process, "
+                    "with a warning, if unset")
+    title: str = Field("actiondesk", description="the name shown in the UI and the API docs")
+    default_page_size: Annotated[
+        int, _holds(lambda n: n >= 1, "must be between 1 and max_page_size")
+    ] = Field(
+        25, description="records per page when the request does not say")
+    max_page_size: Annotated[int, _holds(lambda n: n >= 1, "must be at least 1")] = Field(
+        200, description="the most records one page may ask for")
+    max_body_bytes: Annotated[int, _holds(lambda n: n >= 1024, "must be at least 1024")] = Field(
+        25 * 1024 * 1024, description="larger request bodies are refused (an audited 413)")
+    external_identity_secret: Annotated[
+        str | None,
+        _holds(lambda s: s is None or len(s) >= 32, "must have at least 32 characters"),
+    ] = Field(None, repr=False,
+              description="also accept JWTs signed by the host application with this secret")
+    approval_ttl: Annotated[Seconds, _holds(lambda d: d > dt.timedelta(0), "must be positive")] = (
+        Field(dt.timedelta(days=7),
+              description="how long an approval request waits for its decision"))
+    remote_refresh_interval: Annotated[
+        float, _holds(lambda s: s >= 0, "must be 0 (off) or a number of seconds")
+    ] = Field(300.0, description="seconds between fetches of remote providers' action lists "
+                                 "(0: only on demand)")
+    remote_providers: tuple[RemoteProvider, ...] = Field(
+        default_factory=lambda: tuple(providers_from_env(os.environ)),
+        description="the services whose actions the desk lists and runs")
+    webhook_origins: Annotated[
+        str,
+        AfterValidator(str.strip),
+        _holds(lambda s: not any(c in s for c in ";,'\"\r\n"),
+               "is a space-separated list of origins or schemes "
+               "(e.g. \"https: http://localhost:9000\"), without ; , or quotes"),
+    ] = Field("https:", description="where the browser may send the webhooks actions answer "
+                                    "with (the Content-Security-Policy's connect-src)")
+    runner: Annotated[
+        str, _holds(lambda r: r in RUNNERS, f"must be one of {', '.join(RUNNERS)}, not {{value!r}}")
+    ] = Field("inprocess", description="what executes background runs")
+    runner_concurrency: Annotated[
+        int, _holds(lambda n: n >= 1, "must be a whole number >= 1")
+    ] = Field(4, description="background runs executed at once per process")
+    run_lease: Annotated[
+        Seconds, _holds(lambda d: d >= dt.timedelta(seconds=1), "must be at least 1 second")
+    ] = Field(dt.timedelta(seconds=30),
+              description="how soon another process takes over the runs of one that died")
+
+    def __init__(self, **values: Any) -> None:
+        given = {name: value for name, value in values.items() if value is not None}
+        try:
+            super().__init__(**given)
+        except ValidationError as exc:
+            problems = [_problem(error, given) for error in exc.errors()]
+            raise ConfigurationError("; ".join(problems), problems) from None
+
+    @field_validator("secret_key")
     @classmethod
-    def resolve(
-        cls,
-        *,
-        database_url: str | None = None,
-        state_url: str | None = None,
-        secret_key: str | None = None,
-        title: str | None = None,
-        default_page_size: int | None = None,
-        max_page_size: int | None = None,
-        max_body_bytes: int | None = None,
-        dev_mode: bool | None = None,
-        allow_weak_secret_key: bool | None = None,
-        external_identity_secret: str | None = None,
-        approval_ttl: dt.timedelta | None = None,
-        remote_refresh_interval: float | None = None,
-        webhook_origins: str | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> Settings:
-        env = os.environ if environ is None else environ
-
-        def pick(given: str | None, name: str, default: str) -> str:
-            if given is not None:
-                return given
-            return env.get(ENV_PREFIX + name, default)
-
-        def pick_int(given: int | None, name: str, default: int) -> int:
-            if given is not None:
-                return given
-            raw = env.get(ENV_PREFIX + name)
-            if raw is None:
-                return default
-            try:
-                return int(raw)
-            except ValueError:
-                from actiondesk.errors import ConfigurationError
-
-                raise ConfigurationError(
-                    f"{ENV_PREFIX}{name} must be a whole number, got {raw!r}"
-                ) from None
-
-        key = pick(secret_key, "SECRET_KEY", "")
+    def _check_secret_key(cls, key: str, info: ValidationInfo) -> str:
+        # dev_mode and allow_weak_secret_key are declared before secret_key, so info.data
+        # holds them (when they are valid).
         if not key:
             warnings.warn(
                 "actiondesk: no secret key given (secret_key= or ACTIONDESK_SECRET_KEY); "
                 "using a random one, so sessions and tokens end when the process stops",
-                stacklevel=3,
+                stacklevel=4,  # Settings.__init__
             )
-            key = secrets.token_urlsafe(32)
-        settings = cls(
-            database_url=pick(database_url, "DATABASE_URL", DEFAULT_DATABASE_URL),
-            state_url=pick(state_url, "STATE_URL", DEFAULT_STATE_URL),
-            secret_key=key,
-            title=pick(title, "TITLE", "actiondesk"),
-            default_page_size=pick_int(default_page_size, "DEFAULT_PAGE_SIZE", 25),
-            max_page_size=pick_int(max_page_size, "MAX_PAGE_SIZE", 200),
-            max_body_bytes=pick_int(max_body_bytes, "MAX_BODY_BYTES", 25 * 1024 * 1024),
-            dev_mode=dev_mode if dev_mode is not None
-            else _truthy(env.get(ENV_PREFIX + "DEV_MODE")),
-            allow_weak_secret_key=allow_weak_secret_key if allow_weak_secret_key is not None
-            else _truthy(env.get(ENV_PREFIX + "ALLOW_WEAK_SECRET_KEY")),
-            external_identity_secret=pick(
-                external_identity_secret, "EXTERNAL_IDENTITY_SECRET", ""
-            ) or None,
-            approval_ttl=approval_ttl if approval_ttl is not None else dt.timedelta(
-                seconds=pick_int(None, "APPROVAL_TTL", 7 * 24 * 3600)
-            ),
-            remote_refresh_interval=remote_refresh_interval
-            if remote_refresh_interval is not None
-            else pick_int(None, "REMOTE_REFRESH_INTERVAL", 300),
-            remote_providers=tuple(providers_from_env(env)),
-            webhook_origins=pick(webhook_origins, "WEBHOOK_ORIGINS", "https:").strip(),
-        )
-        settings.validate()
-        if problem := secret_key_problem(settings.secret_key):
+            return secrets.token_urlsafe(32)
+        if problem := secret_key_problem(key):
+            if not (info.data.get("dev_mode") or info.data.get("allow_weak_secret_key")):
+                raise ValueError(
+                    f"(ACTIONDESK_SECRET_KEY) {problem}; generate one with: {KEYGEN_COMMAND} "
+                    "(a local development desk may keep a weak key, with a warning, under "
+                    "dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY=1)")
             warnings.warn(
                 f"actiondesk: the secret key {problem}: anyone who guesses it can sign in as "
                 "anybody. Accepted only because dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY "
                 f"is on; generate a real one with: {KEYGEN_COMMAND}",
-                WeakSecretKeyWarning, stacklevel=3,
+                WeakSecretKeyWarning, stacklevel=4,
             )
-        return settings
+        return key
 
-    def validate(self) -> None:
-        from actiondesk.errors import ConfigurationError
+    @model_validator(mode="after")
+    def _page_sizes_agree(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size must be between 1 and max_page_size")
+        return self
 
-        problems = []
-        if self.max_page_size < 1:
-            problems.append("max_page_size must be at least 1")
-        if not 1 <= self.default_page_size <= max(self.max_page_size, 1):
-            problems.append("default_page_size must be between 1 and max_page_size")
-        if (problem := secret_key_problem(self.secret_key)) and not (
-            self.dev_mode or self.allow_weak_secret_key
-        ):
-            problems.append(
-                f"secret_key (ACTIONDESK_SECRET_KEY) {problem}; generate one with: "
-                f"{KEYGEN_COMMAND} (a local development desk may keep a weak key, with "
-                "a warning, under dev_mode or ACTIONDESK_ALLOW_WEAK_SECRET_KEY=1)"
-            )
-        if self.external_identity_secret is not None and len(self.external_identity_secret) < 32:
-            problems.append("external_identity_secret must have at least 32 characters")
-        if self.max_body_bytes < 1024:
-            problems.append("max_body_bytes must be at least 1024")
-        if any(c in self.webhook_origins for c in ";,'\"\r\n"):
-            problems.append("webhook_origins is a space-separated list of origins or schemes "
-                            "(e.g. \"https: http://localhost:9000\"), without ; , or quotes")
-        if self.approval_ttl <= dt.timedelta(0):
-            problems.append("approval_ttl must be positive")
-        if self.remote_refresh_interval < 0:
-            problems.append("remote_refresh_interval must be 0 (off) or a number of seconds")
-        if problems:
-            raise ConfigurationError("; ".join(problems), problems)
+
+# What a value that cannot be read must be, by the start of pydantic's error type.
+_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false",
+             "string": "text", "time_delta": "a number of seconds"}
+
+
+def _problem(error: ErrorDetails, given: dict[str, Any]) -> str:
+    """One validation error as a sentence that names the setting (as given in code) or its
+    environment variable, and says what is allowed; secrets' values are never repeated."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    fields = Settings.model_fields
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(name, fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{name!r} is not a setting{hint}; the settings are {', '.join(fields)}"
+    if error["type"] == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+        return f"{name} {message}" if name else message
+    where = name if name in given else ENV_PREFIX + name.upper()
+    kind = next((what for prefix, what in _EXPECTED.items()
+                 if error["type"].startswith(prefix + "_")), None)
+    if kind is None:
+        kind = error["msg"][0].lower() + error["msg"][1:]
+        return f"{where}: {kind}"
+    if kind == "a number of seconds" and name in given:
+        kind = "a datetime.timedelta"
+    shown = fields[name].repr if name in fields else True
+    return f"{where} must be {kind}" + (f", got {error['input']!r}" if shown else "")

@@ -15,7 +15,7 @@ from actiondesk import ActionContext, Desk, Success
 from actiondesk.actions.condition_text import condition_sentence, field_words
 from actiondesk.data.filters import Condition, Filter, all_of, any_of
 from actiondesk.data.schema import Collection, field_from_column
-from actiondesk.services.permissions import Policy
+from actiondesk.permissions.service import Policy
 from tests.auth_support import client, provision, token_for
 from tests.live_server import live_server
 from tests.sample_schema import companies, metadata

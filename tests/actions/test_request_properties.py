@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actiondesk.actions.request import ActionRequest, parse_action_request
+from actiondesk.actions.document import ActionRequest, parse_action_request
 from actiondesk.errors import ClientError
 from tests.data.test_filter_properties import THINGS
 from tests.strategies import JSON, TEXT, conditions

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from actiondesk import ActionContext, Condition, Desk, File, Success
 from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, provision
 from tests.live_server import live_server
 from tests.sample_schema import companies, metadata

@@ -19,13 +19,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from actiondesk.data.state_approvals import (
+from actiondesk.approvals.model import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
+from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,
     approvals_table,
 )
 from actiondesk.data.urls import to_async_url
-from actiondesk.services.approvals import EXPORT_COLUMNS, INTERRUPTED, NOT_STARTED
 from tests.approvals.approvals_app import (
     build_desk,
     create_extra,

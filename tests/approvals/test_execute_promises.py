@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from actiondesk import ActionContext, Condition, Desk, Success
 from actiondesk import fields as f
-from actiondesk.data.state_approvals import approvals_table
-from actiondesk.services.permissions import Policy
+from actiondesk.data.state_schema.approvals import approvals_table
+from actiondesk.permissions.service import Policy
 from tests.approvals.approvals_app import (
     POLICIES,
     build_desk,

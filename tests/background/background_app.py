@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from actiondesk import ActionContext, ActionError, Desk, Success
 from actiondesk import fields as f
 from actiondesk.data.urls import to_async_url
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.support import jsonapi
 

@@ -21,7 +21,8 @@ from actiondesk.data.state import (
     state_metadata,
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
-from actiondesk.services.runs import IdempotencyConflict, RunRecord, RunsService
+from actiondesk.runs.records import RunRecord
+from actiondesk.runs.store import IdempotencyConflict, RunsService
 
 ALICE = {"id": "u-1", "email": "alice@example.com", "firstName": "Alice", "role": "ops"}
 BOB = {"id": "u-2", "email": "bob@example.com", "firstName": "Bob", "role": "admin"}
@@ -358,7 +359,7 @@ async def test_an_abandoned_inline_run_is_swept_and_its_own_process_still_finish
     """An inline run whose process stops renewing its lease is marked failed (outcome
     unknown) by another process's sweep; the real outcome, if its process writes it after
     all, replaces that. A run whose lease is renewed is left alone."""
-    from actiondesk.services.runs import ABANDONED, ABANDONED_MESSAGE
+    from actiondesk.runs.store import ABANDONED, ABANDONED_MESSAGE
 
     lease = dt.timedelta(seconds=1)
     dead, alive, sweeper = (RunsService(store, lease=lease) for _ in range(3))

@@ -4,6 +4,7 @@ import pytest
 
 from actiondesk import ConfigurationError, Settings
 from actiondesk.data.urls import redact, to_async_url
+from tests.conftest import STRONG_KEY, Environ
 
 
 @pytest.mark.parametrize(
@@ -35,13 +36,13 @@ def test_passwords_are_redacted() -> None:
     assert "s3cret" not in redact("postgresql://u:s3cret@h/db")
 
 
-def test_settings_come_from_arguments_then_environment_then_defaults() -> None:
-    env = {
+def test_settings_come_from_arguments_then_environment_then_defaults(environ: Environ) -> None:
+    environ({
         "ACTIONDESK_DATABASE_URL": "postgresql://env/db",
         "ACTIONDESK_SECRET_KEY": "from-env-" + "0123456789abcdefghijklmnopqrstuv",
         "ACTIONDESK_MAX_PAGE_SIZE": "50",
-    }
-    settings = Settings.resolve(database_url="sqlite:///given.db", environ=env)
+    })
+    settings = Settings(database_url="sqlite:///given.db")
     assert settings.database_url == "sqlite:///given.db"
     assert settings.secret_key.startswith("from-env-")
     assert settings.max_page_size == 50
@@ -49,16 +50,19 @@ def test_settings_come_from_arguments_then_environment_then_defaults() -> None:
     assert "from-env" not in repr(settings)
 
 
-def test_bad_settings_fail_with_a_named_problem() -> None:
+def test_bad_settings_fail_with_a_named_problem(environ: Environ) -> None:
+    environ({"ACTIONDESK_MAX_PAGE_SIZE": "lots"})
     with pytest.raises(ConfigurationError, match="ACTIONDESK_MAX_PAGE_SIZE must be a whole"):
-        Settings.resolve(secret_key="k", environ={"ACTIONDESK_MAX_PAGE_SIZE": "lots"})
+        Settings(secret_key=STRONG_KEY)
+    environ({})
     with pytest.raises(ConfigurationError, match="default_page_size"):
-        Settings.resolve(secret_key="k", default_page_size=500, max_page_size=100, environ={})
+        Settings(secret_key=STRONG_KEY, default_page_size=500, max_page_size=100)
 
 
-def test_missing_secret_key_warns_and_uses_a_random_one() -> None:
+def test_missing_secret_key_warns_and_uses_a_random_one(environ: Environ) -> None:
+    environ({})
     with pytest.warns(UserWarning, match="no secret key"):
-        first = Settings.resolve(environ={})
+        first = Settings()
     with pytest.warns(UserWarning):
-        second = Settings.resolve(environ={})
+        second = Settings()
     assert first.secret_key != second.secret_key and len(first.secret_key) >= 32

@@ -18,7 +18,7 @@ from actiondesk.data.urls import to_async_url, to_sync_url
 from actiondesk.demo.actions import register_demo_actions
 from actiondesk.demo.models import Account, DemoBase
 from actiondesk.demo.seed import seed_demo
-from actiondesk.services.permissions import Policy
+from actiondesk.permissions.service import Policy
 from tests.conftest import admin_api, served
 from tests.databases import BACKENDS, scratch_database
 from tests.support import execute, jsonapi

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from actiondesk import ActionContext, Desk, Success
 from actiondesk.data.urls import to_sync_url
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import POSTGRESQL_URL, scratch_database
 from tests.faults.summary import record_figure

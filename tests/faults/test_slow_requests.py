@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from actiondesk import ActionContext, Desk, File, Success
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.faults.summary import record_figure
 from tests.live_server import live_server

@@ -26,10 +26,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from actiondesk import ActionContext, Desk, Success
-from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
+from actiondesk.permissions.service import Policy, RoleSpec
 from actiondesk.services import passwords
 from actiondesk.services import users as users_module
-from actiondesk.services.permissions import Policy, RoleSpec
 from actiondesk.services.users import User
 from tests.auth_support import ServedDesk, access_token, bearer, provision, with_started
 from tests.live_server import live_server

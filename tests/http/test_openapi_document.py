@@ -83,6 +83,37 @@ def test_action_bodies_are_documented_for_every_action_route(api: httpx.Client) 
             assert "202" in op["responses"] if not path.endswith("/form") else True
 
 
+def test_the_action_body_documented_is_the_one_the_parser_reads(
+    actions_api: httpx.Client,
+) -> None:
+    # The execute, form and selection bodies show the parser's own model: every key it
+    # documents is read, and any other key is refused as the schema says.
+    doc = document(actions_api)
+    bodies = [op["requestBody"]["content"]["application/json"]["schema"]
+              for path, method, op in operations(doc)
+              if method == "post" and path.endswith(("/actions", "/form", "/actions/{slug}"))
+              and path != "/api/actions"]
+    assert len(bodies) == 5 and all(body == bodies[0] for body in bodies)
+    schemas = doc["components"]["schemas"]
+    attributes = schemas["ExecuteAttributes"]
+    subset = schemas["SubsetQuery"]
+    assert attributes["additionalProperties"] is False
+    assert subset["additionalProperties"] is False
+    assert set(subset["patternProperties"]) == {r"^(fields|page)\["}
+
+    def refusal(attrs: dict[str, Any]) -> str:
+        response = actions_api.post("/collections/companies/actions",
+                                    json={"data": {"attributes": attrs}})
+        return response.text if response.status_code != 200 else ""
+
+    for key in attributes["properties"]:
+        assert "unknown key" not in refusal({key: None}), key
+    for key in [*subset["properties"], "fields[companies]", "page[size]"]:
+        assert refusal({"all_records_subset_query": {key: None}}) == "", key
+    assert "unknown key(s): surprise" in refusal({"surprise": 1})
+    assert "unknown key(s): surprise" in refusal({"all_records_subset_query": {"surprise": 1}})
+
+
 def test_a_file_result_has_a_documented_content_type(actions_api: httpx.Client) -> None:
     # Found by the fuzzer: the demo's invoice (application/pdf) was outside the 200's types.
     doc = document(actions_api)

@@ -19,7 +19,7 @@ import pytest
 
 from actiondesk import ActionContext, Condition, Desk, Success
 from actiondesk import fields as f
-from actiondesk.services.permissions import ActionSetting, Policy, RoleSpec
+from actiondesk.permissions.service import ActionSetting, Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server

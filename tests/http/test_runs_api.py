@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from actiondesk import Desk
-from actiondesk.actions.form_values import safe_filename
+from actiondesk.actions.filenames import safe_filename
 from actiondesk.actions.results import content_disposition
 from actiondesk.data.state import runs_table
 from tests.auth_support import bearer, token_for

@@ -27,8 +27,8 @@ import jwt
 import pytest
 
 from actiondesk import Desk
-from actiondesk.http.auth import COOKIE, CSRF_HEADER
-from actiondesk.services.permissions import RoleSpec
+from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
+from actiondesk.permissions.service import RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server

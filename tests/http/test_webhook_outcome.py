@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from actiondesk import ActionContext, Desk, Success, Webhook
-from actiondesk.http.auth import CSRF_HEADER
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.http.dependencies import CSRF_HEADER
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server

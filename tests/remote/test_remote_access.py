@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from actiondesk import Condition
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.live_server import live_server
 from tests.remote.remote_desk import Remote, build_desk

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from actiondesk import ConfigurationError, Desk, Settings
+from tests.conftest import Environ
 from tests.remote.remote_app import SECRET
 from tests.sample_schema import create_and_seed, metadata
 
@@ -18,8 +19,8 @@ def desk_in(tmp_path: Path, **options: object) -> Desk:
                 **options)  # type: ignore[arg-type]
 
 
-def test_providers_come_from_the_environment() -> None:
-    settings = Settings.resolve(secret_key="k", allow_weak_secret_key=True, environ={
+def test_providers_come_from_the_environment(environ: Environ) -> None:
+    environ({
         "ACTIONDESK_REMOTE_BILLING_URL": "https://billing.example/actions",
         "ACTIONDESK_REMOTE_BILLING_SECRET": SECRET,
         "ACTIONDESK_REMOTE_BILLING_TIMEOUT": "2.5",
@@ -27,6 +28,7 @@ def test_providers_come_from_the_environment() -> None:
         "ACTIONDESK_REMOTE_BILLING_DISCOVER": "no",
         "ACTIONDESK_REMOTE_REFRESH_INTERVAL": "60",
     })
+    settings = Settings(secret_key="k", allow_weak_secret_key=True)
     (billing,) = settings.remote_providers
     assert billing.name == "billing" and billing.timeout == 2.5 and not billing.discover
     assert dict(billing.collections) == {"app.Account": "accounts", "app.Company": "companies"}
@@ -34,7 +36,7 @@ def test_providers_come_from_the_environment() -> None:
     assert SECRET not in repr(billing) and SECRET not in str(billing.to_json())
 
 
-@pytest.mark.parametrize(("environ", "words"), [
+@pytest.mark.parametrize(("variables", "words"), [
     ({"ACTIONDESK_REMOTE_X_URL": "https://x.example"}, "ACTIONDESK_REMOTE_X_SECRET are both"),
     ({"ACTIONDESK_REMOTE_X_URL": "ftp://x", "ACTIONDESK_REMOTE_X_SECRET": SECRET},
      "must be an http(s) URL"),
@@ -45,9 +47,11 @@ def test_providers_come_from_the_environment() -> None:
     ({"ACTIONDESK_REMOTE_X_URL": "https://x", "ACTIONDESK_REMOTE_X_SECRET": SECRET,
       "ACTIONDESK_REMOTE_X_COLLECTIONS": "app.Account"}, "model=collection pairs"),
 ])
-def test_bad_provider_settings_are_named(environ: dict[str, str], words: str) -> None:
+def test_bad_provider_settings_are_named(variables: dict[str, str], words: str,
+                                        environ: Environ) -> None:
+    environ(variables)
     with pytest.raises(ConfigurationError) as caught:
-        Settings.resolve(secret_key="k", environ=environ)
+        Settings(secret_key="k", allow_weak_secret_key=True)
     assert words in str(caught.value)
 
 

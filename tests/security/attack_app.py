@@ -17,7 +17,7 @@ from actiondesk import (
     Webhook,
 )
 from actiondesk import fields as f
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 from tests.sample_schema import metadata
 
 SECRET = "attack-suite-secret"

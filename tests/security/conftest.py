@@ -17,7 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from actiondesk.http.auth import COOKIE
+from actiondesk.http.dependencies import COOKIE
 from tests.auth_support import ServedDesk, access_token, bearer, provision
 from tests.live_server import live_server
 from tests.sample_schema import companies, create_and_seed

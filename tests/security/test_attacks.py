@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote
 import httpx
 import pytest
 
-from actiondesk.http.auth import COOKIE, CSRF_HEADER
+from actiondesk.http.dependencies import COOKIE, CSRF_HEADER
 from tests.http.test_auth import ATTACKS
 from tests.security.attack_app import (
     AGENT,

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from actiondesk import Desk
 from actiondesk.errors import ConfigurationError
-from actiondesk.http.security_headers import CONTENT_SECURITY_POLICY
+from actiondesk.http.middleware.security_headers import CONTENT_SECURITY_POLICY
 from tests.databases import unavailable
 from tests.live_server import live_server
 from tests.security.attack_app import AGENT, PASSWORD, build_desk

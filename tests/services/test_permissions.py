@@ -20,22 +20,22 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from actiondesk import Caller
-from actiondesk.cli_permissions import from_toml, to_toml
+from actiondesk.cli.permissions import from_toml, to_toml
 from actiondesk.data.collections import build_collections, tables_and_names
 from actiondesk.data.filters import Condition, all_of, any_of, parse_filter
 from actiondesk.data.schema import Collection
 from actiondesk.data.state import StateStore, meta_table
-from actiondesk.data.state_access import (
+from actiondesk.data.state_schema.access import (
     action_settings_table,
     policies_table,
     roles_table,
     users_table,
 )
 from actiondesk.errors import BadRequestError, ConfigurationError, ConflictError, NotFoundError
-from actiondesk.http.auth import require_admin
-from actiondesk.http.errors import install_error_handlers
-from actiondesk.http.settings import router as settings_router
-from actiondesk.services.permissions import (
+from actiondesk.http.api.settings import router as settings_router
+from actiondesk.http.dependencies import require_admin, services_of
+from actiondesk.http.middleware.errors import install_error_handlers
+from actiondesk.permissions.service import (
     VERSION_KEY,
     ActionSetting,
     PermissionSnapshot,
@@ -649,7 +649,7 @@ x = 1
 
 
 def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "from actiondesk.cli_permissions import permissions_app; permissions_app()"
+    code = "from actiondesk.cli.permissions import permissions_app; permissions_app()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -726,12 +726,12 @@ ADMIN = Caller(id="u-admin", email="admin@example.com", role="admin")
 async def api(service: PermissionsService) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.permissions = service
     registry = SimpleNamespace(all=lambda: [
         SimpleNamespace(collection=c, slug=s) for c, s in KNOWN_ACTIONS
     ])
-    app.state.desk = SimpleNamespace(registry=registry,
-                                     datasource=SimpleNamespace(collections=schemas()))
+    app.dependency_overrides[services_of] = lambda: SimpleNamespace(
+        permissions=service, registry=registry,
+        datasource=SimpleNamespace(collections=schemas()))
     app.include_router(settings_router, prefix="/api")
     # Signing in is the auth module's concern, tested with it.
     app.dependency_overrides[require_admin] = lambda: ADMIN
@@ -773,8 +773,10 @@ async def test_settings_api(api: httpx.AsyncClient, service: PermissionsService)
 
     exported = (await api.get("/settings/permissions/export")).json()
     assert exported == await service.export_data()
+    # The caller's own admin role is kept, else the import is refused before it is checked.
     refused = await api.post("/settings/permissions/import", json={
-        "roles": [], "policies": [{"role": "nobody", "action": "refresh-users"}]})
+        "roles": [{"name": "admin", "is_admin": True}],
+        "policies": [{"role": "nobody", "action": "refresh-users"}]})
     assert refused.status_code == 400
     assert refused.json()["detail"]["problems"] == [
         "policy #1 (role 'nobody', the global action refresh-users): role names no role: "
@@ -799,7 +801,7 @@ async def test_settings_api(api: httpx.AsyncClient, service: PermissionsService)
 async def test_settings_api_needs_an_admin(service: PermissionsService) -> None:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.permissions = service
+    app.dependency_overrides[services_of] = lambda: SimpleNamespace(permissions=service)
     app.include_router(settings_router, prefix="/api")
     await service.put_role(RoleSpec("support"))
 

@@ -41,7 +41,7 @@ def add_background_action(desk: Desk) -> None:
 
 async def provision(desk: Desk) -> None:
     from actiondesk.demo.access import seed_demo_access
-    from actiondesk.services.permissions import Policy
+    from actiondesk.permissions.service import Policy
 
     await seed_demo_access(desk)
     await desk.permissions.put_policy(Policy("admin", "companies", "tag-companies"))

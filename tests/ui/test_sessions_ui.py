@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from actiondesk.http.auth import COOKIE
+from actiondesk.http.dependencies import COOKIE
 from tests.ui.helpers import ADMIN, Site, api_client, expect, screenshot, toasts
 
 ROAMER = ("roamer@demo.example", "roamer-demo-2026")

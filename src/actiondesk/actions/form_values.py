@@ -9,11 +9,11 @@ import datetime as dt
 import decimal
 import math
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from actiondesk.actions.filenames import safe_filename
 from actiondesk.actions.forms import FormFieldType, ResolvedField
 from actiondesk.data.values import (
     ValueError_,
@@ -48,15 +48,6 @@ class FileValue:
 
 # One error type for every value check, so form and filter parsers can share the work.
 _Invalid = ValueError_
-
-
-def safe_filename(name: str, fallback: str = "file") -> str:
-    """A file name without directories, control characters or leading dots."""
-    name = unicodedata.normalize("NFC", name)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in '"<>:|?*')
-    name = name.strip().lstrip(".").strip()
-    return name[:200] or fallback
 
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[^;,]*)*?)(;base64)?,(.*)$", re.DOTALL)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
+import anyio
 import nh3
 
-from actiondesk.actions.form_values import safe_filename
+from actiondesk.actions.filenames import safe_filename
 
 _WEBHOOK_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -229,3 +230,22 @@ def render(result: Result) -> Rendered:
         f"a handler returned {type(result).__name__}; return None, Success, Html, Refresh, "
         "Error, Webhook, Redirect or File"
     )
+
+
+async def iterate_file(file: File, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """The bytes of a file result, chunk by chunk (async generator)."""
+    if file.content is not None:
+        yield file.content.encode() if isinstance(file.content, str) else file.content
+        return
+    if file.path is not None:
+        async with await anyio.open_file(file.path, "rb") as handle:
+            while chunk := await handle.read(chunk_size):
+                yield chunk
+        return
+    stream = file.stream
+    if hasattr(stream, "__aiter__"):
+        async for chunk in stream:  # type: ignore[union-attr]
+            yield chunk
+    else:
+        for chunk in stream:  # type: ignore[union-attr]
+            yield chunk

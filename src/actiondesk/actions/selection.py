@@ -22,7 +22,7 @@ DEFAULT_BATCH_SIZE = 1000
 Row = dict[str, Any]
 
 
-def _dicts(result: sa.Result[Any] | sa.CursorResult[Any]) -> list[Row]:
+def row_dicts(result: sa.Result[Any] | sa.CursorResult[Any]) -> list[Row]:
     # The keys once per batch: building a mapping view per row dominated batch reading.
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
@@ -52,6 +52,17 @@ def pk_after(collection: Collection, key: tuple[Any, ...]) -> ColumnElement[bool
     return sa.or_(*clauses)
 
 
+def related_scope(
+    target: Collection, target_fields: Sequence[str], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """Rows of ``target`` whose ``target_fields`` equal ``values`` (no rows if any is null)."""
+    if any(v is None for v in values):
+        return sa.false()
+    return sa.and_(
+        *(target.fields[n].column == v for n, v in zip(target_fields, values, strict=True))
+    )
+
+
 class Selection:
     """The records an action applies to."""
 
@@ -74,14 +85,14 @@ class Selection:
     def is_id_list(self) -> bool:
         return self._id_count is not None
 
-    def _order(self) -> list[ColumnElement[Any]]:
+    def key_order(self) -> list[ColumnElement[Any]]:
         return [self.collection.fields[n].column.asc() for n in self.collection.primary_key]
 
     def _key(self, row: Row) -> tuple[Any, ...]:
         return tuple(row[n] for n in self.collection.primary_key)
 
-    def _batch_query(self, size: int, after: tuple[Any, ...] | None) -> sa.Select[Any]:
-        query = sa.select(self.collection.table).where(self.where).order_by(*self._order())
+    def batch_query(self, size: int, after: tuple[Any, ...] | None) -> sa.Select[Any]:
+        query = sa.select(self.collection.table).where(self.where).order_by(*self.key_order())
         if after is not None:
             query = query.where(pk_after(self.collection, after))
         return query.limit(size)
@@ -116,8 +127,8 @@ class Selection:
         after: tuple[Any, ...] | None = None
         while True:
             async with self.datasource.read() as conn:
-                result = await conn.execute(self._batch_query(size, after))
-                rows = _dicts(result)
+                result = await conn.execute(self.batch_query(size, after))
+                rows = row_dicts(result)
             if not rows:
                 return
             yield rows
@@ -128,8 +139,8 @@ class Selection:
     async def records(self, limit: int = 100) -> list[Row]:
         """Up to ``limit`` selected records (for forms and small actions)."""
         async with self.datasource.read() as conn:
-            result = await conn.execute(self._batch_query(limit, None))
-            return _dicts(result)
+            result = await conn.execute(self.batch_query(limit, None))
+            return row_dicts(result)
 
     async def record(self) -> Row:
         """The one selected record (single actions)."""
@@ -149,7 +160,7 @@ class Selection:
         after: tuple[Any, ...] | None = None
         while True:
             with engine.connect() as conn:
-                rows = _dicts(conn.execute(self._batch_query(size, after)))
+                rows = row_dicts(conn.execute(self.batch_query(size, after)))
             if not rows:
                 return
             yield rows
@@ -159,7 +170,7 @@ class Selection:
 
     def records_sync(self, engine: sa.Engine, limit: int = 100) -> list[Row]:
         with engine.connect() as conn:
-            return _dicts(conn.execute(self._batch_query(limit, None)))
+            return row_dicts(conn.execute(self.batch_query(limit, None)))
 
     def record_sync(self, engine: sa.Engine) -> Row:
         rows = self.records_sync(engine, 1)

@@ -1,4 +1,5 @@
-"""actiondesk's own tables (the state database) and the store that migrates and connects to it.
+"""The state database (actiondesk's own tables, defined in ``data.state_schema``): the store
+that migrates and connects to it.
 
 Every table is prefixed ``actiondesk_`` so the state database may be the user's own database.
 Schema changes ship as Alembic migrations in ``actiondesk/migrations``; ``StateStore.start``
@@ -25,11 +26,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import event
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.types import TypeEngine
 
+from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
 from actiondesk.data.urls import pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
 
@@ -38,116 +38,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Any fixed 64-bit number: the PostgreSQL advisory lock serialising migrations.
 _PG_MIGRATION_LOCK = 0x61637469_6F6E6465
 _MYSQL_MIGRATION_LOCK = "actiondesk_migrations"
-_SQLITE_BEGIN = "actiondesk_sqlite_begin"
-
-
-class UTCDateTime(sa.TypeDecorator[dt.datetime]):
-    """A timezone-aware UTC datetime on every backend.
-
-    SQLite and MySQL/MariaDB keep no time zone, so values are stored as naive UTC there and
-    read back as aware UTC. MySQL gets microseconds, which its ``DATETIME`` drops by default.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(sa.DateTime(timezone=True))
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-        return aware if dialect.name == "postgresql" else aware.replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, dt.datetime)  # noqa: S101 - the column type guarantees it
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _key_string(length: int) -> TypeEngine[str]:
-    # Columns filtered or keyed on exactly compare exactly on MariaDB too, whose default
-    # collation ignores case.
-    return sa.String(length).with_variant(
-        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-    )
-
-
-LongText: TypeEngine[str] = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-LongBinary: TypeEngine[bytes] = sa.LargeBinary().with_variant(
-    mysql.LONGBLOB(), "mysql", "mariadb"
-)
-
-state_metadata = sa.MetaData()
-
-runs_table = sa.Table(
-    "actiondesk_runs",
-    state_metadata,
-    sa.Column("id", sa.String(32), nullable=False),
-    sa.Column("action_slug", _key_string(120), nullable=False),
-    sa.Column("action_name", sa.String(200), nullable=False),
-    sa.Column("collection", _key_string(120), nullable=True),
-    sa.Column("scope", sa.String(10), nullable=False),
-    sa.Column("caller_id", _key_string(200), nullable=False),
-    sa.Column("caller_email", _key_string(320), nullable=False),
-    sa.Column("caller", sa.JSON(), nullable=False),
-    sa.Column("selection", sa.JSON(), nullable=False),
-    sa.Column("values", sa.JSON(), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("status_code", sa.Integer(), nullable=True),
-    sa.Column("result_kind", sa.String(20), nullable=True),
-    sa.Column("message", LongText, nullable=True),
-    sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
-    sa.Column("result_file", LongBinary, nullable=True),
-    sa.Column("result_filename", sa.String(255), nullable=True),
-    sa.Column("result_mime", sa.String(200), nullable=True),
-    sa.Column("idempotency_key", _key_string(200), nullable=True),
-    sa.Column("record_count", sa.Integer(), nullable=True),
-    sa.Column("started_at", UTCDateTime(), nullable=False),
-    sa.Column("finished_at", UTCDateTime(), nullable=True),
-    sa.Column("duration_ms", sa.Integer(), nullable=True),
-    # Background runs (migration 0004): which runner, who holds the lease until when, how
-    # far it got (the checkpoint is the last committed key), cancellation, and the typed
-    # form values it runs with (kept only until it finishes).
-    sa.Column("runner", sa.String(20), nullable=True),
-    sa.Column("done_count", sa.BigInteger(), nullable=True),
-    sa.Column("checkpoint", LongText, nullable=True),
-    sa.Column("rate", sa.Float(), nullable=True),
-    sa.Column("progress_at", UTCDateTime(), nullable=True),
-    sa.Column("lease_owner", sa.String(100), nullable=True),
-    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
-    sa.Column("attempts", sa.Integer(), nullable=True),
-    sa.Column("cancel_requested_at", UTCDateTime(), nullable=True),
-    sa.Column("cancel_requested_by", sa.String(320), nullable=True),
-    sa.Column("request_values", sa.JSON(none_as_null=True), nullable=True),
-    sa.PrimaryKeyConstraint("id", name="pk_actiondesk_runs"),
-    sa.UniqueConstraint(
-        "caller_id",
-        "action_slug",
-        "collection",
-        "idempotency_key",
-        name="uq_actiondesk_runs_idempotency",
-    ),
-    sa.Index("ix_actiondesk_runs_started_at", "started_at"),
-    sa.Index("ix_actiondesk_runs_action_slug", "action_slug"),
-    sa.Index("ix_actiondesk_runs_caller_id", "caller_id"),
-    sa.Index("ix_actiondesk_runs_status", "status"),
-    sa.Index("ix_actiondesk_runs_runner_status", "runner", "status"),
-    mysql_charset="utf8mb4",
-)
-
-meta_table = sa.Table(
-    "actiondesk_meta",
-    state_metadata,
-    sa.Column("key", sa.String(100), nullable=False),
-    sa.Column("value", LongText, nullable=True),
-    sa.PrimaryKeyConstraint("key", name="pk_actiondesk_meta"),
-    mysql_charset="utf8mb4",
-)
+# The execution option naming how SQLite's BEGIN takes its lock ("IMMEDIATE" for writes).
+SQLITE_BEGIN = "actiondesk_sqlite_begin"
+__all__ = ["SQLITE_BEGIN", "StateStore", "canonical_json", "dumps", "meta_table", "runs_table",
+           "state_metadata", "utcnow"]
 
 
 def _json_default(value: Any) -> Any:
@@ -168,6 +62,16 @@ def dumps(value: Any) -> str:
     # A lone surrogate (a JSON body may carry "\ud800") has no UTF-8 form, so no database
     # takes it; it becomes "?".
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def canonical_json(value: Any) -> str:
+    """One text for equal JSON values whatever their key order (to compare requests)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC: every time stored in the state database."""
+    return dt.datetime.now(dt.UTC)
 
 
 class StateStore:
@@ -212,7 +116,7 @@ class StateStore:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Connection) -> None:
-            mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
+            mode = conn.get_execution_options().get(SQLITE_BEGIN, "")
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
@@ -244,7 +148,7 @@ class StateStore:
         one holds the lock, whatever the busy timeout."""
         async with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+                await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             async with conn.begin():
                 yield conn
 
@@ -276,7 +180,7 @@ class StateStore:
     async def _upgrade(self) -> None:
         async with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                await conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+                await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             elif self.dialect == "mysql":
                 # MySQL DDL commits implicitly, so a transaction cannot serialise migrations.
                 got = await conn.scalar(
@@ -342,9 +246,3 @@ def _current_revision(connection: Connection) -> str | None:
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-# The access tables share ``state_metadata``; importing them here keeps the metadata complete
-# for whoever imports this module (migrations are compared against it in the tests).
-from actiondesk.data import state_access as _state_access  # noqa: E402, F401
-from actiondesk.data import state_approvals as _state_approvals  # noqa: E402, F401

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.data.filters import Condition
 from actiondesk.desk import Desk
-from actiondesk.services.permissions import Policy, RoleSpec
+from actiondesk.permissions.service import Policy, RoleSpec
 
 
 @dataclass(frozen=True)

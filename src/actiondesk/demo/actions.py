@@ -53,7 +53,7 @@ from actiondesk.actions.selection import Selection
 from actiondesk.data.filters import Condition
 from actiondesk.data.record_ids import encode_id
 from actiondesk.demo.models import Account, Company, Customer, Income, Outcome, Transaction, User
-from actiondesk.demo.seed import BASE_DATE, _iban
+from actiondesk.demo.seed import BASE_DATE, make_iban
 from actiondesk.desk import Desk
 
 __all__ = ["ACCOUNT_TRANSFER_PARAMS", "SLACK_WEBHOOK_URL", "register_demo_actions"]
@@ -216,7 +216,7 @@ async def _bank_details(conn: Any, company_id: int) -> tuple[str, str]:
         row = (await conn.execute(query.limit(1))).first()
         if row is not None:
             return str(row[0]), str(row[1])
-    return _iban(random.Random(f"iban:{company_id}"))  # noqa: S311 - demo data
+    return make_iban(random.Random(f"iban:{company_id}"))  # noqa: S311 - demo data
 
 
 def activity_filter(company_id: int) -> dict[str, Any]:

@@ -160,7 +160,7 @@ def _rate(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def _iban(rng: random.Random) -> tuple[str, str]:
+def make_iban(rng: random.Random) -> tuple[str, str]:
     """A random IBAN with valid ISO 13616 check digits, and a BIC of the same country."""
     country = rng.choices(_IBAN_COUNTRIES, weights=_IBAN_COUNTRY_WEIGHTS)[0]
     layout, bics = _IBAN_FORMATS[country]
@@ -264,7 +264,7 @@ def _customers(rng: random.Random, count: int, companies: Sequence[_Ref]) -> lis
 
 def _transactions(rng: random.Random, count: int, companies: Sequence[_Ref]) -> list[Row]:
     # One bank account per company, so a company shows the same IBAN on all its transfers.
-    banking = [_iban(rng) for _ in companies]
+    banking = [make_iban(rng) for _ in companies]
     rows: list[Row] = []
     n_companies = len(companies)
     for transaction_id in range(1, count + 1):

@@ -1,21 +1,16 @@
-"""Build the FastAPI application of a desk."""
+"""Build the FastAPI application of a desk from its services."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from actiondesk.http import (
+from actiondesk.http.api import (
     actions,
     approvals,
     audit,
     auth,
     docs,
-    pages,
-    pages_activity,
-    pages_settings,
     records,
     remote,
     run_events,
@@ -23,30 +18,29 @@ from actiondesk.http import (
     settings,
     settings_users,
 )
-from actiondesk.http.errors import install_error_handlers
-from actiondesk.http.models import ErrorOut
-from actiondesk.http.openapi import install_openapi
+from actiondesk.http.api.models import ErrorOut
+from actiondesk.http.dependencies import Services, authenticate
+from actiondesk.http.middleware.errors import install_error_handlers
+from actiondesk.http.middleware.openapi import install_openapi
+from actiondesk.http.pages import activity as activity_pages
+from actiondesk.http.pages import records as record_pages
+from actiondesk.http.pages import settings as settings_pages
+from actiondesk.http.pages.shell import build_templates
+from actiondesk.version import __version__
 
-if TYPE_CHECKING:
-    from actiondesk.desk import Desk
 
-
-def build_app(desk: Desk) -> FastAPI:
+def build_app(services: Services) -> FastAPI:
     app = FastAPI(
-        title=desk.settings.title,
-        version=_version(),
+        title=services.settings.title,
+        version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url=None,  # served by http/docs.py, with its own Content-Security-Policy
+        docs_url=None,  # served by http/api/docs.py, with its own Content-Security-Policy
         redoc_url=None,
         debug=False,
     )
-    app.state.desk = desk
-    app.state.records = desk.records
-    app.state.actions = desk.actions
-    app.state.runs = desk.runs
-    app.state.approvals = desk.approvals
-    app.state.permissions = desk.permissions
-    app.state.audit = desk.audit
+    # What the dependencies (http/dependencies.py) and the error handlers read.
+    app.state.services = services
+    app.state.templates = build_templates(services.template_dirs)
     install_error_handlers(app)
     install_openapi(app)
 
@@ -57,21 +51,14 @@ def build_app(desk: Desk) -> FastAPI:
                    run_events.router, approvals.router, audit.router, settings.router,
                    settings_users.router, remote.router):
         app.include_router(
-            router, prefix="/api", dependencies=[Depends(auth.authenticate)],
+            router, prefix="/api", dependencies=[Depends(authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},
         )
 
     app.include_router(docs.router)
-    app.state.templates = pages.build_templates(desk.template_dirs)
     app.mount("/static", StaticFiles(packages=[("actiondesk", "static")]), name="static")
-    app.include_router(pages.router)
-    app.include_router(pages_activity.router)
-    app.include_router(pages_settings.router)
+    app.include_router(record_pages.router)
+    app.include_router(activity_pages.router)
+    app.include_router(settings_pages.router)
 
     return app
-
-
-def _version() -> str:
-    from actiondesk import __version__
-
-    return __version__

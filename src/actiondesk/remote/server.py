@@ -38,7 +38,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from actiondesk.actions.form_values import FileValue, safe_filename
+from actiondesk.actions.filenames import safe_filename
+from actiondesk.actions.form_values import FileValue
 from actiondesk.actions.results import ActionError, Error, File, content_disposition, render
 from actiondesk.remote.nonces import NonceStore
 from actiondesk.remote.protocol import EXECUTE_ACTION, GET_ACTION_LIST
@@ -326,7 +327,7 @@ async def _reply_of(message: Message, produced: Any) -> Reply:
 
 
 async def _file_reply(file: File) -> Reply:
-    from actiondesk.actions.engine import iterate_file
+    from actiondesk.actions.results import iterate_file
 
     content = b"".join([chunk async for chunk in iterate_file(file)])
     return Reply(200, {"Content-Type": file.mime,

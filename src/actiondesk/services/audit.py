@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from actiondesk.data.state import StateStore
-from actiondesk.data.state_access import audit_events_table
+from actiondesk.data.state_schema.access import audit_events_table
 
 _t = audit_events_table.c
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from actiondesk.actions.selection import related_scope
 from actiondesk.data.datasource import Datasource, Page, SortKey
 from actiondesk.data.filters import compile_filter, parse_filter, search_clause
 from actiondesk.data.record_ids import decode_id
@@ -17,7 +17,7 @@ from actiondesk.data.schema import Collection
 from actiondesk.errors import BadRequestError, FilterError, NotFoundError
 
 if TYPE_CHECKING:
-    from actiondesk.services.access import Access
+    from actiondesk.permissions.access import Access
 
 MAX_FILTER_LENGTH = 20_000
 
@@ -167,14 +167,3 @@ class RecordsService:
         values = [row._mapping[name] for name in rel.fields]
         scope = related_scope(target, rel.target_fields, values)
         return target, await self._list(target, query, extra=scope)
-
-
-def related_scope(
-    target: Collection, target_fields: Sequence[str], values: Sequence[Any]
-) -> ColumnElement[bool]:
-    """Rows of ``target`` whose ``target_fields`` equal ``values`` (no rows if any is null)."""
-    if any(v is None for v in values):
-        return sa.false()
-    return sa.and_(
-        *(target.fields[n].column == v for n, v in zip(target_fields, values, strict=True))
-    )

@@ -16,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.actions.context import Caller
 from actiondesk.data.state import StateStore
-from actiondesk.data.state_access import (
+from actiondesk.data.state_schema.access import (
     login_failures_table,
     revoked_tokens_table,
     roles_table,
     users_table,
 )
 from actiondesk.errors import BadRequestError, ClientError, ConflictError, NotFoundError
+from actiondesk.permissions.service import bump_version, keeping_an_admin
 from actiondesk.services.passwords import hash_password, password_problem, verify_password
-from actiondesk.services.permissions import bump_version, keeping_an_admin
 
 _u = users_table.c
 _f = login_failures_table.c

@@ -1,0 +1,61 @@
+"""Whether an action can run on a selection: its ``enabled_if`` and an admin's extra
+condition, checked on every selected record with one set-based query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actiondesk.actions.condition_text import condition_sentence
+from actiondesk.actions.selection import Selection
+from actiondesk.actions.spec import Action, EnabledIf
+from actiondesk.data.filters import Condition, Filter, Group, compile_filter
+from actiondesk.data.schema import Collection
+
+
+@dataclass(frozen=True)
+class EnabledState:
+    enabled: bool
+    reason: str | None = None
+
+
+async def enabled(
+    action: Action, selection: Selection, total: int, extra: Filter | None = None
+) -> EnabledState:
+    """Whether every selected record meets the action's ``enabled_if`` and the admin's
+    extra condition (one set-based query for a filter condition)."""
+    state = await _meets(action.enabled_if, action.disabled_reason, selection, total)
+    if state.enabled and extra is not None:
+        state = await _meets(extra, "an administrator's condition on this action does not "
+                             "hold", selection, total)
+    return state
+
+
+async def _meets(
+    condition: EnabledIf,
+    disabled_reason: str | None,
+    selection: Selection,
+    total: int,
+) -> EnabledState:
+    if condition is None:
+        return EnabledState(True)
+    if isinstance(condition, Condition | Group):
+        clause = compile_filter(selection.collection, condition)
+        failing = total - await selection.count_matching(clause)
+    else:
+        failing = 0
+        async for batch in selection.batches():
+            failing += sum(1 for row in batch if not condition(row))
+    if failing == 0:
+        return EnabledState(True)
+    reason = disabled_reason or describe_condition(condition, selection.collection)
+    if total == 1:
+        return EnabledState(False, reason)
+    return EnabledState(False, f"{failing} of the {total} selected records: {reason}")
+
+
+def describe_condition(condition: Any, collection: Collection) -> str:
+    """What operators are told when a condition without a ``disabled_reason`` fails."""
+    if isinstance(condition, Condition | Group):
+        return condition_sentence(condition, collection)
+    return "the action's condition does not hold"
