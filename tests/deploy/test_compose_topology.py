@@ -61,7 +61,7 @@ def test_the_compose_file_is_the_documented_topology() -> None:
 
 
 def test_the_readme_commands_name_the_deployment_files() -> None:
-    (commands,) = blocks(section("## Many servers"), "sh")
+    commands = blocks(section("## Many servers"), "sh")[0]
     lines = [line.split("#")[0].split() for line in commands.text.splitlines()]
     assert lines[0] == ["cp", "deploy/example.env", "deploy/.env"]
     assert (ROOT / lines[0][1]).is_file()
