@@ -152,11 +152,13 @@ async def operator(base: str, token: str, deadline: float, tally: Tally, seed: i
                                  json=_jsonapi([customer]))
 
 
-async def run_load(base: str, tokens: list[str], seconds: float, pid: int) -> dict[str, Any]:
+async def run_load(bases: list[str], tokens: list[str], seconds: float,
+                   pids: list[int]) -> dict[str, Any]:
+    """Each operator works against one of ``bases`` (round robin) for ``seconds``."""
     tally = Tally()
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(operator(base, token, deadline, tally, n)
+    await asyncio.gather(*(operator(bases[n % len(bases)], token, deadline, tally, n)
                            for n, token in enumerate(tokens)))
     elapsed = time.monotonic() - started
     kinds = {}
@@ -169,7 +171,8 @@ async def run_load(base: str, tokens: list[str], seconds: float, pid: int) -> di
             "requests_per_second": round(len(everything) / elapsed, 1),
             "errors": len(tally.errors), "error_examples": tally.errors[:10],
             "overall": _stats(everything), "by_kind": kinds,
-            "server_peak_rss_mib": round(memory_kib(pid).get("VmHWM", 0) / 1024, 1)}
+            "server_peak_rss_mib": max(round(memory_kib(pid).get("VmHWM", 0) / 1024, 1)
+                                       for pid in pids)}
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -216,7 +219,7 @@ def main() -> int:
             asyncio.run(_ready(base, process))
             print(f"{args.operators} operators for {args.seconds} s against {base}",
                   flush=True)
-            result = asyncio.run(run_load(base, tokens, args.seconds, process.pid))
+            result = asyncio.run(run_load([base], tokens, args.seconds, [process.pid]))
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return 2

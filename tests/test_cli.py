@@ -141,7 +141,9 @@ def test_users_and_tokens_commands(tmp_path: Path, pythonpath: str) -> None:
     assert refused.returncode == 1 and "deactivated" in refused.stderr
 
 
-def test_serve_starts_a_real_server(sample_db: str, tmp_path: Path, pythonpath: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_starts_a_real_server(sample_db: str, tmp_path: Path, pythonpath: str,
+                                    workers: int) -> None:
     write_app(tmp_path, sample_db)
     _provision_admin(tmp_path, sample_db)
     token = run(["tokens", "create", "myadmin:desk", "--user", ADMIN_EMAIL, "--expires", "1h"],
@@ -149,24 +151,40 @@ def test_serve_starts_a_real_server(sample_db: str, tmp_path: Path, pythonpath: 
     assert token.returncode == 0, token.stderr
     headers = {"Authorization": "Bearer " + token.stdout.strip()}
     port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "myadmin:desk", "--port", str(port)],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": pythonpath},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*CLI, "serve", "myadmin:desk", "--port", str(port), "--workers", str(workers)],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": pythonpath},
+            stdout=out, stderr=subprocess.STDOUT, text=True,
+        )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/collections", timeout=2,
-                                     headers=headers)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        assert response.status_code == 200
-        assert len(response.json()["collections"]) == 4
+        while log.read_text().count("Application startup complete") < workers:
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        # Whichever process answers, the token (signed by the CLI) is good.
+        for _ in range(4 * workers):
+            response = httpx.get(f"http://127.0.0.1:{port}/api/collections", timeout=10,
+                                 headers=headers)
+            assert response.status_code == 200
+            assert len(response.json()["collections"]) == 4
+        assert log.read_text().count("Started server process") == workers
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_serve_with_workers_refuses_a_desk_without_a_shared_secret_key(
+    tmp_path: Path, pythonpath: str,
+) -> None:
+    (tmp_path / "keyless.py").write_text(
+        "from actiondesk import Desk\n"
+        f"desk = Desk(database_url='sqlite:///{tmp_path}/d.db', "
+        f"state_url='sqlite:///{tmp_path}/s.db')\n")
+    env = {"PYTHONPATH": pythonpath, "ACTIONDESK_SECRET_KEY": ""}
+    answer = run(["serve", "keyless:desk", "--port", str(free_port()), "--workers", "2"],
+                 tmp_path, **env)
+    assert answer.returncode == 1
+    assert "ACTIONDESK_SECRET_KEY" in answer.stderr
+    assert "random key of its own" in answer.stderr

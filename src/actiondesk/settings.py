@@ -42,6 +42,9 @@ _PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replace_me
                  "your-secret", "your_secret", "insecure", "placeholder")
 
 
+NO_SECRET_KEY = "actiondesk: no secret key given"  # noqa: S105 - a message, not a key
+
+
 class WeakSecretKeyWarning(UserWarning):
     """A weak secret key was accepted because the desk is in development mode."""
 
@@ -168,7 +171,7 @@ class Settings(BaseSettings):
         # holds them (when they are valid).
         if not key:
             warnings.warn(
-                "actiondesk: no secret key given (secret_key= or ACTIONDESK_SECRET_KEY); "
+                f"{NO_SECRET_KEY} (secret_key= or ACTIONDESK_SECRET_KEY); "
                 "using a random one, so sessions and tokens end when the process stops",
                 stacklevel=4,  # Settings.__init__
             )

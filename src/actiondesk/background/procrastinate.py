@@ -98,6 +98,8 @@ class ProcrastinateRunner:
 
     async def work(self, concurrency: int) -> None:
         """Run a worker until it is stopped (SIGINT / SIGTERM stop it gracefully)."""
+        # A worker may start before any server has created Procrastinate's tables.
+        await self.ensure_schema()
         async with self.app.open_async():
             sweeper = asyncio.create_task(self._retry_stalled())
             try:

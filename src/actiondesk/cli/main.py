@@ -6,8 +6,9 @@ import asyncio
 import datetime as dt
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +19,7 @@ from actiondesk.cli.runs import runs_app
 from actiondesk.cli.support import TargetArg, load_target
 from actiondesk.cli.users import roles_app, tokens_app, users_app
 from actiondesk.desk import Desk
+from actiondesk.settings import NO_SECRET_KEY
 
 app = typer.Typer(
     name="actiondesk",
@@ -43,16 +45,46 @@ def serve(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     reload: Annotated[bool, typer.Option(help="Restart when code changes (development).")] = False,
+    workers: Annotated[int, typer.Option(
+        help="Server processes sharing the port (each with its own event loop); they need "
+             "a shared secret key and state database.", min=1)] = 1,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Addresses of reverse proxies whose X-Forwarded-For/-Proto headers are trusted "
+             "(comma-separated, or * behind a private network); default: 127.0.0.1 or "
+             "$FORWARDED_ALLOW_IPS.")] = None,
 ) -> None:
     """Run the desk (or any ASGI app) at MODULE:ATTR with uvicorn."""
     import uvicorn
 
-    if reload:
+    options: dict[str, Any] = {"host": host, "port": port,
+                               "forwarded_allow_ips": forwarded_allow_ips}
+    if reload or workers > 1:
+        # uvicorn imports the app itself in each process (or after each change).
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
-        uvicorn.run(target, host=host, port=port, reload=True)
+        if workers > 1:
+            check_shareable(target)
+        uvicorn.run(target, reload=reload, workers=None if reload else workers, **options)
         return
-    uvicorn.run(load_target(target), host=host, port=port)
+    uvicorn.run(load_target(target), **options)
+
+
+def check_shareable(target: str) -> None:
+    """Several processes must sign sessions and tokens with one key: a desk whose key is
+    random per process would reject every other process's sessions at random."""
+    from actiondesk.cli.support import fail
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = load_target(target)
+    for warning in caught:
+        if str(warning.message).startswith(NO_SECRET_KEY):
+            fail([f"{target} has no secret key: with --workers every process would sign "
+                  "sessions with a random key of its own and refuse the others'; set "
+                  "ACTIONDESK_SECRET_KEY (or secret_key=) to one shared key"])
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+    del app
 
 
 @app.command()
