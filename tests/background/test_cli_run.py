@@ -78,7 +78,7 @@ def test_run_refuses_like_the_api(tmp_path: Path) -> None:
 def test_cancel_from_the_cli_and_a_worker_process(tmp_path: Path) -> None:
     env = _setup(tmp_path)
     queued = _cli(["run", TARGET, "items", "process", "--all", "--as", OPS, "--no-follow",
-                   "--value", "batch=10", "--value", "delay=0.3"], env)
+                   "--value", "batch=10", "--value", "delay=1.5"], env)
     assert queued.returncode == 0, queued.stderr
     run_id = queued.stdout.split()[1]
     refused = _cli(["runs", "cancel", TARGET, run_id, "--as", OPS2], env)
