@@ -80,6 +80,24 @@ class RecordsService:
         """The collections this caller may read."""
         return [c for c in self.datasource.collections.values() if access.can_read(c.name)]
 
+    def schema(self, collection: Collection) -> dict[str, Any]:
+        """The collection's schema as clients see it, with how it reads (labels, formats)."""
+        return self.datasource.presentation(collection.name).collection_json(collection)
+
+    async def schemas(self, access: Access, *, counts: bool = False) -> list[dict[str, Any]]:
+        """The schemas of the collections the caller may read; with ``counts``, how many
+        records each holds (``count_estimated`` when taken from the database's statistics)."""
+        readable = self.collections(access)
+        found = await self.datasource.counts(readable) if counts else {}
+        schemas = []
+        for collection in readable:
+            schema = self.schema(collection)
+            if counts:
+                schema.update(count=found[collection.name].count,
+                              count_estimated=found[collection.name].estimated)
+            schemas.append(schema)
+        return schemas
+
     def collection(self, name: str, access: Access) -> Collection:
         found = self.datasource.collection(name)
         access.require_read(name)
@@ -112,13 +130,19 @@ class RecordsService:
 
     async def list(self, collection_name: str, query: ListQuery, access: Access) -> Page:
         collection = self.collection(collection_name, access)
-        return await self._list(collection, query, extra=None)
+        return await self._list(collection, query, extra=None, access=access)
+
+    def readable_targets(self, collection: Collection, access: Access) -> set[str]:
+        """The collections this one refers to whose record labels the caller may read."""
+        return {rel.target for rel in collection.relationships.values()
+                if access.can_read(rel.target)}
 
     async def _list(
         self,
         collection: Collection,
         query: ListQuery,
         extra: ColumnElement[bool] | None,
+        access: Access,
     ) -> Page:
         if query.page < 1:
             raise BadRequestError("page must be at least 1", fields={"page": "must be >= 1"})
@@ -131,6 +155,7 @@ class RecordsService:
             sort=parse_sort(query.sort),
             page=query.page,
             page_size=self._page_size(query.page_size),
+            references=self.readable_targets(collection, access),
         )
 
     async def _row(self, collection: Collection, record_id: str) -> sa.Row[Any]:
@@ -145,7 +170,10 @@ class RecordsService:
     ) -> dict[str, Any]:
         collection = self.collection(collection_name, access)
         row = await self._row(collection, record_id)
-        return self.datasource.serialize(collection, row)
+        record = self.datasource.serialize(collection, row)
+        record["references"] = await self.datasource.references(
+            collection, [row], self.readable_targets(collection, access))
+        return record
 
     async def related(
         self,
@@ -166,4 +194,4 @@ class RecordsService:
         row = await self._row(collection, record_id)
         values = [row._mapping[name] for name in rel.fields]
         scope = related_scope(target, rel.target_fields, values)
-        return target, await self._list(target, query, extra=scope)
+        return target, await self._list(target, query, extra=scope, access=access)

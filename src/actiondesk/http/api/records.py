@@ -64,12 +64,19 @@ def _page_out(collection: str, page: Page) -> dict[str, Any]:
         "count": page.count,
         "page": page.page,
         "page_size": page.page_size,
+        "references": page.references,
     }
 
 
+CountsParam = Annotated[bool, Query(description="Also say how many records each holds "
+                                    "(estimated from the database's statistics for large "
+                                    "tables).")]
+
+
 @router.get("/collections", response_model=CollectionList, summary="Collections and schemas")
-async def list_collections(records: RecordsDep, access: CurrentAccess) -> dict[str, Any]:
-    return {"collections": [c.to_json() for c in records.collections(access)]}
+async def list_collections(records: RecordsDep, access: CurrentAccess,
+                           counts: CountsParam = False) -> dict[str, Any]:
+    return {"collections": await records.schemas(access, counts=counts)}
 
 
 @router.get(
@@ -80,7 +87,7 @@ async def list_collections(records: RecordsDep, access: CurrentAccess) -> dict[s
 )
 async def get_collection(collection: str, records: RecordsDep,
                          access: CurrentAccess) -> dict[str, Any]:
-    return records.collection(collection, access).to_json()
+    return records.schema(records.collection(collection, access))
 
 
 @router.get(

@@ -41,7 +41,8 @@ def _targets(services: Services, collection: Collection, access: Access) -> dict
     datasource = services.datasource
     names = {rel.target for rel in collection.relationships.values()} | {collection.name}
     return {
-        name: {"primary_key": list(datasource.collection(name).primary_key)}
+        name: {"primary_key": list(datasource.collection(name).primary_key),
+               "label": datasource.presentation(name).label}
         for name in sorted(names) if access.can_read(name)
     }
 
@@ -50,7 +51,7 @@ def _collection_data(services: Services, collection: Collection,
                      access: Access) -> dict[str, Any]:
     settings = services.settings
     return {
-        "collection": collection.to_json(),
+        "collection": services.records.schema(collection),
         "targets": _targets(services, collection, access),
         "page_size": settings.default_page_size,
         "max_page_size": settings.max_page_size,
