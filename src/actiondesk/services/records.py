@@ -80,6 +80,11 @@ class RecordsService:
         """The collections this caller may read."""
         return [c for c in self.datasource.collections.values() if access.can_read(c.name)]
 
+    def labels(self, access: Access) -> dict[str, str]:
+        """The label of each collection the caller may read, by name."""
+        return {c.name: self.datasource.presentation(c.name).label
+                for c in self.collections(access)}
+
     def schema(self, collection: Collection) -> dict[str, Any]:
         """The collection's schema as clients see it, with how it reads (labels, formats)."""
         return self.datasource.presentation(collection.name).collection_json(collection)

@@ -78,6 +78,6 @@ async def record_page(page: Page, collection: str, record_id: str) -> Response:
         data = _collection_data(page.services, found, access)
         data["record"] = record
         return {"active_collection": found.name, "collection_name": found.name,
-                "record_id": record["id"], "page": data}
+                "record_id": record["id"], "record_label": record["label"], "page": data}
 
     return await page.render("actiondesk/record.html", context)
