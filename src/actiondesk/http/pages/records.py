@@ -20,7 +20,13 @@ async def home(page: Page) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         # Only whether there are any: the menu lists them (with their state) when opened.
         registry = page.services.registry
-        return {"has_global_actions": any(access.visible(a) for a in registry.for_collection(None))}
+        datasource = page.services.datasource
+        return {
+            "has_global_actions": any(access.visible(a) for a in registry.for_collection(None)),
+            "collection_descriptions": {
+                c.name: datasource.presentation(c.name).description
+                for c in page.services.records.collections(access)},
+        }
 
     return await page.render("actiondesk/home.html", context)
 

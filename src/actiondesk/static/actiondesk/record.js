@@ -13,7 +13,7 @@ import { toast } from "./toast.js";
 const data = pageData();
 const collection = data.collection;
 let record = data.record;
-const noun = nouns(collection.name);
+const noun = nouns(collection.label || collection.name);
 const resultPanel = document.querySelector("[data-result-panel]");
 const fieldsList = document.querySelector("[data-record-fields]");
 const title = document.querySelector("[data-record-title]");
