@@ -30,7 +30,7 @@ def declare_demo_display(desk: Desk) -> None:
                                description="Transactions to validate wait for a check."),
         "created_at": FieldDisplay(label="Created"),
     })
-    desk.display("users", label="Team members", record_label="{firstname} {lastname}", fields={
+    desk.display("users", record_label="{firstname} {lastname}", fields={
         "firstname": FieldDisplay(label="First name"),
         "lastname": FieldDisplay(label="Last name"),
         "email": FieldDisplay(format="email"),
