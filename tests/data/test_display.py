@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from actiondesk import CollectionDisplay, ConfigurationError, Desk, DisplayError
 from actiondesk.data.display import humanize, template_fields
 from actiondesk.data.presentation import default_record_label, resolve
 from actiondesk.data.schema import Collection, field_from_column
+from tests.auth_support import client, token_for
+from tests.doc_blocks import blocks, section
+from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
 
 
@@ -139,3 +144,31 @@ def test_labels_are_one_line_of_bounded_length() -> None:
     long = presentation.label_of({"firstname": "x" * 500, "lastname": ""}, "1")
     assert len(long) == 120 and long.endswith("…")
     assert template_fields("{a} {b} {a}") == ("a", "b")
+
+
+def test_the_readme_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = section("## Readable values")
+    (example,) = blocks(text, "python")
+    (shown,) = blocks(text, "json")
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    asyncio.run(create_and_seed(url))
+    monkeypatch.setenv("ACTIONDESK_DATABASE_URL", url)
+    monkeypatch.setenv("ACTIONDESK_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("ACTIONDESK_SECRET_KEY", "readme-example-secret-key-0123456789")
+    script = tmp_path / "readme_readable.py"
+    script.write_text(example.text, encoding="utf-8")
+    d: Desk = runpy.run_path(str(script))["desk"]
+    assert asyncio.run(d.check()) == []
+    token = token_for(d)
+    with live_server(d) as base, client(base + "/api", token) as api:
+        page = api.get("/collections/transactions/records", params={"page_size": 1}).json()
+        expected = json.loads(shown.text)
+        assert page["records"] == expected["records"]
+        assert page["references"] == expected["references"]
+        companies = api.get("/collections/companies").json()
+        assert companies["label"] == "Firms"
+        fields = {f["name"]: f for f in companies["fields"]}
+        assert fields["capital"]["currency"] == "EUR"
+        assert fields["created_at"]["label"] == "Since"
+        counted = api.get("/collections", params={"counts": "true"}).json()["collections"]
+        assert {c["name"]: c["count"] for c in counted}["companies"] == 30

@@ -53,18 +53,25 @@ class Presentation:
     fields: Mapping[str, dict[str, Any]]
 
     def label_of(self, values: Mapping[Any, Any], record_id: str) -> str:
-        """The text a record is known by, from its row's values."""
+        """The text a record is known by, from its row's values (enum values by their
+        label)."""
         if self.record_label is None:
             return f"#{record_id}"
         if self.label_fields == (self.record_label,):
-            text = _text(values.get(self.record_label))
+            text = self._text(self.record_label, values.get(self.record_label))
         else:
             text = self.record_label.format_map(
-                {name: _text(values.get(name)) for name in self.label_fields})
+                {name: self._text(name, values.get(name)) for name in self.label_fields})
         text = _SPACES.sub(" ", text).strip()
         if len(text) > MAX_LABEL:
             text = text[:MAX_LABEL - 1] + "…"
         return text or f"#{record_id}"
+
+    def _text(self, name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        labels = self.fields[name].get("enum_labels") if name in self.fields else None
+        return str(labels.get(value, value) if labels else value)
 
     def collection_json(self, collection: Collection) -> dict[str, Any]:
         """The collection's schema with how it reads: labels, formats, the record label."""
@@ -75,8 +82,6 @@ class Presentation:
         return body
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def resolve(collection: Collection, spec: CollectionDisplay | None) -> tuple[Presentation,

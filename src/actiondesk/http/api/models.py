@@ -74,9 +74,12 @@ class RecordOut(BaseModel):
     values: dict[str, Any] = Field(
         description="Field values; decimals as strings, dates in ISO 8601, binary in base64."
     )
-    references: dict[str, dict[str, str]] | None = Field(
-        default=None, description="For one record: per referenced collection, the labels of "
-        "the records it refers to, by id.")
+
+
+class RecordDetail(RecordOut):
+    references: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per referenced collection (that the caller may "
+        "read), the labels of the records this one refers to, by id.")
 
 
 class RecordPage(BaseModel):

@@ -11,7 +11,7 @@ from actiondesk.http.api.models import (
     CollectionList,
     CollectionOut,
     ErrorOut,
-    RecordOut,
+    RecordDetail,
     RecordPage,
 )
 from actiondesk.http.dependencies import CurrentAccess, RecordsDep
@@ -105,7 +105,7 @@ async def list_records(
 
 @router.get(
     "/collections/{collection}/records/{record_id}",
-    response_model=RecordOut,
+    response_model=RecordDetail,
     responses=_ERRORS,
     summary="One record",
 )
