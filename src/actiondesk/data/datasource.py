@@ -347,6 +347,23 @@ class Datasource:
                 found[record_id] = presentation.label_of(row._mapping, record_id)
         return labels
 
+    async def labels(self, collection: Collection,
+                     keys: Sequence[tuple[Any, ...]]) -> dict[str, str]:
+        """The labels of the records of ``collection`` with these primary keys, by id (one
+        query); a key of no record is left out."""
+        if not keys:
+            return {}
+        presentation = self._presentations[collection.name]
+        columns = [collection.fields[n].column
+                   for n in dict.fromkeys((*collection.primary_key, *presentation.label_fields))]
+        query = sa.select(*columns).where(self._pk_in(collection, set(keys)))
+        found: dict[str, str] = {}
+        async with self.read() as conn:
+            for row in (await conn.execute(query)).all():
+                record_id = encode_id(collection, [row._mapping[k] for k in collection.primary_key])
+                found[record_id] = presentation.label_of(row._mapping, record_id)
+        return found
+
     def _pk_in(self, collection: Collection, keys: set[tuple[Any, ...]]) -> ColumnElement[bool]:
         if len(collection.primary_key) == 1:
             column = collection.fields[collection.primary_key[0]].column

@@ -82,6 +82,12 @@ class RecordDetail(RecordOut):
         "read), the labels of the records this one refers to, by id.")
 
 
+class RecordLabels(BaseModel):
+    collection: str
+    labels: dict[str, str] = Field(description="Record id -> label; ids of no record are "
+                                   "left out.")
+
+
 class RecordPage(BaseModel):
     collection: str
     records: list[RecordOut]

@@ -12,10 +12,11 @@ from actiondesk.http.api.models import (
     CollectionOut,
     ErrorOut,
     RecordDetail,
+    RecordLabels,
     RecordPage,
 )
 from actiondesk.http.dependencies import CurrentAccess, RecordsDep
-from actiondesk.services.records import ListQuery
+from actiondesk.services.records import MAX_LABEL_IDS, ListQuery
 
 router = APIRouter(tags=["records"])
 
@@ -88,6 +89,23 @@ async def list_collections(records: RecordsDep, access: CurrentAccess,
 async def get_collection(collection: str, records: RecordsDep,
                          access: CurrentAccess) -> dict[str, Any]:
     return records.schema(records.collection(collection, access))
+
+
+@router.get(
+    "/collections/{collection}/labels",
+    response_model=RecordLabels,
+    responses=_ERRORS,
+    summary="The labels of some records",
+)
+async def record_labels(
+    collection: str, records: RecordsDep, access: CurrentAccess,
+    ids: Annotated[list[str], Query(description="Record ids (repeat the parameter), at most "
+                                    f"{MAX_LABEL_IDS}.", max_length=MAX_LABEL_IDS)],
+) -> dict[str, Any]:
+    """What a client showing ids it holds (a run's, an approval request's) needs to name
+    them: the label of each, by id, in one query. Ids of no record are left out."""
+    return {"collection": collection,
+            "labels": await records.record_labels(collection, ids, access)}
 
 
 @router.get(
