@@ -206,3 +206,31 @@ def test_bad_counts_parameter_is_a_named_client_error(served: Served) -> None:
     answer = served.admin.get("/collections", params={"counts": "maybe"})
     assert answer.status_code in (400, 422)
     assert "counts" in json.dumps(answer.json())
+
+
+def test_labels_of_ids_in_one_query(served: Served) -> None:
+    answer: dict[str, Any] = {}
+
+    def call() -> None:
+        answer.update(ok(served.admin.get("/collections/companies/labels",
+                                          params={"ids": ["1", "2", "2", "999", "abc"]})))
+
+    sql = served.statements.during(call)
+    assert len([s for s in sql if s.lstrip().upper().startswith("SELECT")]) == 1, sql
+    # Ids of no record (or that cannot be one) are left out.
+    assert answer == {"collection": "companies",
+                      "labels": {"1": "Company 01", "2": "Company 02"}}
+    lines = ok(served.admin.get("/collections/order_lines/labels",
+                                params={"ids": ["A%7C1|1", "x%2Fy z|2", "A%7C1"]}))
+    assert lines["labels"] == {"A%7C1|1": "A|1 line 1", "x%2Fy z|2": "x/y z line 2"}
+
+
+def test_labels_refusals_name_the_problem(served: Served) -> None:
+    too_many = served.admin.get("/collections/companies/labels",
+                                params={"ids": [str(i) for i in range(201)]})
+    assert too_many.status_code in (400, 422) and "ids" in json.dumps(too_many.json())
+    missing = served.admin.get("/collections/companies/labels")
+    assert missing.status_code in (400, 422) and "ids" in json.dumps(missing.json())
+    refused = served.auditor.get("/collections/companies/labels", params={"ids": ["1"]})
+    assert refused.status_code == 403 and "companies" in refused.json()["error"]
+    assert served.admin.get("/collections/nope/labels", params={"ids": ["1"]}).status_code == 404

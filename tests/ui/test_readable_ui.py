@@ -167,6 +167,15 @@ def test_home_shows_what_waits_what_ran_and_how_many(new_page: Any, site: Site) 
         expect(page.locator(f"[data-collection={name}] [data-count]")).to_have_text(
             f"{total:,} records")
     at_widths(page, "home")
+    # The run and the approval request name their records, not only their ids.
+    named = {r["id"]: f"{r['firstname']} {r['lastname']}" for r in site.rows(
+        "SELECT id, firstname, lastname FROM customers WHERE id IN (3, 4)")}
+    page.goto(site.url + f"/runs/{ran.headers['X-Actiondesk-Run-Id']}")
+    expect(page.locator("[data-records] a[data-label-id='4']")).to_have_text(named[4])
+    approval_id = requested.json()["approval"]["id"]
+    page.goto(site.url + f"/approvals/{approval_id}")
+    expect(page.locator("[data-records] a[data-label-id='3']")).to_have_text(named[3])
+    screenshot(page, "readable-approval-records")
     # The queued run ends on its own (so it does not outlive the module's server).
     run_id = queued.json()["run"]["id"]
     with closing(api_client(site, *ADMIN)) as admin:
