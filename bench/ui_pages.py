@@ -195,7 +195,7 @@ async def measure(base: str, process: subprocess.Popen[bytes], requests: int, wa
         await wait_until_ready(client, process, "/login")
         approval_id, run_id = await make_activity(base, approvals, runs)
         await sign_in(client, *ADMIN)
-        caller_id = str((await client.get("/api/me")).json()["id"])
+        caller_id = str((await client.get("/api/me")).json()["user"]["id"])
         measured = pages(approval_id, run_id, caller_id)
         baseline: list[float] = []
         steps: list[tuple[Page | None, str]] = [(None, BASELINE)]
