@@ -151,9 +151,14 @@ def test_home_shows_what_waits_what_ran_and_how_many(new_page: Any, site: Site) 
         assert ran.status_code == 200, ran.text
         queued = execute(admin, "review-companies", jsonapi([], {"delay": 0.5}, all_records=True))
         assert queued.status_code == 202, queued.text
+    named = {r["id"]: f"{r['firstname']} {r['lastname']}" for r in site.rows(
+        "SELECT id, firstname, lastname FROM customers WHERE id IN (3, 4)")}
     page = new_page(site, *ADMIN)
     page.goto(site.url + "/")
     approvals = page.locator("[data-home=approvals]")
+    # A request or a run on one record names it.
+    expect(approvals.locator("a[data-label-id='3']").first).to_have_text(named[3])
+    expect(page.locator("[data-home=runs] a[data-label-id='4']").first).to_have_text(named[4])
     expect(approvals.locator(".home-item").first).to_contain_text("Charge credit card")
     expect(approvals.locator(".home-item").first).to_contain_text("Support")
     runs = page.locator("[data-home=runs]")
@@ -168,8 +173,6 @@ def test_home_shows_what_waits_what_ran_and_how_many(new_page: Any, site: Site) 
             f"{total:,} records")
     at_widths(page, "home")
     # The run and the approval request name their records, not only their ids.
-    named = {r["id"]: f"{r['firstname']} {r['lastname']}" for r in site.rows(
-        "SELECT id, firstname, lastname FROM customers WHERE id IN (3, 4)")}
     page.goto(site.url + f"/runs/{ran.headers['X-Actiondesk-Run-Id']}")
     expect(page.locator("[data-records] a[data-label-id='4']")).to_have_text(named[4])
     approval_id = requested.json()["approval"]["id"]

@@ -4,6 +4,7 @@ import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, pageUrl, segment } from "./api.js";
 import { clear, h, pageData } from "./dom.js";
 import { errorState, personLabel, statusPill, timeElement } from "./parts.js";
+import { nameRecordLinks } from "./references.js";
 
 const data = pageData();
 const SHOWN = 5;
@@ -17,20 +18,41 @@ function runLink(run) {
   return h("a", { href: pageUrl(`/runs/${segment(run.id)}`), dataset: { runLink: run.id } }, run.action_name);
 }
 
+const readable = new Set(data.readable || []);
+
 function records(count) {
   if (count === null || count === undefined) return null;
   return `${count.toLocaleString()} record${count === 1 ? "" : "s"}`;
 }
 
+/** The one record an item is about, linked and later named; else how many records. */
+function subject(collection, selection, count) {
+  const ids = selection?.all_records ? null : selection?.ids;
+  if (collection && readable.has(collection) && Array.isArray(ids) && ids.length === 1) {
+    const id = String(ids[0]);
+    return h("a", { href: pageUrl(`/collections/${segment(collection)}/records/${segment(id)}`), dataset: { labelId: id, labelCollection: collection } }, `#${id}`);
+  }
+  return records(count) || "";
+}
+
+/** Name the records the lists link to: one request per collection. */
+function nameSubjects(root) {
+  const links = [...root.querySelectorAll("a[data-label-collection]")];
+  for (const collection of new Set(links.map((a) => a.dataset.labelCollection))) {
+    nameRecordLinks(collection, root, (a) => a.dataset.labelCollection === collection);
+  }
+}
+
 function approvalItem(approval) {
   return h("li", { class: "home-item", dataset: { approval: approval.id } },
     h("a", { href: pageUrl(`/approvals/${segment(approval.id)}`) }, approval.action.name),
-    h("span", { class: "muted small" }, ` ${records(approval.record_count) || ""} · ${personLabel(approval.requester)} · `, timeElement(approval.created_at)));
+    h("span", { class: "muted small" }, " ", subject(approval.action.collection, approval.selection, approval.record_count),
+      ` · ${personLabel(approval.requester)} · `, timeElement(approval.created_at)));
 }
 
 function runItem(run) {
   return h("li", { class: "home-item", dataset: { run: run.id } }, runLink(run), " ", statusPill(run.status),
-    h("span", { class: "muted small" }, ` ${records(run.record_count) || ""} · `, timeElement(run.started_at)));
+    h("span", { class: "muted small" }, " ", subject(run.collection, run.selection, run.record_count), " · ", timeElement(run.started_at)));
 }
 
 function progressItem(run) {
@@ -47,6 +69,7 @@ async function fill(name, load, item, empty) {
   try {
     const items = await load();
     clear(root).append(items.length ? h("ul", { class: "home-list" }, items.map(item)) : h("p", { class: "muted", dataset: { state: "empty" } }, empty));
+    nameSubjects(root);
     return items;
   } catch (error) {
     clear(root).append(errorState(`Could not load: ${error.message}`, () => fill(name, load, item, empty)));

@@ -16,11 +16,12 @@ export function referenceCell(link, values, references, fallback) {
 
 const LABELS_AT_ONCE = 200;
 
-/** Name the record links in `root` that show an id (`data-label-id`): one request per 200
- *  ids for their labels, then each link reads "Label" with "#id" beside it. An id without a
- *  label (a record since deleted) keeps its id. Failing quietly: the ids stay readable. */
-export async function nameRecordLinks(collection, root) {
-  const links = [...root.querySelectorAll("a[data-label-id]:not([data-labelled])")];
+/** Name the record links of `collection` in `root` that show an id (`data-label-id`; those
+ *  `only` keeps, when given): one request per 200 ids for their labels, then each link reads
+ *  "Label" with "#id" beside it. An id without a label (a record since deleted) keeps its id.
+ *  Failing quietly: the ids stay readable. */
+export async function nameRecordLinks(collection, root, only = null) {
+  const links = [...root.querySelectorAll("a[data-label-id]:not([data-labelled])")].filter((a) => !only || only(a));
   for (let start = 0; start < links.length; start += LABELS_AT_ONCE) {
     const chunk = links.slice(start, start + LABELS_AT_ONCE);
     let answer;
