@@ -367,8 +367,8 @@ class Datasource:
     def _pk_in(self, collection: Collection, keys: set[tuple[Any, ...]]) -> ColumnElement[bool]:
         if len(collection.primary_key) == 1:
             column = collection.fields[collection.primary_key[0]].column
-            return column.in_(sorted(k[0] for k in keys))
-        return sa.or_(*(self.pk_clause(collection, key) for key in sorted(keys)))
+            return column.in_([k[0] for k in keys])
+        return sa.or_(*(self.pk_clause(collection, key) for key in keys))
 
     def pk_clause(self, collection: Collection, values: Sequence[Any]) -> ColumnElement[bool]:
         return sa.and_(
