@@ -67,12 +67,17 @@ class Page:
         return sum(median(samples) for samples in self.calls.values())
 
 
-def pages(approval_id: str, run_id: str) -> list[Page]:
+def pages(approval_id: str, run_id: str, caller_id: str) -> list[Page]:
     return [
-        Page("home", "/", [BADGE]),
+        Page("home", "/", [
+            "/api/approvals?box=to_review&page_size=5", f"/api/runs?caller={caller_id}&page_size=5",
+            "/api/runs?status=running&page_size=5", "/api/runs?status=queued&page_size=5",
+            "/api/collections?counts=true", BADGE]),
         Page("collection", "/collections/transactions",
              ["/api/collections/transactions/records?page=1&page_size=25", BADGE]),
-        Page("record", "/collections/companies/records/1",
+        Page("record: customer", "/collections/customers/records/1",
+             ["/api/collections/customers/records/1", BADGE]),
+        Page("record: company", "/collections/companies/records/1",
              ["/api/collections/customers",
               "/api/collections/companies/records/1/relationships/customers?page=1&page_size=10",
               BADGE]),
@@ -190,7 +195,8 @@ async def measure(base: str, process: subprocess.Popen[bytes], requests: int, wa
         await wait_until_ready(client, process, "/login")
         approval_id, run_id = await make_activity(base, approvals, runs)
         await sign_in(client, *ADMIN)
-        measured = pages(approval_id, run_id)
+        caller_id = str((await client.get("/api/me")).json()["user"]["id"])
+        measured = pages(approval_id, run_id, caller_id)
         baseline: list[float] = []
         steps: list[tuple[Page | None, str]] = [(None, BASELINE)]
         for page in measured:

@@ -27,6 +27,8 @@ MEANT = {
     "Desk", "Settings", "Collection", "Field", "FieldType", "Relationship", "RelationshipKind",
     "Condition", "Filter", "Group", "Operator", "all_of", "any_of", "parse_filter",
     "decode_id", "encode_id",
+    # how collections read
+    "CollectionDisplay", "DisplayError", "FieldDisplay",
     # remote actions
     "RemoteActions", "RemoteProvider",
     # errors

@@ -19,6 +19,7 @@ from actiondesk.actions.results import (
 )
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action, Scope
+from actiondesk.data.display import CollectionDisplay, DisplayError, FieldDisplay
 from actiondesk.data.filters import Condition, Filter, Group, Operator, all_of, any_of, parse_filter
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.schema import Collection, Field, FieldType, Relationship, RelationshipKind
@@ -50,11 +51,14 @@ __all__ = [
     "Caller",
     "ClientError",
     "Collection",
+    "CollectionDisplay",
     "Condition",
     "ConfigurationError",
     "Desk",
+    "DisplayError",
     "Error",
     "Field",
+    "FieldDisplay",
     "FieldType",
     "File",
     "Filter",

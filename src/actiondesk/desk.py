@@ -22,6 +22,7 @@ from actiondesk.catalog.forms import Forms
 from actiondesk.catalog.listing import Catalog
 from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
+from actiondesk.data.display import CollectionDisplay, FieldDisplay
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
@@ -196,6 +197,26 @@ class Desk:
             return spec
 
         return register
+
+    def display(
+        self,
+        collection: str,
+        *,
+        label: str | None = None,
+        description: str | None = None,
+        record_label: str | None = None,
+        fields: Mapping[str, FieldDisplay] | None = None,
+    ) -> CollectionDisplay:
+        """Declare how a collection reads: ``record_label`` (a field, or a template such as
+        ``"{firstname} {lastname}"``) names its records wherever they appear, references
+        included; ``fields`` give labels, descriptions, formats and enum labels
+        (``FieldDisplay``). Anything not declared has a default. A mistake (an unknown field,
+        a money format without currency) raises ``DisplayError`` here, or on start for
+        reflected tables. Returns the frozen ``CollectionDisplay``."""
+        spec = CollectionDisplay(collection, label=label, description=description,
+                                 record_label=record_label, fields=fields or {})
+        self.datasource.add_display(spec)
+        return spec
 
     def remote_provider(
         self,

@@ -68,7 +68,9 @@ def test_record_page_embeds_its_record(browser_client: httpx.Client) -> None:
     response = browser_client.get("/collections/orders/records/A%257C1")
     assert response.status_code == 200
     data = page_data(response.text)
-    assert data["record"] == {"id": "A%7C1", "values": {"code": "A|1", "company_id": 1}}
+    assert data["record"] == {"id": "A%7C1", "label": "A|1",
+                              "values": {"code": "A|1", "company_id": 1},
+                              "references": {"companies": {"1": "Company 01"}}}
 
 
 def test_error_pages(browser_client: httpx.Client) -> None:

@@ -321,7 +321,7 @@ def test_mark_as_live_success_then_disabled_with_reason_then_error(
     assert demo_site.rows("SELECT status FROM companies WHERE id = ?",
                           company["id"])[0][0] == "live"
     row = page.locator(f"tbody tr[data-id='{company['id']}']")
-    expect(row).to_contain_text("live")
+    expect(row).to_contain_text("Live")  # the enum value by its label
 
     # Now live: disabled, with the action's reason.
     item = open_menu(page).locator("[data-action=mark-as-live]")

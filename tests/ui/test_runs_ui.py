@@ -132,7 +132,9 @@ def test_runs_list_filters_and_run_detail(new_page: Any, runs_site: Site) -> Non
     expect(page.locator("[data-detail=duration]")).to_have_text(re.compile(r"^[\d.]+ m?s$"))
     expect(page.locator("[data-result] .charge-amount")).to_have_text("12.50 EUR")
     record = page.locator("[data-records] a")
-    expect(record).to_have_text("5")
+    name = runs_site.rows("SELECT firstname || ' ' || lastname FROM customers WHERE id = 5")[0][0]
+    expect(record).to_have_text(name)  # the record by its label, its id beside it
+    expect(record).to_have_attribute("data-label-id", "5")
     screenshot(page, "run-detail")
     record.click()
     expect(page).to_have_url(runs_site.url + "/collections/customers/records/5")

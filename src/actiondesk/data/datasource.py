@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Collection as Collection_
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +20,11 @@ from actiondesk.data.collections import (
     matches,
     tables_and_names,
 )
+from actiondesk.data.counts import ESTIMATE_ABOVE, CollectionCount, count_collections
+from actiondesk.data.display import CollectionDisplay, DisplayError
+from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
-from actiondesk.data.schema import Collection, FieldType
+from actiondesk.data.schema import Collection, FieldType, RelationshipKind
 from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
@@ -36,6 +40,8 @@ class Page:
     count: int
     page: int
     page_size: int
+    # Per referenced collection, the labels of the records these ones refer to, by id.
+    references: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class Datasource:
         self._sync_engine: sa.Engine | None = None
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
+        self._displays: dict[str, CollectionDisplay] = {}
+        self._presentations: dict[str, Presentation] = {}
         self.problems: list[str] = []
         self.notes: list[str] = []
         self._lock = asyncio.Lock()
@@ -117,6 +125,40 @@ class Datasource:
     def collections(self) -> Mapping[str, Collection]:
         return self._collections
 
+    def add_display(self, spec: CollectionDisplay) -> None:
+        """Declare how a collection reads; checked against its fields now when the models
+        are known, else when connecting. Raises ``DisplayError``."""
+        if not isinstance(spec, CollectionDisplay):
+            raise DisplayError(f"display takes a CollectionDisplay, not {type(spec).__name__}")
+        if spec.collection in self._displays:
+            raise DisplayError(f"the display of {spec.collection!r} is declared twice")
+        known = self.declared_collections()
+        if known is not None:
+            if spec.collection not in known:
+                raise DisplayError(f"display: no collection {spec.collection!r} (known: "
+                                   f"{', '.join(sorted(known)) or 'none'})")
+            problems = resolve(known[spec.collection], spec)[1]
+            if problems:
+                raise DisplayError("; ".join(problems), problems)
+        self._displays[spec.collection] = spec
+        if spec.collection in self._collections:
+            self._presentations[spec.collection] = resolve(
+                self._collections[spec.collection], spec)[0]
+
+    def presentation(self, name: str) -> Presentation:
+        """How the collection ``name`` reads (its declaration, defaults applied)."""
+        return self._presentations[name]
+
+    def _resolve_displays(self, chosen: Mapping[str, Collection]) -> list[str]:
+        problems = [f"display: no collection {name!r} (known: {', '.join(sorted(chosen))})"
+                    for name in self._displays if name not in chosen]
+        self._presentations = {}
+        for name, collection in chosen.items():
+            presentation, found = resolve(collection, self._displays.get(name))
+            self._presentations[name] = presentation
+            problems += found
+        return problems
+
     @property
     def dialect(self) -> str:
         return self.url.get_backend_name()
@@ -160,6 +202,9 @@ class Datasource:
                 )
                 for n, c in chosen.items()
             }
+            problems = self._resolve_displays(chosen)
+            if problems:
+                raise DisplayError("; ".join(problems), problems)
             self._converters = {
                 n: [(f.name, json_converter(f)) for f in c.fields.values()]
                 for n, c in chosen.items()
@@ -198,7 +243,9 @@ class Datasource:
             for name, convert in self._converters[collection.name]
         }
         pk = [mapping[name] for name in collection.primary_key]
-        return {"id": encode_id(collection, pk), "values": values}
+        record_id = encode_id(collection, pk)
+        label = self._presentations[collection.name].label_of(mapping, record_id)
+        return {"id": record_id, "label": label, "values": values}
 
     def order_by(
         self, collection: Collection, sort: Sequence[SortKey]
@@ -235,7 +282,10 @@ class Datasource:
         page: int,
         page_size: int,
         with_count: bool = True,
+        references: Collection_[str] = (),
     ) -> Page:
+        """A page of records; with ``references`` (collection names), the labels of the
+        records they refer to in those collections, one query per collection."""
         table = collection.table
         query = sa.select(table).order_by(*self.order_by(collection, sort))
         count_query = sa.select(sa.func.count()).select_from(table)
@@ -246,12 +296,79 @@ class Datasource:
         async with self.read() as conn:
             rows = (await conn.execute(query)).all()
             count = (await conn.execute(count_query)).scalar_one() if with_count else -1
+            labels = await self._reference_labels(conn, collection, rows, references)
         return Page(
             records=[self.serialize(collection, r) for r in rows],
             count=int(count),
             page=page,
             page_size=page_size,
+            references=labels,
         )
+
+    async def counts(self, collections: Sequence[Collection],
+                     estimate_above: int = ESTIMATE_ABOVE) -> dict[str, CollectionCount]:
+        """How many records each collection holds (estimated above ``estimate_above``)."""
+        async with self.read() as conn:
+            return await count_collections(conn, self.dialect, collections, estimate_above)
+
+    async def references(self, collection: Collection, rows: Sequence[sa.Row[Any]],
+                         targets: Collection_[str]) -> dict[str, dict[str, str]]:
+        """The labels of the records ``rows`` refer to in the ``targets`` collections."""
+        async with self.read() as conn:
+            return await self._reference_labels(conn, collection, rows, targets)
+
+    async def _reference_labels(self, conn: AsyncConnection, collection: Collection,
+                                rows: Sequence[sa.Row[Any]],
+                                targets: Collection_[str]) -> dict[str, dict[str, str]]:
+        wanted: dict[str, set[tuple[Any, ...]]] = {}
+        for rel in collection.relationships.values():
+            target = self._collections.get(rel.target)
+            if rel.kind is not RelationshipKind.MANY_TO_ONE or target is None or \
+                    rel.target not in targets or set(rel.target_fields) != set(target.primary_key):
+                continue
+            local = [rel.fields[rel.target_fields.index(k)] for k in target.primary_key]
+            keys = wanted.setdefault(rel.target, set())
+            for row in rows:
+                key = tuple(row._mapping[name] for name in local)
+                if None not in key:
+                    keys.add(key)
+        labels: dict[str, dict[str, str]] = {}
+        for name, keys in wanted.items():
+            if not keys:
+                continue
+            target = self._collections[name]
+            presentation = self._presentations[name]
+            columns = [target.fields[n].column
+                       for n in dict.fromkeys((*target.primary_key, *presentation.label_fields))]
+            query = sa.select(*columns).where(self._pk_in(target, keys))
+            found = labels.setdefault(name, {})
+            for row in (await conn.execute(query)).all():
+                record_id = encode_id(target, [row._mapping[k] for k in target.primary_key])
+                found[record_id] = presentation.label_of(row._mapping, record_id)
+        return labels
+
+    async def labels(self, collection: Collection,
+                     keys: Sequence[tuple[Any, ...]]) -> dict[str, str]:
+        """The labels of the records of ``collection`` with these primary keys, by id (one
+        query); a key of no record is left out."""
+        if not keys:
+            return {}
+        presentation = self._presentations[collection.name]
+        columns = [collection.fields[n].column
+                   for n in dict.fromkeys((*collection.primary_key, *presentation.label_fields))]
+        query = sa.select(*columns).where(self._pk_in(collection, set(keys)))
+        found: dict[str, str] = {}
+        async with self.read() as conn:
+            for row in (await conn.execute(query)).all():
+                record_id = encode_id(collection, [row._mapping[k] for k in collection.primary_key])
+                found[record_id] = presentation.label_of(row._mapping, record_id)
+        return found
+
+    def _pk_in(self, collection: Collection, keys: set[tuple[Any, ...]]) -> ColumnElement[bool]:
+        if len(collection.primary_key) == 1:
+            column = collection.fields[collection.primary_key[0]].column
+            return column.in_([k[0] for k in keys])
+        return sa.or_(*(self.pk_clause(collection, key) for key in keys))
 
     def pk_clause(self, collection: Collection, values: Sequence[Any]) -> ColumnElement[bool]:
         return sa.and_(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from actiondesk.permissions.access import Access
 
 MAX_FILTER_LENGTH = 20_000
+MAX_LABEL_IDS = 200
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,29 @@ class RecordsService:
         """The collections this caller may read."""
         return [c for c in self.datasource.collections.values() if access.can_read(c.name)]
 
+    def labels(self, access: Access) -> dict[str, str]:
+        """The label of each collection the caller may read, by name."""
+        return {c.name: self.datasource.presentation(c.name).label
+                for c in self.collections(access)}
+
+    def schema(self, collection: Collection) -> dict[str, Any]:
+        """The collection's schema as clients see it, with how it reads (labels, formats)."""
+        return self.datasource.presentation(collection.name).collection_json(collection)
+
+    async def schemas(self, access: Access, *, counts: bool = False) -> list[dict[str, Any]]:
+        """The schemas of the collections the caller may read; with ``counts``, how many
+        records each holds (``count_estimated`` when taken from the database's statistics)."""
+        readable = self.collections(access)
+        found = await self.datasource.counts(readable) if counts else {}
+        schemas = []
+        for collection in readable:
+            schema = self.schema(collection)
+            if counts:
+                schema.update(count=found[collection.name].count,
+                              count_estimated=found[collection.name].estimated)
+            schemas.append(schema)
+        return schemas
+
     def collection(self, name: str, access: Access) -> Collection:
         found = self.datasource.collection(name)
         access.require_read(name)
@@ -112,13 +137,19 @@ class RecordsService:
 
     async def list(self, collection_name: str, query: ListQuery, access: Access) -> Page:
         collection = self.collection(collection_name, access)
-        return await self._list(collection, query, extra=None)
+        return await self._list(collection, query, extra=None, access=access)
+
+    def readable_targets(self, collection: Collection, access: Access) -> set[str]:
+        """The collections this one refers to whose record labels the caller may read."""
+        return {rel.target for rel in collection.relationships.values()
+                if access.can_read(rel.target)}
 
     async def _list(
         self,
         collection: Collection,
         query: ListQuery,
         extra: ColumnElement[bool] | None,
+        access: Access,
     ) -> Page:
         if query.page < 1:
             raise BadRequestError("page must be at least 1", fields={"page": "must be >= 1"})
@@ -131,7 +162,24 @@ class RecordsService:
             sort=parse_sort(query.sort),
             page=query.page,
             page_size=self._page_size(query.page_size),
+            references=self.readable_targets(collection, access),
         )
+
+    async def record_labels(self, collection_name: str, ids: Sequence[str],
+                            access: Access) -> dict[str, str]:
+        """The labels of these records (at most MAX_LABEL_IDS), by id, in one query; ids of
+        no record are left out."""
+        collection = self.collection(collection_name, access)
+        if len(ids) > MAX_LABEL_IDS:
+            raise BadRequestError(f"ask for at most {MAX_LABEL_IDS} ids at a time",
+                                  fields={"ids": f"more than {MAX_LABEL_IDS}"})
+        keys = []
+        for record_id in dict.fromkeys(ids):
+            try:
+                keys.append(decode_id(collection, record_id))
+            except NotFoundError:
+                continue  # cannot be an id of this collection: no record has it
+        return await self.datasource.labels(collection, keys)
 
     async def _row(self, collection: Collection, record_id: str) -> sa.Row[Any]:
         pk = decode_id(collection, record_id)
@@ -145,7 +193,10 @@ class RecordsService:
     ) -> dict[str, Any]:
         collection = self.collection(collection_name, access)
         row = await self._row(collection, record_id)
-        return self.datasource.serialize(collection, row)
+        record = self.datasource.serialize(collection, row)
+        record["references"] = await self.datasource.references(
+            collection, [row], self.readable_targets(collection, access))
+        return record
 
     async def related(
         self,
@@ -166,4 +217,4 @@ class RecordsService:
         row = await self._row(collection, record_id)
         values = [row._mapping[name] for name in rel.fields]
         scope = related_scope(target, rel.target_fields, values)
-        return target, await self._list(target, query, extra=scope)
+        return target, await self._list(target, query, extra=scope, access=access)

@@ -25,6 +25,16 @@ class FieldOut(BaseModel):
     nullable: bool
     primary_key: bool
     enum_values: list[str] | None = None
+    label: str | None = Field(default=None, description="The field's name as people read it.")
+    description: str | None = None
+    format: str | None = Field(default=None, description="How to show values: text, number, "
+                               "money, percent, date, datetime, relative, boolean, email, url "
+                               "or image_url.")
+    currency: str | None = Field(default=None, description="For money: the ISO 4217 code.")
+    currency_field: str | None = Field(default=None, description="For money: the field "
+                                       "holding each record's currency code.")
+    decimals: int | None = None
+    enum_labels: dict[str, str] | None = Field(default=None, description="Stored value -> label.")
 
 
 class RelationshipOut(BaseModel):
@@ -37,6 +47,15 @@ class RelationshipOut(BaseModel):
 
 class CollectionOut(BaseModel):
     name: str
+    label: str | None = Field(default=None, description="The collection's name as people "
+                              "read it.")
+    description: str | None = None
+    record_label: str | None = Field(default=None, description="The field or template "
+                                     "('{firstname} {lastname}') records are known by; none: "
+                                     "'#id'.")
+    count: int | None = Field(default=None, description="With counts=true: how many records.")
+    count_estimated: bool | None = Field(default=None, description="With counts=true: whether "
+                                         "the count is the database's estimate.")
     primary_key: list[str]
     fields: list[FieldOut]
     relationships: list[RelationshipOut]
@@ -51,9 +70,22 @@ class RecordOut(BaseModel):
         description="The record id: primary-key values as text, '%' written '%25' and '|' "
         "written '%7C', parts of a composite key joined by '|'."
     )
+    label: str | None = Field(default=None, description="The text the record is known by.")
     values: dict[str, Any] = Field(
         description="Field values; decimals as strings, dates in ISO 8601, binary in base64."
     )
+
+
+class RecordDetail(RecordOut):
+    references: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per referenced collection (that the caller may "
+        "read), the labels of the records this one refers to, by id.")
+
+
+class RecordLabels(BaseModel):
+    collection: str
+    labels: dict[str, str] = Field(description="Record id -> label; ids of no record are "
+                                   "left out.")
 
 
 class RecordPage(BaseModel):
@@ -62,6 +94,9 @@ class RecordPage(BaseModel):
     count: int = Field(description="How many records match the filter and search in all.")
     page: int
     page_size: int = Field(description="The page size used (a larger request is capped).")
+    references: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per referenced collection (that the caller may "
+        "read), the labels of the records these refer to, by id: one query per collection.")
 
 
 class ActionOut(BaseModel):

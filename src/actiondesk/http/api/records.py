@@ -11,11 +11,12 @@ from actiondesk.http.api.models import (
     CollectionList,
     CollectionOut,
     ErrorOut,
-    RecordOut,
+    RecordDetail,
+    RecordLabels,
     RecordPage,
 )
 from actiondesk.http.dependencies import CurrentAccess, RecordsDep
-from actiondesk.services.records import ListQuery
+from actiondesk.services.records import MAX_LABEL_IDS, ListQuery
 
 router = APIRouter(tags=["records"])
 
@@ -64,12 +65,19 @@ def _page_out(collection: str, page: Page) -> dict[str, Any]:
         "count": page.count,
         "page": page.page,
         "page_size": page.page_size,
+        "references": page.references,
     }
 
 
+CountsParam = Annotated[bool, Query(description="Also say how many records each holds "
+                                    "(estimated from the database's statistics for large "
+                                    "tables).")]
+
+
 @router.get("/collections", response_model=CollectionList, summary="Collections and schemas")
-async def list_collections(records: RecordsDep, access: CurrentAccess) -> dict[str, Any]:
-    return {"collections": [c.to_json() for c in records.collections(access)]}
+async def list_collections(records: RecordsDep, access: CurrentAccess,
+                           counts: CountsParam = False) -> dict[str, Any]:
+    return {"collections": await records.schemas(access, counts=counts)}
 
 
 @router.get(
@@ -80,7 +88,24 @@ async def list_collections(records: RecordsDep, access: CurrentAccess) -> dict[s
 )
 async def get_collection(collection: str, records: RecordsDep,
                          access: CurrentAccess) -> dict[str, Any]:
-    return records.collection(collection, access).to_json()
+    return records.schema(records.collection(collection, access))
+
+
+@router.get(
+    "/collections/{collection}/labels",
+    response_model=RecordLabels,
+    responses=_ERRORS,
+    summary="The labels of some records",
+)
+async def record_labels(
+    collection: str, records: RecordsDep, access: CurrentAccess,
+    ids: Annotated[list[str], Query(description="Record ids (repeat the parameter), at most "
+                                    f"{MAX_LABEL_IDS}.", max_length=MAX_LABEL_IDS)],
+) -> dict[str, Any]:
+    """What a client showing ids it holds (a run's, an approval request's) needs to name
+    them: the label of each, by id, in one query. Ids of no record are left out."""
+    return {"collection": collection,
+            "labels": await records.record_labels(collection, ids, access)}
 
 
 @router.get(
@@ -98,7 +123,7 @@ async def list_records(
 
 @router.get(
     "/collections/{collection}/records/{record_id}",
-    response_model=RecordOut,
+    response_model=RecordDetail,
     responses=_ERRORS,
     summary="One record",
 )

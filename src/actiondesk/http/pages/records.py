@@ -20,7 +20,13 @@ async def home(page: Page) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         # Only whether there are any: the menu lists them (with their state) when opened.
         registry = page.services.registry
-        return {"has_global_actions": any(access.visible(a) for a in registry.for_collection(None))}
+        datasource = page.services.datasource
+        return {
+            "has_global_actions": any(access.visible(a) for a in registry.for_collection(None)),
+            "collection_descriptions": {
+                c.name: datasource.presentation(c.name).description
+                for c in page.services.records.collections(access)},
+        }
 
     return await page.render("actiondesk/home.html", context)
 
@@ -41,7 +47,8 @@ def _targets(services: Services, collection: Collection, access: Access) -> dict
     datasource = services.datasource
     names = {rel.target for rel in collection.relationships.values()} | {collection.name}
     return {
-        name: {"primary_key": list(datasource.collection(name).primary_key)}
+        name: {"primary_key": list(datasource.collection(name).primary_key),
+               "label": datasource.presentation(name).label}
         for name in sorted(names) if access.can_read(name)
     }
 
@@ -50,7 +57,7 @@ def _collection_data(services: Services, collection: Collection,
                      access: Access) -> dict[str, Any]:
     settings = services.settings
     return {
-        "collection": collection.to_json(),
+        "collection": services.records.schema(collection),
         "targets": _targets(services, collection, access),
         "page_size": settings.default_page_size,
         "max_page_size": settings.max_page_size,
@@ -77,6 +84,6 @@ async def record_page(page: Page, collection: str, record_id: str) -> Response:
         data = _collection_data(page.services, found, access)
         data["record"] = record
         return {"active_collection": found.name, "collection_name": found.name,
-                "record_id": record["id"], "page": data}
+                "record_id": record["id"], "record_label": record["label"], "page": data}
 
     return await page.render("actiondesk/record.html", context)

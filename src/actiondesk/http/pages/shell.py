@@ -107,6 +107,7 @@ class PageRequest:
             "dev_mode": access.dev_mode,
             "csrf": (self.auth.csrf if self.auth is not None else None) or "",
             "collections": [c.name for c in self.services.records.collections(access)],
+            "collection_labels": self.services.records.labels(access),
             "active_collection": None,
         }
 

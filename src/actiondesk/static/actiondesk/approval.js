@@ -3,6 +3,7 @@
 // it is mine. After a decision the page shows the request as the server now has it.
 import { ApiError, api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
+import { nameRecordLinks } from "./references.js";
 import { showHtml } from "./results.js";
 import { refreshBadge } from "./shell.js";
 import { toast } from "./toast.js";
@@ -83,9 +84,10 @@ function records() {
   const add = (ids) => {
     for (const id of ids) {
       const href = recordHref(id);
-      list.append(h("li", {}, href ? h("a", { href }, id) : id));
+      list.append(h("li", {}, href ? h("a", { href, dataset: { labelId: id } }, id) : id));
     }
     more.hidden = list.children.length >= (approval.records?.count || 0);
+    nameRecordLinks(approval.action.collection, list);
   };
   more.addEventListener("click", async () => {
     more.disabled = true;

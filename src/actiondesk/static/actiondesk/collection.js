@@ -7,7 +7,7 @@ import { RecordsTable } from "./table.js";
 
 const data = pageData();
 const collection = data.collection;
-const noun = nouns(collection.name);
+const noun = nouns(collection.label || collection.name);
 const count = document.querySelector("[data-count]");
 
 function fromUrl() {

@@ -131,7 +131,7 @@ function inputFor(field, operator, value, label) {
   }
   if (field.type === "enum" && field.enum_values && ["equal", "not_equal"].includes(operator)) {
     return h("select", { class: "select", "aria-label": label },
-      field.enum_values.map((v) => h("option", { value: v, selected: v === text }, v)));
+      field.enum_values.map((v) => h("option", { value: v, selected: v === text }, field.enum_labels?.[v] ?? v)));
   }
   const types = { integer: "number", number: "number", date: "date", time: "time", datetime: "datetime-local" };
   const type = types[field.type] || "text";
@@ -228,7 +228,7 @@ export class FilterBuilder {
     const position = group.conditions.indexOf(condition) + 1;
     const field = this.byName[condition.field] || this.fields[0];
     const fieldSelect = h("select", { class: "select", "aria-label": `Field of condition ${position}`, dataset: { role: "field", focusKey: `${path}:field` } },
-      this.fields.map((f) => h("option", { value: f.name, selected: f.name === field.name }, humanize(f.name))));
+      this.fields.map((f) => h("option", { value: f.name, selected: f.name === field.name }, f.label || humanize(f.name))));
     const operators = operatorsFor(field.type);
     if (!operators.some(([op]) => op === condition.operator)) condition.operator = operators[0][0];
     const operatorSelect = h("select", { class: "select", "aria-label": `Operator of condition ${position}`, dataset: { role: "operator", focusKey: `${path}:operator` } },

@@ -1,6 +1,7 @@
 // Building blocks of the approvals, runs and settings pages: times, durations, status pills,
 // definition lists, labelled form fields with the server's errors next to them, the
 // loading / empty / error states, and the pagination bar (also the records table's). Every value becomes text (see dom.js), never HTML.
+import { formatInstant, parseInstant } from "./display.js";
 import { h, humanize, uid } from "./dom.js";
 
 const STATUS_KINDS = {
@@ -12,12 +13,12 @@ const STATUS_KINDS = {
   forbidden: "danger", unauthenticated: "warning", rate_limited: "warning",
 };
 
-/** "2026-02-03T10:30:00+00:00" -> "Feb 3, 2026, 10:30 AM" in the reader's zone and language. */
+/** "2026-02-03T10:30:00+00:00" -> "Feb 3, 2026, 10:30:00 AM UTC" in the reader's zone (named)
+ *  and language. */
 export function formatTime(iso) {
   if (!iso) return "";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return String(iso);
-  return date.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const date = parseInstant(iso);
+  return date ? formatInstant(date) : String(iso);
 }
 
 /** A <time> element (the exact instant in its title), or a dash. */

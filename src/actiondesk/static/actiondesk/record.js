@@ -4,14 +4,16 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
+import { fieldLabel } from "./display.js";
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
+import { referenceCell } from "./references.js";
 import { RecordsTable } from "./table.js";
 import { toast } from "./toast.js";
 
 const data = pageData();
 const collection = data.collection;
 let record = data.record;
-const noun = nouns(collection.name);
+const noun = nouns(collection.label || collection.name);
 const resultPanel = document.querySelector("[data-result-panel]");
 const fieldsList = document.querySelector("[data-record-fields]");
 const title = document.querySelector("[data-record-title]");
@@ -19,19 +21,20 @@ const links = manyToOneLinks(collection, data.targets);
 const recordPath = `/collections/${segment(collection.name)}/records/${segment(record.id)}`;
 
 function renderRecord() {
-  title.textContent = `${humanize(noun.singular)} ${recordLabel(collection, record)}`;
+  title.textContent = recordLabel(collection, record);
   clear(fieldsList);
   for (const field of collection.fields) {
     const value = record.values[field.name];
-    let shown = formatValue(field, value);
+    let shown = formatValue(field, value, record.values);
     const link = links.get(field.name);
     if (link && value !== null && value !== undefined) {
-      const href = link.href(record.values);
-      if (href) shown = h("a", { href, dataset: { relation: link.rel.name } }, shown, ` (${humanize(link.rel.name)})`);
+      shown = referenceCell(link, record.values, record.references, shown);
+      if (shown instanceof HTMLElement) shown.dataset.relation = link.rel.name;
     } else if (field.type === "json" && value !== null) {
       shown = h("span", { class: "value-json" }, JSON.stringify(value, null, 2));
     }
-    fieldsList.append(h("dt", {}, humanize(field.name)), h("dd", { dataset: { field: field.name } }, shown));
+    const help = field.description ? h("span", { class: "field-help muted small" }, field.description) : null;
+    fieldsList.append(h("dt", {}, fieldLabel(field), help), h("dd", { dataset: { field: field.name } }, shown));
   }
 }
 

@@ -4,6 +4,7 @@
 // its progress and may be cancelled.
 import { ApiError, api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
+import { nameRecordLinks } from "./references.js";
 import { showHtml } from "./results.js";
 import { toast } from "./toast.js";
 import {
@@ -30,7 +31,7 @@ function counted(n) {
 }
 
 function recordLink(id) {
-  return data.readable ? h("a", { href: pageUrl(`/collections/${segment(run.collection)}/records/${segment(id)}`) }, id) : id;
+  return data.readable ? h("a", { href: pageUrl(`/collections/${segment(run.collection)}/records/${segment(id)}`), dataset: { labelId: id } }, id) : id;
 }
 
 // -- progress --------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ function selection() {
   if (s.approval?.id) {
     body.append(h("p", {}, "Run on approval: ", h("a", { href: pageUrl(`/approvals/${segment(s.approval.id)}`), dataset: { approvalLink: s.approval.id } }, "the request"), "."));
   }
+  if (run.collection && data.readable) nameRecordLinks(run.collection, body);
   return section("Records", body);
 }
 

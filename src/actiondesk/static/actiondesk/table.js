@@ -4,9 +4,10 @@ import { ApiError } from "./api.js";
 import { clear, dismissable, h, humanize } from "./dom.js";
 import { FilterBuilder, countConditions, describe } from "./filters.js";
 import { pageControls } from "./parts.js";
+import { fieldLabel, isNumeric } from "./display.js";
 import { formatValue, manyToOneLinks, recordLabel, recordUrl } from "./records.js";
+import { referenceCell } from "./references.js";
 
-const NUMERIC = new Set(["integer", "number", "decimal"]);
 const HIDDEN_BY_DEFAULT = new Set(["json", "binary", "text"]);
 const DEFAULT_COLUMNS = 8;
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -161,7 +162,7 @@ export class RecordsTable {
           this.saveColumns();
           this.renderTable();
         });
-        return h("li", {}, h("label", {}, box, humanize(f.name)));
+        return h("li", {}, h("label", {}, box, fieldLabel(f)));
       });
       const popover = h("div", { class: "popover", role: "group", "aria-label": "Columns shown" },
         h("ul", { class: "column-list" }, boxes));
@@ -243,6 +244,7 @@ export class RecordsTable {
       const page = await this.options.fetchPage(this.params(), controller.signal);
       if (controller.signal.aborted) return;
       this.records = page.records;
+      this.references = page.references || {};
       this.count = page.count;
       this.state.pageSize = page.page_size;
       if (!page.records.length && page.count && this.state.page > 1) {
@@ -340,9 +342,9 @@ export class RecordsTable {
     const head = h("tr", {}, h("th", { class: "cell-check", scope: "col" }, headBox),
       columns.map((f) => {
         const direction = this.state.sort === f.name ? "asc" : this.state.sort === `-${f.name}` ? "desc" : null;
-        const sort = h("button", { type: "button", class: "sort-button", dataset: { sortField: f.name, direction: direction || "" } }, humanize(f.name));
+        const sort = h("button", { type: "button", class: "sort-button", dataset: { sortField: f.name, direction: direction || "" } }, fieldLabel(f));
         sort.addEventListener("click", () => this.setSort(f.name));
-        return h("th", { scope: "col", class: NUMERIC.has(f.type) ? "cell-number" : null,
+        return h("th", { scope: "col", class: isNumeric(f) ? "cell-number" : null, title: f.description || null,
           "aria-sort": direction === "asc" ? "ascending" : direction === "desc" ? "descending" : null }, sort);
       }));
     const rows = this.records.map((record) => this.row(record, columns));
@@ -357,15 +359,15 @@ export class RecordsTable {
     box.addEventListener("change", () => this.toggle(record.id, box.checked));
     const cells = columns.map((field, index) => {
       const value = record.values[field.name];
-      let content = formatValue(field, value);
+      let content = formatValue(field, value, record.values);
       const link = this.links.get(field.name);
       if (index === 0) {
         content = h("a", { href: recordUrl(this.collection.name, record.id), dataset: { recordLink: record.id } }, content);
       } else if (link && value !== null && value !== undefined) {
-        const href = link.href(record.values);
-        if (href) content = h("a", { href, title: `Open ${humanize(link.rel.name)}` }, content);
+        content = referenceCell(link, record.values, this.references, content);
       }
-      return h("td", { class: NUMERIC.has(field.type) ? "cell-number" : null, title: typeof value === "string" ? value : null }, content);
+      const hover = typeof value === "string" && !field.enum_labels && !["datetime", "date", "relative"].includes(field.format) ? value : null;
+      return h("td", { class: isNumeric(field) ? "cell-number" : null, title: link ? null : hover, dataset: { column: field.name } }, content);
     });
     return h("tr", { class: selected ? "is-selected" : null, dataset: { id: record.id } }, h("td", { class: "cell-check" }, box), cells);
   }

@@ -244,7 +244,7 @@ function referencePicker(field, id) {
   const choose = (record) => {
     value = record ? record.id : null;
     input.value = record ? recordLabel({}, record) : "";
-    chosenNote.textContent = record ? `Chosen: ${humanize(field.reference)} #${record.id}` : "";
+    chosenNote.textContent = record ? `Chosen: ${recordLabel({}, record)} (#${record.id})` : "";
     close();
     input.dispatchEvent(new Event("change", { bubbles: true }));
   };
@@ -335,7 +335,10 @@ function referencePicker(field, id) {
       chosenNote.textContent = `Chosen: ${humanize(field.reference)} #${value}`;
       try {
         const record = await api.get(`/collections/${segment(field.reference)}/records/${segment(value)}`);
-        if (value === record.id) input.value = recordLabel({}, record);
+        if (value === record.id) {
+          input.value = recordLabel({}, record);
+          chosenNote.textContent = `Chosen: ${recordLabel({}, record)} (#${value})`;
+        }
       } catch {
         // The id stays shown; the server says if it is wrong.
       }
