@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
+from actiondesk.data.state_schema.activity import run_records_table
 from actiondesk.errors import (
     BadRequestError,
     ClientError,
@@ -52,6 +53,7 @@ from actiondesk.runs.records import (
     check_no_nul,
     check_run_id,
 )
+from actiondesk.runs.record_index import RecordIndex, index_of
 
 log = logging.getLogger("actiondesk.runs")
 
@@ -177,6 +179,8 @@ class RunsService(RunReads):
             "record_count": record_count,
             "started_at": started_at,
         }
+        index = index_of(selection)
+        row.update(index.columns())
         if background is not None:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
@@ -184,13 +188,13 @@ class RunsService(RunReads):
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             if handover is None:
-                await self._writes.run(_inserting(row, background),
-                                       one_statement=background is None)
+                await self._writes.run(_inserting(row, background, index),
+                                       one_statement=background is None and not index.keys)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
                 async with self.store.write() as conn:
-                    await _handing_over(row, handover)(conn)
+                    await _handing_over(row, handover, index)(conn)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -407,7 +411,9 @@ class RunsService(RunReads):
             "finished_at": now,
             "duration_ms": 0,
         }
-        await self._writes.run(_inserting(row), one_statement=True)
+        index = index_of(selection)
+        row.update(index.columns())
+        await self._writes.run(_inserting(row, None, index), one_statement=not index.keys)
         return run_id
 
     async def report_webhook(
@@ -461,23 +467,34 @@ class RunsService(RunReads):
         return await self.get(run_id)
 
 def _inserting(
-    row: dict[str, Any], background: Background | None = None
+    row: dict[str, Any], background: Background | None = None,
+    index: RecordIndex | None = None,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
         await conn.execute(_INSERT, row)
+        await _index_records(conn, row, index)
         if background is not None:
             await background.enqueue(conn, row["id"])
 
     return insert
 
 
+async def _index_records(
+    conn: AsyncConnection, row: dict[str, Any], index: RecordIndex | None
+) -> None:
+    """The ``run_records`` rows of a run that named several ids."""
+    if index is not None and index.keys:
+        await conn.execute(sa.insert(run_records_table), index.rows(row["id"], row["collection"]))
+
+
 def _handing_over(
-    row: dict[str, Any], handover: Handover
+    row: dict[str, Any], handover: Handover, index: RecordIndex
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def hand_over(conn: AsyncConnection) -> None:
         # The row goes first: a concurrent request with the same key waits on it (or, on
         # SQLite, on the write lock) and then finds this run instead of handing over twice.
         await conn.execute(_INSERT, row)
+        await _index_records(conn, row, index)
         answer = await handover(conn, row["id"])
         finished_at = utcnow()
         await conn.execute(sa.update(runs_table).where(_t.id == row["id"]).values(
