@@ -15,6 +15,7 @@ from actiondesk.actions.forms import FormField
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
 from actiondesk.actions.spec import Scope as ActionScope
+from actiondesk.activity.service import ActivityService
 from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.background.config import RunnerConfig
 from actiondesk.background.service import BackgroundRuns
@@ -126,6 +127,7 @@ class Desk:
         )
         self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
                                          self.approvals, self.background)
+        self.activity = ActivityService(self.state, self.selections)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -156,7 +158,8 @@ class Desk:
             records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
-            audit=self.audit, remote=self.remote, template_dirs=self.template_dirs,
+            audit=self.audit, remote=self.remote, activity=self.activity,
+            template_dirs=self.template_dirs,
         )
 
     def action(

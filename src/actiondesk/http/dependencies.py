@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from actiondesk.actions.context import Caller
 from actiondesk.actions.registry import ActionRegistry
+from actiondesk.activity.service import ActivityService
 from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.background.service import BackgroundRuns
 from actiondesk.catalog.forms import Forms
@@ -62,6 +63,7 @@ class Services:
     tokens: TokenService
     audit: AuditService
     remote: RemoteService
+    activity: ActivityService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -94,6 +96,7 @@ PermissionsDep = Annotated[PermissionsService, _part(lambda s: s.permissions)]
 UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
 RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
+ActivityDep = Annotated[ActivityService, _part(lambda s: s.activity)]
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from actiondesk.errors import (
     NotFoundError,
     lost_database,
 )
+from actiondesk.runs.record_index import RecordIndex, index_of
 from actiondesk.runs.records import (
     NO_COLLECTION,
     RUN_STATUSES,
@@ -53,7 +54,6 @@ from actiondesk.runs.records import (
     check_no_nul,
     check_run_id,
 )
-from actiondesk.runs.record_index import RecordIndex, index_of
 
 log = logging.getLogger("actiondesk.runs")
 

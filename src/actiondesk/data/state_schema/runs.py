@@ -70,8 +70,8 @@ runs_table = sa.Table(
     sa.Index("ix_actiondesk_runs_caller_id", "caller_id"),
     sa.Index("ix_actiondesk_runs_status", "status"),
     sa.Index("ix_actiondesk_runs_runner_status", "runner", "status"),
-    sa.Index("ix_actiondesk_runs_record", "collection", "record_key"),
-    sa.Index("ix_actiondesk_runs_selection_kind", "collection", "selection_kind"),
+    sa.Index("ix_actiondesk_runs_record", "collection", "record_key", "started_at"),
+    sa.Index("ix_actiondesk_runs_selection_kind", "collection", "selection_kind", "started_at"),
     mysql_charset="utf8mb4",
 )
 

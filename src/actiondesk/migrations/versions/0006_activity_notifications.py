@@ -42,8 +42,9 @@ def upgrade() -> None:
     with op.batch_alter_table(_RUNS) as batch:
         batch.add_column(sa.Column("record_key", _key(255), nullable=True))
         batch.add_column(sa.Column("selection_kind", sa.String(10), nullable=True))
-    op.create_index("ix_actiondesk_runs_record", _RUNS, ["collection", "record_key"])
-    op.create_index("ix_actiondesk_runs_selection_kind", _RUNS, ["collection", "selection_kind"])
+    op.create_index("ix_actiondesk_runs_record", _RUNS, ["collection", "record_key", "started_at"])
+    op.create_index("ix_actiondesk_runs_selection_kind", _RUNS,
+                    ["collection", "selection_kind", "started_at"])
     op.create_table(
         "actiondesk_run_records",
         sa.Column("run_id", sa.String(32), nullable=False),
