@@ -22,7 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actiondesk.data.state_schema.activity import RECORD_KEY_LENGTH
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actiondesk.data.state_schema.activity import RECORD_KEY_LENGTH, run_records_table
 
 ONE, IDS, ALL, FROZEN = "one", "ids", "all", "frozen"
 
@@ -45,9 +48,15 @@ class RecordIndex:
     def columns(self) -> dict[str, Any]:
         return {"record_key": self.record_key, "selection_kind": self.selection_kind}
 
-    def rows(self, run_id: str, collection: str) -> list[dict[str, str]]:
-        return [{"run_id": run_id, "collection": collection, "record_key": key}
-                for key in self.keys]
+    async def write(self, conn: AsyncConnection, run_id: str, collection: str) -> None:
+        """The ``run_records`` rows of a run that named several ids (none otherwise)."""
+        if self.keys:
+            await conn.execute(sa.insert(run_records_table), [
+                {"run_id": run_id, "collection": collection, "record_key": key}
+                for key in self.keys])
+
+
+NOT_INDEXED = RecordIndex()
 
 
 def index_of(selection: Mapping[str, Any]) -> RecordIndex:

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
-from actiondesk.data.state_schema.activity import run_records_table
 from actiondesk.errors import (
     BadRequestError,
     ClientError,
@@ -42,7 +41,7 @@ from actiondesk.errors import (
     NotFoundError,
     lost_database,
 )
-from actiondesk.runs.record_index import RecordIndex, index_of
+from actiondesk.runs.record_index import NOT_INDEXED, RecordIndex, index_of
 from actiondesk.runs.records import (
     NO_COLLECTION,
     RUN_STATUSES,
@@ -179,8 +178,7 @@ class RunsService(RunReads):
             "record_count": record_count,
             "started_at": started_at,
         }
-        index = index_of(selection)
-        row.update(index.columns())
+        row.update((index := index_of(selection)).columns())
         if background is not None:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
@@ -411,8 +409,7 @@ class RunsService(RunReads):
             "finished_at": now,
             "duration_ms": 0,
         }
-        index = index_of(selection)
-        row.update(index.columns())
+        row.update((index := index_of(selection)).columns())
         await self._writes.run(_inserting(row, None, index), one_statement=not index.keys)
         return run_id
 
@@ -467,24 +464,15 @@ class RunsService(RunReads):
         return await self.get(run_id)
 
 def _inserting(
-    row: dict[str, Any], background: Background | None = None,
-    index: RecordIndex | None = None,
+    row: dict[str, Any], background: Background | None = None, index: RecordIndex = NOT_INDEXED,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
         await conn.execute(_INSERT, row)
-        await _index_records(conn, row, index)
+        await index.write(conn, row["id"], row["collection"])
         if background is not None:
             await background.enqueue(conn, row["id"])
 
     return insert
-
-
-async def _index_records(
-    conn: AsyncConnection, row: dict[str, Any], index: RecordIndex | None
-) -> None:
-    """The ``run_records`` rows of a run that named several ids."""
-    if index is not None and index.keys:
-        await conn.execute(sa.insert(run_records_table), index.rows(row["id"], row["collection"]))
 
 
 def _handing_over(
@@ -494,7 +482,7 @@ def _handing_over(
         # The row goes first: a concurrent request with the same key waits on it (or, on
         # SQLite, on the write lock) and then finds this run instead of handing over twice.
         await conn.execute(_INSERT, row)
-        await _index_records(conn, row, index)
+        await index.write(conn, row["id"], row["collection"])
         answer = await handover(conn, row["id"])
         finished_at = utcnow()
         await conn.execute(sa.update(runs_table).where(_t.id == row["id"]).values(
