@@ -31,6 +31,7 @@ from actiondesk.http.dependencies import Services
 from actiondesk.http.middleware.body_limit import BodyLimit
 from actiondesk.http.middleware.errors import error_response
 from actiondesk.http.middleware.security_headers import SecurityHeaders, security_headers
+from actiondesk.notifications.service import NotificationsService, NotifyConfig
 from actiondesk.permissions.service import PermissionsService
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
@@ -128,6 +129,13 @@ class Desk:
         self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
                                          self.approvals, self.background)
         self.activity = ActivityService(self.state, self.selections)
+        self.notifications = NotificationsService(self.state, self.permissions, NotifyConfig(
+            smtp_url=self.settings.notify_smtp_url, email_from=self.settings.notify_email_from,
+            webhook_url=self.settings.notify_webhook_url,
+            webhook_secret=self.settings.notify_webhook_secret,
+            timeout=self.settings.notify_timeout, public_url=self.settings.public_url,
+        ))
+        self.approvals.on_news(self.notifications.tell)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -159,6 +167,7 @@ class Desk:
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
             audit=self.audit, remote=self.remote, activity=self.activity,
+            notifications=self.notifications,
             template_dirs=self.template_dirs,
         )
 
@@ -293,6 +302,7 @@ class Desk:
             self._started = True
 
     async def stop(self) -> None:
+        await self.notifications.drain()
         await self.background.stop()
         await self.remote.stop()
         await self.datasource.close()

@@ -12,6 +12,7 @@ from actiondesk.http.api import (
     audit,
     auth,
     docs,
+    notifications,
     records,
     remote,
     run_events,
@@ -50,7 +51,8 @@ def build_app(services: Services) -> FastAPI:
     # is matched again on every request. The busiest routes come first.
     for router in (actions.router, records.router, auth.router, runs.router,
                    run_events.router, approvals.router, audit.router, settings.router,
-                   settings_users.router, remote.router, activity.router):
+                   settings_users.router, remote.router, activity.router,
+                   notifications.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

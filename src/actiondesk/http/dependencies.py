@@ -28,6 +28,7 @@ from actiondesk.catalog.listing import Catalog
 from actiondesk.data.datasource import Datasource
 from actiondesk.errors import ForbiddenError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.notifications.service import NotificationsService
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.service import PermissionSnapshot, PermissionsService
 from actiondesk.remote.service import RemoteService
@@ -64,6 +65,7 @@ class Services:
     audit: AuditService
     remote: RemoteService
     activity: ActivityService
+    notifications: NotificationsService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -97,6 +99,7 @@ UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
 RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
 ActivityDep = Annotated[ActivityService, _part(lambda s: s.activity)]
+NotificationsDep = Annotated[NotificationsService, _part(lambda s: s.notifications)]
 
 
 @dataclass(frozen=True)
