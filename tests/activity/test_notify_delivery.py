@@ -1,0 +1,112 @@
+"""Notification e-mails and webhooks, delivered to real local servers: an SMTP server
+(aiosmtpd) and an HTTP receiver that checks the signature. A failing delivery never fails the
+decision; it is recorded without the SMTP password or the webhook secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from actiondesk.remote.signing import verify
+from tests.activity.activity_app import (
+    ADMIN,
+    MANAGER,
+    REFUND_VALUES,
+    SUPPORT,
+    Served,
+    serve_activity,
+)
+from tests.activity.receivers import smtp_server, webhook_receiver
+from tests.live_server import free_port
+from tests.support import jsonapi
+
+SECRET = "whsec-3b1f0c9a7d2e4f6a8b0c1d2e3f4a5b6c"
+PASSWORD = "Sm7pPassw0rd-not-to-be-logged"
+REFUND = "/collections/companies/actions/refund"
+
+
+def deliveries(served: Served, count: int) -> list[dict[str, Any]]:
+    """The admin's view of the deliveries, once ``count`` of them are recorded."""
+    deadline = time.monotonic() + 30
+    while True:
+        found: list[dict[str, Any]] = served.api(ADMIN).get("/notifications/deliveries").json()
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def request_and_reject(served: Served) -> str:
+    answer = served.api(SUPPORT).post(REFUND, json=jsonapi(["4"], REFUND_VALUES))
+    assert answer.status_code == 202, answer.text
+    approval_id: str = answer.json()["approval"]["id"]
+    rejected = served.api(MANAGER).post(f"/approvals/{approval_id}/reject",
+                                        json={"message": "not this month"})
+    assert rejected.status_code == 200, rejected.text
+    return approval_id
+
+
+def test_emails_and_signed_webhooks_reach_real_servers(tmp_path_factory: pytest.TempPathFactory
+                                                       ) -> None:
+    with smtp_server() as (port, mailbox), webhook_receiver() as (hook_url, hooks), \
+            serve_activity("sqlite", tmp_path_factory.mktemp("deliver"),
+                           notify_smtp_url=f"smtp://127.0.0.1:{port}",
+                           notify_email_from="desk@example.test",
+                           notify_webhook_url=hook_url, notify_webhook_secret=SECRET,
+                           public_url="https://desk.example.test/admin") as served:
+        approval_id = request_and_reject(served)
+        # requested: manager, manager2 and lead by e-mail, one webhook; rejected: the
+        # requester by e-mail, one webhook.
+        recorded = deliveries(served, 6)
+        assert sorted((d["channel"], d["kind"], d["ok"]) for d in recorded) == sorted(
+            [("email", "requested", True)] * 3 + [("webhook", "requested", True),
+                                                  ("email", "rejected", True),
+                                                  ("webhook", "rejected", True)])
+        assert {d["target"] for d in recorded if d["channel"] == "webhook"} == {hook_url}
+
+        to_support = [m for rcpt, m in mailbox.messages if rcpt == [SUPPORT]]
+        assert len(to_support) == 1
+        mail = to_support[0]
+        assert mail["From"] == "desk@example.test"
+        assert str(mail["Subject"]).strip() == (f"Your request Refund on 1 companies record was rejected by "
+                                   f"{MANAGER}")
+        text = mail.get_content() if hasattr(mail, "get_content") else ""
+        assert "Message: not this month" in text
+        assert f"https://desk.example.test/admin/approvals/{approval_id}" in text
+
+        events = []
+        for headers, body in hooks.calls:
+            verify(SECRET, headers, body)  # raises SignatureError unless signed with SECRET
+            payload = json.loads(body)
+            assert headers["X-Actiondesk-Event"] == payload["event"]
+            assert payload["approval"]["id"] == approval_id
+            events.append(payload["event"])
+        assert sorted(events) == ["approval.rejected", "approval.requested"]
+
+
+def test_a_failing_delivery_is_recorded_and_never_fails_the_decision(
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = free_port()  # nothing listens there
+    with webhook_receiver() as (hook_url, hooks), caplog.at_level(logging.WARNING), \
+            serve_activity("sqlite", tmp_path_factory.mktemp("fail"),
+                           notify_smtp_url=f"smtp://desk:{PASSWORD}@127.0.0.1:{closed}",
+                           notify_webhook_url=hook_url,
+                           notify_webhook_secret=SECRET) as served:
+        hooks.status = 500
+        request_and_reject(served)
+        recorded = deliveries(served, 6)
+        assert len(recorded) == 6 and not any(d["ok"] for d in recorded)
+        errors = {d["channel"]: d["error"] for d in recorded}
+        assert errors["webhook"] == "the webhook answered 500"
+        assert "SMTP server" in errors["email"]
+        # The in-app notification was still written.
+        kinds = [n["kind"] for n in served.api(SUPPORT).get("/notifications").json()
+                 ["notifications"]]
+        assert "rejected" in kinds
+        shown = json.dumps(recorded) + caplog.text
+        assert "notification webhook" in caplog.text
+        assert PASSWORD not in shown and SECRET not in shown
