@@ -58,7 +58,7 @@ def test_approvers_hear_of_a_request_and_the_requester_of_its_decision(served: S
     for approver in (MANAGER, MANAGER2, LEAD):
         [note] = about(served, approver, approval_id)
         assert note["kind"] == "requested" and note["read_at"] is None
-        assert note["title"] == f"{SUPPORT} asks for approval: Refund on 2 companies records"
+        assert note["title"] == f"{SUPPORT} asks for approval: Refund (2 records of companies)"
         assert note["link"] == f"/approvals/{approval_id}"
     for bystander in (SUPPORT, VIEWER, ADMIN):
         assert about(served, bystander, approval_id) == []
@@ -68,7 +68,7 @@ def test_approvers_hear_of_a_request_and_the_requester_of_its_decision(served: S
     assert rejected.status_code == 200, rejected.text
     [note] = about(served, SUPPORT, approval_id)
     assert note["kind"] == "rejected"
-    assert note["title"] == f"Your request Refund on 2 companies records was rejected by {MANAGER}"
+    assert note["title"] == f"Your request Refund (2 records of companies) was rejected by {MANAGER}"
     assert note["body"].endswith("Message: wrong amount")
     assert [n["kind"] for n in about(served, MANAGER2, approval_id)] == ["requested"]
 

@@ -72,7 +72,7 @@ def test_emails_and_signed_webhooks_reach_real_servers(tmp_path_factory: pytest.
         mail = to_support[0]
         assert mail["From"] == "desk@example.test"
         assert str(mail["Subject"]).strip() == (
-            f"Your request Refund on 1 companies record was rejected by {MANAGER}")
+            f"Your request Refund (1 record of companies) was rejected by {MANAGER}")
         text = mail.get_content()
         assert "Message: not this month" in text
         assert f"https://desk.example.test/admin/approvals/{approval_id}" in text

@@ -231,7 +231,7 @@ def _words(news: ApprovalNews) -> tuple[str, str]:
     approval = news.approval
     count = approval.record_count
     what = approval.action_name + (
-        f" on {count:,} {approval.collection} record{'s' if count != 1 else ''}"
+        f" ({count:,} record{'s' if count != 1 else ''} of {approval.collection})"
         if count is not None and approval.collection else "")
     actor = (news.actor or {}).get("email") or "actiondesk"
     if news.kind == "requested":
