@@ -68,7 +68,8 @@ def test_approvers_hear_of_a_request_and_the_requester_of_its_decision(served: S
     assert rejected.status_code == 200, rejected.text
     [note] = about(served, SUPPORT, approval_id)
     assert note["kind"] == "rejected"
-    assert note["title"] == f"Your request Refund (2 records of companies) was rejected by {MANAGER}"
+    assert note["title"] == (
+        f"Your request Refund (2 records of companies) was rejected by {MANAGER}")
     assert note["body"].endswith("Message: wrong amount")
     assert [n["kind"] for n in about(served, MANAGER2, approval_id)] == ["requested"]
 
