@@ -1,17 +1,20 @@
 """Notification e-mails and webhooks, delivered to real local servers: an SMTP server
-(aiosmtpd) and an HTTP receiver that checks the signature. A failing delivery never fails the
-decision; it is recorded without the SMTP password or the webhook secret."""
+(aiosmtpd) and an HTTP receiver that checks the signature with README's receiver. A failing
+delivery never fails the decision; it is recorded without the SMTP password or the webhook
+secret. README's notification settings load as documented."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from actiondesk.remote.signing import verify
+from actiondesk import ConfigurationError, Settings
 from tests.activity.activity_app import (
     ADMIN,
     MANAGER,
@@ -21,10 +24,23 @@ from tests.activity.activity_app import (
     serve_activity,
 )
 from tests.activity.receivers import smtp_server, webhook_receiver
+from tests.conftest import STRONG_KEY, Environ
+from tests.doc_blocks import block_named, section
 from tests.live_server import free_port
 from tests.support import jsonapi
 
-SECRET = "whsec-3b1f0c9a7d2e4f6a8b0c1d2e3f4a5b6c"
+NOTIFICATIONS = section("### Notifications")
+
+
+def readme_receiver() -> dict[str, Any]:
+    """README's notification_receiver.py, run as written."""
+    namespace: dict[str, Any] = {"__name__": "notification_receiver"}
+    exec(block_named(NOTIFICATIONS, "# notification_receiver.py").text, namespace)  # noqa: S102
+    return namespace
+
+
+RECEIVER = readme_receiver()
+SECRET = RECEIVER["SECRET"]
 PASSWORD = "Sm7pPassw0rd-not-to-be-logged"
 REFUND = "/collections/companies/actions/refund"
 
@@ -79,9 +95,10 @@ def test_emails_and_signed_webhooks_reach_real_servers(tmp_path_factory: pytest.
 
         events = []
         for headers, body in hooks.calls:
-            verify(SECRET, headers, body)  # raises SignatureError unless signed with SECRET
-            payload = json.loads(body)
+            payload = RECEIVER["receive"](headers, body)  # checks the signature
             assert headers["X-Actiondesk-Event"] == payload["event"]
+            with pytest.raises(RECEIVER["SignatureError"]):
+                RECEIVER["receive"](headers, body.replace(b"approval.", b"approval.x"))
             assert payload["approval"]["id"] == approval_id
             events.append(payload["event"])
         assert sorted(events) == ["approval.rejected", "approval.requested"]
@@ -110,3 +127,33 @@ def test_a_failing_delivery_is_recorded_and_never_fails_the_decision(
         shown = json.dumps(recorded) + caplog.text
         assert "notification webhook" in caplog.text
         assert PASSWORD not in shown and SECRET not in shown
+
+
+def test_readme_notification_settings_load_as_documented(tmp_path: Path, environ: Environ
+                                                        ) -> None:
+    exports = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
+                   for line in block_named(NOTIFICATIONS, "# notification settings").text
+                   .splitlines() if line.startswith("export "))
+    environ(exports)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", secret_key=STRONG_KEY)
+    assert settings.notify_smtp_url == exports["ACTIONDESK_NOTIFY_SMTP_URL"]
+    assert settings.notify_webhook_secret == RECEIVER["SECRET"]
+    assert settings.public_url == "https://ops.example.com/admin"
+    assert "app-password" not in repr(settings) and SECRET not in repr(settings)
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"notify_webhook_url": "https://hooks.example.com/x"}, "notify_webhook_secret"),
+    ({"notify_webhook_url": "ftp://hooks.example.com/x", "notify_webhook_secret": SECRET},
+     "notify_webhook_url"),
+    ({"notify_webhook_secret": "short"}, "notify_webhook_secret"),
+    ({"notify_smtp_url": "mail.example.com:25"}, "notify_smtp_url"),
+    ({"notify_timeout": 0}, "notify_timeout"),
+])
+def test_a_bad_notification_setting_is_named(tmp_path: Path, environ: Environ,
+                                             values: dict[str, Any], named: str) -> None:
+    environ({})
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", secret_key=STRONG_KEY, **values)
+    assert named in str(caught.value)
+    assert SECRET not in str(caught.value)
