@@ -65,11 +65,14 @@ async def matching(
     described: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> set[str]:
     """Which of the runs ``described`` (run id, selection description) include the record."""
-    columns = []
+    columns, run_ids = [], []
     for run_id, description in described:
         clause = await selection_clause(resolver, collection, description, record_id)
         if clause is not None:
-            columns.append(sa.case((clause, 1), else_=0).label(f"m_{run_id}"))
+            # Labelled by position, not run id: runs with filters of the same shape then make
+            # the same statement, compiled once (SQLAlchemy's statement cache).
+            columns.append(sa.case((clause, 1), else_=0).label(f"m{len(columns)}"))
+            run_ids.append(run_id)
     if not columns:
         return set()
     key = decode_id(collection, record_id)
@@ -78,4 +81,4 @@ async def matching(
         row = (await conn.execute(query)).first()
     if row is None:
         return set()
-    return {name[2:] for name, value in row._mapping.items() if value}
+    return {run_id for run_id, value in zip(run_ids, row, strict=True) if value}

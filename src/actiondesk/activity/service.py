@@ -117,7 +117,7 @@ async def _candidates(
     visible: sa.ColumnElement[bool], limit: int,
 ) -> list[Row]:
     """The newest ``limit`` runs of the collection that may include the record: three
-    indexed reads (named alone, named among others, select-all or frozen), merged."""
+    indexed reads (named alone, named among others, select-all or frozen) in one statement."""
     after: list[sa.ColumnElement[bool]] = []
     if cursor is not None:
         at, run_id = cursor
@@ -128,13 +128,12 @@ async def _candidates(
         sa.and_(_t.selection_kind == IDS, _t.id.in_(listed)),
         _t.selection_kind.in_((ALL, FROZEN)),
     ]
-    found: list[Row] = []
-    for where in wheres:
-        query = (sa.select(*_COLUMNS).where(_t.collection == collection, where, visible, *after)
-                 .order_by(_t.started_at.desc(), _t.id.desc()).limit(limit))
-        found.extend((await conn.execute(query)).all())
-    found.sort(key=lambda r: (r.started_at, r.id), reverse=True)
-    return found[:limit]
+    parts = [sa.select(*_COLUMNS).where(_t.collection == collection, where, visible, *after)
+             .order_by(_t.started_at.desc(), _t.id.desc()).limit(limit).subquery()
+             for where in wheres]
+    union = sa.union_all(*(sa.select(part) for part in parts)).subquery()
+    query = sa.select(union).order_by(union.c.started_at.desc(), union.c.id.desc()).limit(limit)
+    return list((await conn.execute(query)).all())
 
 
 def _approval_id(row: Row) -> str | None:
