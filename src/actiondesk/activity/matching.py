@@ -65,7 +65,8 @@ async def matching(
     described: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> set[str]:
     """Which of the runs ``described`` (run id, selection description) include the record."""
-    columns, run_ids = [], []
+    columns: list[sa.Label[int]] = []
+    run_ids: list[str] = []
     for run_id, description in described:
         clause = await selection_clause(resolver, collection, description, record_id)
         if clause is not None:
