@@ -32,6 +32,10 @@ def activity_desk(url: str, **settings: Any) -> Desk:
     async def touch(ctx: ActionContext) -> Success:
         return Success("touched")
 
+    @desk.action("orders", name="Touch order", scope="bulk")
+    async def touch_order(ctx: ActionContext) -> Success:
+        return Success("touched")
+
     return desk
 
 
@@ -63,7 +67,8 @@ def serve_activity(backend: str, tmp: Any, **settings: Any) -> Iterator[Served]:
         asyncio.run(create_extra(url))
         desk = activity_desk(url, **settings)
         policies = [*POLICIES, *(Policy(role, "companies", "touch", rule="trigger")
-                                 for role in ("support", "manager", "viewer"))]
+                                 for role in ("support", "manager", "viewer")),
+                    Policy("support", "orders", "touch-order", rule="trigger")]
         users = provision(desk, roles=[*ROLES, RoleSpec("outsider", readable=frozenset({"items"}))],
                           policies=policies,
                           users={**{e: (r, None) for e, r in USERS.items()},

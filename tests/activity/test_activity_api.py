@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -97,6 +98,23 @@ def test_approval_requests_and_their_execution_match_the_frozen_ids(served: Serv
     # A churned company was not frozen with the request.
     assert approval_id not in {(e["approval"] or {}).get("id")
                                for e in activity(served, ADMIN, "14")}
+
+
+def test_odd_ids_and_a_search_match_exactly(served: Served) -> None:
+    """Ids holding the id encoding's escapes ("A|1" is "A%7C1"), and a select-all by search."""
+    path = "/collections/orders/actions/touch-order"
+    named = run(served, SUPPORT, path, jsonapi(["A%7C1", "50%25"]))
+    searched = run(served, SUPPORT, path, jsonapi([], all_records=True, all_records_subset_query={"search": "x/y"}))
+
+    def ran_on(record_id: str) -> list[str]:
+        answer = served.api(SUPPORT).get(
+            f"/collections/orders/records/{quote(record_id, safe='')}/activity")
+        assert answer.status_code == 200, answer.text
+        return [e["run_id"] for e in answer.json()["entries"]]
+
+    assert ran_on("A%7C1") == ran_on("50%25") == [named["run_id"]]
+    assert ran_on("x%2Fy z") == [searched["run_id"]]
+    assert ran_on("plain") == []
 
 
 def test_each_caller_sees_only_what_they_may(served: Served) -> None:
