@@ -104,7 +104,8 @@ def test_odd_ids_and_a_search_match_exactly(served: Served) -> None:
     """Ids holding the id encoding's escapes ("A|1" is "A%7C1"), and a select-all by search."""
     path = "/collections/orders/actions/touch-order"
     named = run(served, SUPPORT, path, jsonapi(["A%7C1", "50%25"]))
-    searched = run(served, SUPPORT, path, jsonapi([], all_records=True, all_records_subset_query={"search": "x/y"}))
+    searched = run(served, SUPPORT, path, jsonapi([], all_records=True,
+                                                  all_records_subset_query={"search": "x/y"}))
 
     def ran_on(record_id: str) -> list[str]:
         answer = served.api(SUPPORT).get(
