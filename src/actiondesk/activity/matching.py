@@ -24,8 +24,11 @@ from actiondesk.actions.selection import pk_in
 from actiondesk.data.filters import compile_filter, parse_filter, search_clause
 from actiondesk.data.record_ids import decode_id
 from actiondesk.data.schema import Collection
+from actiondesk.data.state import canonical_json
 from actiondesk.errors import ClientError
 from actiondesk.selections.resolve import SelectionResolver
+
+_SELECTION_KEYS = ("filter", "search", "excluded_ids", "parent")
 
 
 async def selection_clause(
@@ -65,21 +68,30 @@ async def matching(
     described: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> set[str]:
     """Which of the runs ``described`` (run id, selection description) include the record."""
-    columns: list[sa.Label[int]] = []
-    run_ids: list[str] = []
+    # Runs of the same selection (an operator re-running "all to validate") share a column.
+    runs_of: dict[str, list[str]] = {}
+    descriptions: dict[str, Mapping[str, Any]] = {}
     for run_id, description in described:
+        key = canonical_json({k: description.get(k) for k in _SELECTION_KEYS})
+        runs_of.setdefault(key, []).append(run_id)
+        descriptions[key] = description
+    columns: list[sa.Label[int]] = []
+    keys: list[str] = []
+    for key, description in descriptions.items():
         clause = await selection_clause(resolver, collection, description, record_id)
         if clause is not None:
             # Labelled by position, not run id: runs with filters of the same shape then make
             # the same statement, compiled once (SQLAlchemy's statement cache).
             columns.append(sa.case((clause, 1), else_=0).label(f"m{len(columns)}"))
-            run_ids.append(run_id)
+            keys.append(key)
     if not columns:
         return set()
-    key = decode_id(collection, record_id)
-    query = sa.select(*columns).select_from(collection.table).where(pk_in(collection, [key]))
+    primary_key = decode_id(collection, record_id)
+    query = sa.select(*columns).select_from(collection.table).where(
+        pk_in(collection, [primary_key]))
     async with resolver.datasource.read() as conn:
         row = (await conn.execute(query)).first()
     if row is None:
         return set()
-    return {run_id for run_id, value in zip(run_ids, row, strict=True) if value}
+    return {run_id for shared, value in zip(keys, row, strict=True) if value
+            for run_id in runs_of[shared]}

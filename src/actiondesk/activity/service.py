@@ -74,7 +74,7 @@ class ActivityService:
         key = record_key(canonical)
         entries: list[dict[str, Any]] = []
         scanned = 0
-        chunk = max(2 * limit, 50)
+        chunk = max(2 * limit, 200)
         while True:
             async with self.store.engine.connect() as conn:
                 rows = await _candidates(conn, collection_name, key, cursor,
