@@ -25,6 +25,7 @@ from tests.activity.activity_app import (
 )
 from tests.activity.receivers import smtp_server, webhook_receiver
 from tests.conftest import STRONG_KEY, Environ
+from tests.databases import BACKENDS
 from tests.doc_blocks import block_named, section
 from tests.live_server import free_port
 from tests.support import jsonapi
@@ -65,10 +66,12 @@ def request_and_reject(served: Served) -> str:
     return approval_id
 
 
-def test_emails_and_signed_webhooks_reach_real_servers(tmp_path_factory: pytest.TempPathFactory
-                                                       ) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_emails_and_signed_webhooks_reach_real_servers(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     with smtp_server() as (port, mailbox), webhook_receiver() as (hook_url, hooks), \
-            serve_activity("sqlite", tmp_path_factory.mktemp("deliver"),
+            serve_activity(backend, tmp_path_factory.mktemp("deliver"),
                            notify_smtp_url=f"smtp://127.0.0.1:{port}",
                            notify_email_from="desk@example.test",
                            notify_webhook_url=hook_url, notify_webhook_secret=SECRET,
