@@ -145,6 +145,10 @@ def test_pages_follow_the_cursor(served: Served) -> None:
         if cursor is None:
             break
     assert seen == made[::-1]
+    # A page that ends exactly with the last run says there is no next page.
+    exact = served.api(SUPPORT).get("/collections/companies/records/26/activity",
+                                    params={"limit": 5}).json()
+    assert [e["run_id"] for e in exact["entries"]] == made[::-1] and exact["next"] is None
 
 
 @pytest.mark.parametrize(("path", "params", "status", "field"), [

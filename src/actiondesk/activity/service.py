@@ -84,14 +84,15 @@ class ActivityService:
             live = [(r.id, r.selection) for r in rows
                     if r.selection_kind == ALL and _approval_id(r) is None]
             by_filter = await matching(self.resolver, collection, canonical, live)
-            for row in rows:
+            for position, row in enumerate(rows, 1):
                 scanned += 1
                 cursor = (row.started_at, row.id)
                 matched = _matched(row, key, frozen, by_filter)
                 if matched is not None:
                     entries.append(_entry(row, matched, approvals))
                 if len(entries) == limit:
-                    return {"entries": entries, "next": _cursor_text(cursor)}
+                    more = position < len(rows) or len(rows) == chunk
+                    return {"entries": entries, "next": _cursor_text(cursor) if more else None}
             if len(rows) < chunk:
                 return {"entries": entries, "next": None}
             if scanned >= MAX_SCANNED and cursor is not None:
