@@ -84,14 +84,15 @@ class ActivityService:
             live = [(r.id, r.selection) for r in rows
                     if r.selection_kind == ALL and _approval_id(r) is None]
             by_filter = await matching(self.resolver, collection, canonical, live)
-            for position, row in enumerate(rows, 1):
+            # The whole chunk is checked, so whether anything follows a full page is known.
+            found = [(row, _matched(row, key, frozen, by_filter)) for row in rows]
+            for position, (row, matched) in enumerate(found, 1):
                 scanned += 1
                 cursor = (row.started_at, row.id)
-                matched = _matched(row, key, frozen, by_filter)
                 if matched is not None:
                     entries.append(_entry(row, matched, approvals))
                 if len(entries) == limit:
-                    more = position < len(rows) or len(rows) == chunk
+                    more = len(rows) == chunk or any(m for _, m in found[position:])
                     return {"entries": entries, "next": _cursor_text(cursor) if more else None}
             if len(rows) < chunk:
                 return {"entries": entries, "next": None}
@@ -124,12 +125,12 @@ async def _candidates(
         at, run_id = cursor
         after.append(sa.or_(_t.started_at < at, sa.and_(_t.started_at == at, _t.id < run_id)))
     listed = sa.select(_rr.run_id).where(_rr.collection == collection, _rr.record_key == key)
-    wheres = [
-        sa.and_(_t.record_key == key, _t.selection_kind == ONE),
-        sa.and_(_t.selection_kind == IDS, _t.id.in_(listed)),
-        _t.selection_kind.in_((ALL, FROZEN)),
-    ]
-    parts = [sa.select(*_COLUMNS).where(_t.collection == collection, where, visible, *after)
+    # Each condition alone, so each read takes its own index (record_key is only ever set
+    # for a run that named one id; run_records, already of this collection, gives run ids
+    # read by primary key).
+    wheres = [sa.and_(_t.collection == collection, _t.record_key == key), _t.id.in_(listed),
+              sa.and_(_t.collection == collection, _t.selection_kind.in_((ALL, FROZEN)))]
+    parts = [sa.select(*_COLUMNS).where(where, visible, *after)
              .order_by(_t.started_at.desc(), _t.id.desc()).limit(limit).subquery()
              for where in wheres]
     union = sa.union_all(*(sa.select(part) for part in parts)).subquery()
