@@ -50,6 +50,7 @@ TARGET_MS = 200.0
 ADMIN = ("admin@demo.example", "admin-demo-2026")
 SUPPORT = ("support@demo.example", "support-demo-2026")
 BADGE = "/api/approvals/badge"
+UNREAD = "/api/notifications/unread"  # the notifications badge, on every page too
 BASELINE = "/api/me"
 
 
@@ -72,29 +73,31 @@ def pages(approval_id: str, run_id: str, caller_id: str) -> list[Page]:
         Page("home", "/", [
             "/api/approvals?box=to_review&page_size=5", f"/api/runs?caller={caller_id}&page_size=5",
             "/api/runs?status=running&page_size=5", "/api/runs?status=queued&page_size=5",
-            "/api/collections?counts=true", BADGE]),
+            "/api/collections?counts=true", BADGE, UNREAD]),
         Page("collection", "/collections/transactions",
-             ["/api/collections/transactions/records?page=1&page_size=25", BADGE]),
+             ["/api/collections/transactions/records?page=1&page_size=25", BADGE, UNREAD]),
         Page("record: customer", "/collections/customers/records/1",
-             ["/api/collections/customers/records/1", BADGE]),
+             ["/api/collections/customers/records/1", BADGE, UNREAD]),
         Page("record: company", "/collections/companies/records/1",
              ["/api/collections/customers",
               "/api/collections/companies/records/1/relationships/customers?page=1&page_size=10",
-              BADGE]),
+              BADGE, UNREAD]),
+        Page("record: activity tab", "/collections/companies/records/1#activity",
+             ["/api/collections/companies/records/1/activity?limit=20", BADGE, UNREAD]),
         Page("approvals: to review", "/approvals?box=to_review",
-             ["/api/approvals?box=to_review&page=1", BADGE]),
+             ["/api/approvals?box=to_review&page=1", BADGE, UNREAD]),
         Page("approvals: history", "/approvals?box=history",
-             ["/api/approvals?box=history&page=1", BADGE]),
-        Page("approval request", f"/approvals/{approval_id}", [BADGE]),
-        Page("runs", "/runs", ["/api/runs?page=1", BADGE]),
-        Page("run", f"/runs/{run_id}", [BADGE]),
-        Page("refused requests", "/audit", ["/api/audit?limit=500", BADGE]),
+             ["/api/approvals?box=history&page=1", BADGE, UNREAD]),
+        Page("approval request", f"/approvals/{approval_id}", [BADGE, UNREAD]),
+        Page("runs", "/runs", ["/api/runs?page=1", BADGE, UNREAD]),
+        Page("run", f"/runs/{run_id}", [BADGE, UNREAD]),
+        Page("refused requests", "/audit", ["/api/audit?limit=500", BADGE, UNREAD]),
         Page("settings: users", "/settings/users",
-             ["/api/settings/users", "/api/settings/roles", BADGE]),
-        Page("settings: roles", "/settings/roles", ["/api/settings/roles", BADGE]),
+             ["/api/settings/users", "/api/settings/roles", BADGE, UNREAD]),
+        Page("settings: roles", "/settings/roles", ["/api/settings/roles", BADGE, UNREAD]),
         Page("settings: permissions", "/settings/permissions",
-             ["/api/settings/roles", "/api/settings/policies", BADGE]),
-        Page("settings: actions", "/settings/actions", ["/api/settings/actions", BADGE]),
+             ["/api/settings/roles", "/api/settings/policies", BADGE, UNREAD]),
+        Page("settings: actions", "/settings/actions", ["/api/settings/actions", BADGE, UNREAD]),
     ]
 
 

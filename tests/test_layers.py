@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("background",),
     ("approvals",),
+    ("activity", "notifications"),
     ("execution", "settings"),
     ("http",),
     ("desk",),

@@ -15,6 +15,7 @@ from actiondesk.actions.forms import FormField
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
 from actiondesk.actions.spec import Scope as ActionScope
+from actiondesk.activity.service import ActivityService
 from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.background.config import RunnerConfig
 from actiondesk.background.service import BackgroundRuns
@@ -31,6 +32,7 @@ from actiondesk.http.dependencies import Services
 from actiondesk.http.middleware.body_limit import BodyLimit
 from actiondesk.http.middleware.errors import error_response
 from actiondesk.http.middleware.security_headers import SecurityHeaders, security_headers
+from actiondesk.notifications.service import NotificationsService, NotifyConfig
 from actiondesk.permissions.service import PermissionsService
 from actiondesk.remote.calls import endpoint_handler
 from actiondesk.remote.config import (
@@ -127,6 +129,14 @@ class Desk:
         )
         self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
                                          self.approvals, self.background)
+        self.activity = ActivityService(self.state, self.selections)
+        self.notifications = NotificationsService(self.state, self.permissions, NotifyConfig(
+            smtp_url=self.settings.notify_smtp_url, email_from=self.settings.notify_email_from,
+            webhook_url=self.settings.notify_webhook_url,
+            webhook_secret=self.settings.notify_webhook_secret,
+            timeout=self.settings.notify_timeout, public_url=self.settings.public_url,
+        ))
+        self.approvals.on_news(self.notifications.tell)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -157,7 +167,9 @@ class Desk:
             records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
-            audit=self.audit, remote=self.remote, template_dirs=self.template_dirs,
+            audit=self.audit, remote=self.remote, activity=self.activity,
+            notifications=self.notifications,
+            template_dirs=self.template_dirs,
         )
 
     def action(
@@ -311,6 +323,7 @@ class Desk:
             self._started = True
 
     async def stop(self) -> None:
+        await self.notifications.drain()
         await self.background.stop()
         await self.remote.stop()
         await self.datasource.close()

@@ -156,6 +156,35 @@ class Settings(BaseSettings):
     ] = Field(dt.timedelta(seconds=30),
               description="how soon another process takes over the runs of one that died")
 
+    notify_smtp_url: Annotated[
+        str | None,
+        _holds(lambda u: u is None or u.startswith(("smtp://", "smtps://")),
+               "must start with smtp:// or smtps:// (smtp://user:password@host:587"
+               "?starttls=true)"),
+    ] = Field(None, repr=False,
+              description="e-mail approval notifications through this SMTP server "
+                          "(smtp://[user:password@]host[:port][?starttls=true], or smtps://)")
+    notify_email_from: str = Field(
+        "actiondesk@localhost", description="the From address of notification e-mails")
+    notify_webhook_url: Annotated[
+        str | None,
+        _holds(lambda u: u is None or u.startswith(("http://", "https://")),
+               "must be an http(s) URL"),
+    ] = Field(None, description="POST each approval event here, signed with "
+                                "notify_webhook_secret")
+    notify_webhook_secret: Annotated[
+        str | None,
+        _holds(lambda s: s is None or len(s) >= 32, "must have at least 32 characters"),
+    ] = Field(None, repr=False, description="the HMAC secret signing notification webhooks")
+    notify_timeout: Annotated[
+        float, _holds(lambda s: 0 < s <= 300, "must be a number of seconds, 0 to 300")
+    ] = Field(10.0, description="seconds an e-mail or webhook delivery may take")
+    public_url: Annotated[
+        str | None,
+        _holds(lambda u: u is None or u.startswith(("http://", "https://")),
+               "must be an http(s) URL"),
+    ] = Field(None, description="the desk's address as users reach it, for links in e-mails")
+
     def __init__(self, **values: Any) -> None:
         given = {name: value for name, value in values.items() if value is not None}
         try:
@@ -194,6 +223,9 @@ class Settings(BaseSettings):
     def _page_sizes_agree(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size must be between 1 and max_page_size")
+        if self.notify_webhook_url and not self.notify_webhook_secret:
+            raise ValueError("notify_webhook_url needs notify_webhook_secret (32+ random "
+                             "characters) to sign the webhook")
         return self
 
 

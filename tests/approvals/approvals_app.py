@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -78,9 +79,10 @@ async def _called(ctx: ActionContext, detail: str | None = None) -> None:
             action=ctx.action.slug, run_id=ctx.run_id, caller=ctx.caller.email, detail=detail))
 
 
-def build_desk(url: str, state_url: str, *, approval_ttl: dt.timedelta | None = None) -> Desk:
+def build_desk(url: str, state_url: str, *, approval_ttl: dt.timedelta | None = None,
+               **settings: Any) -> Desk:
     desk = Desk(database_url=url, state_url=state_url, secret_key=SECRET,
-                models=[metadata, extra], approval_ttl=approval_ttl)
+                models=[metadata, extra], approval_ttl=approval_ttl, **settings)
 
     @desk.action("companies", name="Refund", scope="bulk", enabled_if=NOT_CHURNED,
                  disabled_reason="churned companies cannot be refunded",

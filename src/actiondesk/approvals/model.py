@@ -121,6 +121,18 @@ class ApprovalRecord:
 
 
 @dataclass(frozen=True)
+class ApprovalNews:
+    """What just happened to a request, told to the workflow's listeners once committed:
+    ``requested``, ``approved`` (one approval of several), ``rejected``, ``cancelled``,
+    ``executed`` or ``failed``; ``actor`` is None for what the system did."""
+
+    kind: EventKind
+    approval: ApprovalRecord
+    actor: dict[str, str] | None
+    message: str | None
+
+
+@dataclass(frozen=True)
 class HistoryFilters:
     """History filters: ``requester`` and ``reviewer`` match an id or an email exactly;
     ``since`` is inclusive and ``until`` exclusive (both on the request time)."""

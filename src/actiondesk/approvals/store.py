@@ -154,8 +154,9 @@ class ApprovalStore:
     async def finish(
         self, approval_id: str, status: Literal["executed", "failed"], *, reason: str | None,
         run_id: str | None = None, **result: Any,
-    ) -> None:
-        """End an executing request (nothing if it is not executing any more)."""
+    ) -> bool:
+        """End an executing request; False (and nothing done) if it is not executing any
+        more."""
         async with self.store.write() as conn:
             done = await conn.execute(
                 sa.update(approvals_table)
@@ -164,6 +165,7 @@ class ApprovalStore:
             )
             if done.rowcount == 1:
                 await self.event(conn, approval_id, None, status, reason)
+        return bool(done.rowcount == 1)
 
     async def expire(self, approval_id: str) -> None:
         async with self.store.write() as conn:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -39,7 +39,9 @@ from actiondesk.approvals.model import (
     NO_COLLECTION,
     NOT_STARTED,
     RECORDS_PAGE_SIZE,
+    ApprovalNews,
     ApprovalRecord,
+    EventKind,
     HistoryFilters,
     approver_policy,
     clean_message,
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
     from actiondesk.permissions.service import Decision
 
 log = logging.getLogger("actiondesk.approvals")
+# Told what happened to a request once it is committed (notifications listen).
+NewsListener = Callable[[ApprovalNews], Awaitable[None]]
 
 
 class ApprovalsService:
@@ -105,6 +109,35 @@ class ApprovalsService:
         )
         background.when_run_ends(self._finish_from_run)
         background.on_sweep(self.recover_interrupted)
+        self._listeners: list[NewsListener] = []
+
+    # -- news of requests ---------------------------------------------------------------------
+
+    def on_news(self, listener: NewsListener) -> None:
+        """Call ``listener`` after each change of a request is committed. A listener's
+        failure is logged and never undoes or fails the decision."""
+        self._listeners.append(listener)
+
+    async def announce_request(self, approval_id: str) -> None:
+        """Tell the listeners about a new request (called once its transaction committed)."""
+        await self._tell("requested", approval_id, None, None)
+
+    async def _tell(self, kind: EventKind, approval_id: str, actor: Caller | None,
+                    message: str | None) -> None:
+        if not self._listeners:
+            return
+        try:
+            approval = await self.approvals.fetch(approval_id)
+            actor_json: dict[str, str] | None = (
+                {"id": actor.id, "email": actor.email} if actor is not None else None)
+            if kind == "requested":
+                actor_json = {"id": approval.requester_id, "email": approval.requester_email}
+            news = ApprovalNews(kind, approval, actor_json, message)
+            for listener in self._listeners:
+                await listener(news)
+        except Exception:
+            log.exception("the news of approval request %s (%s) could not be told",
+                          approval_id, kind)
 
     # -- requesting ---------------------------------------------------------------------------
 
@@ -194,6 +227,7 @@ class ApprovalsService:
                 detail={"status": "pending", "approval": approval.to_json()},
             )
         if not claimed:
+            await self._tell("approved", approval_id, caller, message)
             return await self.approvals.fetch(approval_id)
         return await self._execute(approval_id, access)
 
@@ -228,6 +262,7 @@ class ApprovalsService:
             closed = await self.approvals.close(conn, approval_id, caller, status, message)
         if not closed:
             raise conflict(current)
+        await self._tell(status, approval_id, caller, message)
         return await self.approvals.fetch(approval_id)
 
     # -- executing ----------------------------------------------------------------------------
@@ -321,11 +356,13 @@ class ApprovalsService:
         """Finish the request from the run it executed."""
         ok = run.status == "succeeded"
         reason = None if ok else (run.message or f"the run ended {run.status}")
-        await self.approvals.finish(
-            approval_id, "executed" if ok else "failed", run_id=run.id, reason=reason,
+        status: Literal["executed", "failed"] = "executed" if ok else "failed"
+        if await self.approvals.finish(
+            approval_id, status, run_id=run.id, reason=reason,
             result=run.result, result_kind=run.result_kind, result_status_code=run.status_code,
             result_filename=run.result_filename, result_mime=run.result_mime,
-        )
+        ):
+            await self._tell(status, approval_id, None, reason)
 
     async def recover_interrupted(self) -> list[str]:
         """Finish the requests left ``executing`` by a process that stopped (see
@@ -340,7 +377,9 @@ class ApprovalsService:
         self, approval_id: str, status: Literal["executed", "failed"], *, reason: str | None,
         run_id: str | None = None, **result: Any,
     ) -> ApprovalRecord:
-        await self.approvals.finish(approval_id, status, reason=reason, run_id=run_id, **result)
+        if await self.approvals.finish(approval_id, status, reason=reason, run_id=run_id,
+                                       **result):
+            await self._tell(status, approval_id, None, reason)
         return await self.approvals.fetch(approval_id)
 
     # -- reading ------------------------------------------------------------------------------

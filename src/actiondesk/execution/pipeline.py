@@ -168,6 +168,9 @@ class ExecutionPipeline:
             raise await self._refuse(action, access.caller, described, exc.message) from None
         if isinstance(begun, str):
             run = await self.runs.get(begun)
+            frozen = run.result.get("approval") if isinstance(run.result, dict) else None
+            if isinstance(frozen, dict):
+                await self.approvals.announce_request(str(frozen["id"]))
             return Outcome(stored_answer(run), run.id, status=run.status)
         check_same_request(begun, described, redacted)
         return await self.executor.replay(begun)

@@ -7,10 +7,12 @@ from fastapi.staticfiles import StaticFiles
 
 from actiondesk.http.api import (
     actions,
+    activity,
     approvals,
     audit,
     auth,
     docs,
+    notifications,
     records,
     remote,
     run_events,
@@ -49,7 +51,8 @@ def build_app(services: Services) -> FastAPI:
     # is matched again on every request. The busiest routes come first.
     for router in (actions.router, records.router, auth.router, runs.router,
                    run_events.router, approvals.router, audit.router, settings.router,
-                   settings_users.router, remote.router):
+                   settings_users.router, remote.router, activity.router,
+                   notifications.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from actiondesk.actions.context import Caller
 from actiondesk.actions.registry import ActionRegistry
+from actiondesk.activity.service import ActivityService
 from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.background.service import BackgroundRuns
 from actiondesk.catalog.forms import Forms
@@ -27,6 +28,7 @@ from actiondesk.catalog.listing import Catalog
 from actiondesk.data.datasource import Datasource
 from actiondesk.errors import ForbiddenError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.notifications.service import NotificationsService
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.service import PermissionSnapshot, PermissionsService
 from actiondesk.remote.service import RemoteService
@@ -62,6 +64,8 @@ class Services:
     tokens: TokenService
     audit: AuditService
     remote: RemoteService
+    activity: ActivityService
+    notifications: NotificationsService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -94,6 +98,8 @@ PermissionsDep = Annotated[PermissionsService, _part(lambda s: s.permissions)]
 UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
 RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
+ActivityDep = Annotated[ActivityService, _part(lambda s: s.activity)]
+NotificationsDep = Annotated[NotificationsService, _part(lambda s: s.notifications)]
 
 
 @dataclass(frozen=True)

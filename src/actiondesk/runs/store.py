@@ -41,6 +41,7 @@ from actiondesk.errors import (
     NotFoundError,
     lost_database,
 )
+from actiondesk.runs.record_index import NOT_INDEXED, RecordIndex, index_of
 from actiondesk.runs.records import (
     NO_COLLECTION,
     RUN_STATUSES,
@@ -177,6 +178,7 @@ class RunsService(RunReads):
             "record_count": record_count,
             "started_at": started_at,
         }
+        row.update((index := index_of(selection)).columns())
         if background is not None:
             row.update(status="queued", runner=background.runner, done_count=0, attempts=0,
                        request_values=dict(background.values))
@@ -184,13 +186,13 @@ class RunsService(RunReads):
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             if handover is None:
-                await self._writes.run(_inserting(row, background),
-                                       one_statement=background is None)
+                await self._writes.run(_inserting(row, background, index),
+                                       one_statement=background is None and not index.keys)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
                 async with self.store.write() as conn:
-                    await _handing_over(row, handover)(conn)
+                    await _handing_over(row, handover, index)(conn)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -407,7 +409,8 @@ class RunsService(RunReads):
             "finished_at": now,
             "duration_ms": 0,
         }
-        await self._writes.run(_inserting(row), one_statement=True)
+        row.update((index := index_of(selection)).columns())
+        await self._writes.run(_inserting(row, None, index), one_statement=not index.keys)
         return run_id
 
     async def report_webhook(
@@ -461,10 +464,11 @@ class RunsService(RunReads):
         return await self.get(run_id)
 
 def _inserting(
-    row: dict[str, Any], background: Background | None = None
+    row: dict[str, Any], background: Background | None = None, index: RecordIndex = NOT_INDEXED,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
         await conn.execute(_INSERT, row)
+        await index.write(conn, row["id"], row["collection"])
         if background is not None:
             await background.enqueue(conn, row["id"])
 
@@ -472,12 +476,13 @@ def _inserting(
 
 
 def _handing_over(
-    row: dict[str, Any], handover: Handover
+    row: dict[str, Any], handover: Handover, index: RecordIndex
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def hand_over(conn: AsyncConnection) -> None:
         # The row goes first: a concurrent request with the same key waits on it (or, on
         # SQLite, on the write lock) and then finds this run instead of handing over twice.
         await conn.execute(_INSERT, row)
+        await index.write(conn, row["id"], row["collection"])
         answer = await handover(conn, row["id"])
         finished_at = utcnow()
         await conn.execute(sa.update(runs_table).where(_t.id == row["id"]).values(

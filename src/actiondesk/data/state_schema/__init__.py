@@ -10,6 +10,11 @@ from actiondesk.data.state_schema.access import (
     roles_table,
     users_table,
 )
+from actiondesk.data.state_schema.activity import (
+    notification_deliveries_table,
+    notifications_table,
+    run_records_table,
+)
 from actiondesk.data.state_schema.approvals import (
     approval_events_table,
     approval_records_table,
@@ -36,8 +41,11 @@ __all__ = [
     "key_string",
     "login_failures_table",
     "meta_table",
+    "notification_deliveries_table",
+    "notifications_table",
     "policies_table",
     "roles_table",
+    "run_records_table",
     "runs_table",
     "state_metadata",
     "users_table",

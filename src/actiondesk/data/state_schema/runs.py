@@ -52,6 +52,11 @@ runs_table = sa.Table(
     sa.Column("cancel_requested_at", UTCDateTime(), nullable=True),
     sa.Column("cancel_requested_by", sa.String(320), nullable=True),
     sa.Column("request_values", sa.JSON(none_as_null=True), nullable=True),
+    # Which records the run named (migration 0006, read by actiondesk.activity): the id when it
+    # named one, and the kind of selection ("one", "ids": listed in actiondesk_run_records,
+    # "all": a filter, "frozen": an approved request's frozen ids).
+    sa.Column("record_key", key_string(255), nullable=True),
+    sa.Column("selection_kind", sa.String(10), nullable=True),
     sa.PrimaryKeyConstraint("id", name="pk_actiondesk_runs"),
     sa.UniqueConstraint(
         "caller_id",
@@ -65,6 +70,8 @@ runs_table = sa.Table(
     sa.Index("ix_actiondesk_runs_caller_id", "caller_id"),
     sa.Index("ix_actiondesk_runs_status", "status"),
     sa.Index("ix_actiondesk_runs_runner_status", "runner", "status"),
+    sa.Index("ix_actiondesk_runs_record", "collection", "record_key", "started_at"),
+    sa.Index("ix_actiondesk_runs_selection_kind", "collection", "selection_kind", "started_at"),
     mysql_charset="utf8mb4",
 )
 

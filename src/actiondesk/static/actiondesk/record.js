@@ -1,10 +1,14 @@
 // The record page: the record's fields (many-to-one values link to their record), its actions,
-// and one tab per one-to-many relationship, with its own table, selection and actions run in
-// the parent's context. Only the open tab loads its records.
+// one tab per one-to-many relationship, with its own table, selection and actions run in
+// the parent's context, and the Activity tab (record_activity.js). Only the open tab loads.
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
+<<<<<<< HEAD
 import { fieldLabel } from "./display.js";
+=======
+import { activityTab } from "./record_activity.js";
+>>>>>>> notify
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
 import { referenceCell } from "./references.js";
 import { RecordsTable } from "./table.js";
@@ -39,6 +43,7 @@ function renderRecord() {
 }
 
 async function reloadRecord() {
+  tabs.get(ACTIVITY)?.reload?.();
   try {
     record = await api.get(recordPath);
     renderRecord();
@@ -52,6 +57,8 @@ async function reloadRecord() {
 const tabs = new Map();
 const related = document.querySelector("[data-related]");
 const oneToMany = collection.relationships.filter((rel) => rel.kind === "one_to_many" && data.targets[rel.target]);
+// The Activity tab's key (and URL hash), unless a relationship already has that name.
+const ACTIVITY = oneToMany.some((rel) => rel.name === "activity") ? "record-activity" : "activity";
 
 function relatedSchema(rel) {
   // The target's schema is fetched once, when its tab first opens.
@@ -68,7 +75,9 @@ async function openTab(name, { focus = false, remember = true } = {}) {
   const tab = tabs.get(name);
   if (focus) tab.button.focus();
   if (remember) window.history.replaceState(null, "", `#${encodeURIComponent(name)}`);
-  if (!tab.table) await buildTab(tab);
+  if (name === ACTIVITY) {
+    if (!tab.reload) tab.reload = activityTab(tab.panel, recordPath);
+  } else if (!tab.table) await buildTab(tab);
 }
 
 async function buildTab(tab) {
@@ -126,14 +135,14 @@ async function refreshRelationships(names) {
 }
 
 function buildTabs() {
-  if (!oneToMany.length) return;
-  const list = h("div", { class: "tabs", role: "tablist", "aria-label": "Related records" });
+  const list = h("div", { class: "tabs", role: "tablist", "aria-label": "Related records and activity" });
   const panels = h("div");
-  for (const rel of oneToMany) {
+  for (const rel of [...oneToMany, { name: ACTIVITY }]) {
     const id = `tab-${rel.name}`;
     const count = h("span", { class: "muted", dataset: { tabCount: "" } });
+    const label = rel.target ? humanize(rel.name) : "Activity";
     const button = h("button", { type: "button", class: "tab", role: "tab", id, "aria-controls": `${id}-panel`,
-      "aria-selected": "false", tabIndex: -1, dataset: { tab: rel.name } }, humanize(rel.name), count);
+      "aria-selected": "false", tabIndex: -1, dataset: { tab: rel.name } }, label, count);
     const panel = h("div", { id: `${id}-panel`, role: "tabpanel", "aria-labelledby": id, hidden: true, dataset: { tabPanel: rel.name } });
     button.addEventListener("click", () => openTab(rel.name));
     tabs.set(rel.name, { rel, button, panel, count, table: null });
@@ -149,9 +158,9 @@ function buildTabs() {
       openTab(names[(moves[event.key] + names.length) % names.length], { focus: true });
     }
   });
-  related.append(h("h2", { class: "visually-hidden" }, "Related records"), list, panels);
+  related.append(h("h2", { class: "visually-hidden" }, "Related records and activity"), list, panels);
   const wanted = decodeURIComponent(window.location.hash.slice(1));
-  openTab(tabs.has(wanted) ? wanted : oneToMany[0].name, { remember: false });
+  openTab(tabs.has(wanted) ? wanted : [...tabs.keys()][0], { remember: false });
 }
 
 // -- the record's own actions ---------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""A record's activity: the runs, edits and approval requests that touched it."""

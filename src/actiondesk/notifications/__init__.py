@@ -1,0 +1,1 @@
+"""Notifications of approval requests: in the app, and optionally by e-mail and webhook."""
