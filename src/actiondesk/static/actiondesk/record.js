@@ -4,11 +4,8 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
-<<<<<<< HEAD
 import { fieldLabel } from "./display.js";
-=======
 import { activityTab } from "./record_activity.js";
->>>>>>> notify
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
 import { referenceCell } from "./references.js";
 import { RecordsTable } from "./table.js";
