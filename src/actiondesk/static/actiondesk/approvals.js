@@ -4,6 +4,7 @@ import { api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, pageData } from "./dom.js";
 import { ListPage, dayStart } from "./listing.js";
 import { personLabel, statusPill, timeElement } from "./parts.js";
+import { onChange } from "./sync.js";
 
 const data = pageData();
 const LABELS = { requested: "My requests", to_review: "To review", history: "History" };
@@ -92,3 +93,6 @@ const list = new ListPage({
 });
 if (!list.filters.length) list.filterBar.hidden = true;
 list.load();
+onChange((change) => {
+  if (change.type === "approval") list.load();
+});

@@ -5,7 +5,9 @@ import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
+import { onChange } from "./sync.js";
 import { RecordsTable } from "./table.js";
+import { refreshTable } from "./table_refresh.js";
 import { toast } from "./toast.js";
 
 const data = pageData();
@@ -105,7 +107,7 @@ async function buildTab(tab) {
       ids: table.selection.all ? null : [...table.selection.ids],
     }),
     reload: async () => {
-      await table.load();
+      await refreshTable(table);
       await reloadRecord();
     },
     refresh: (names) => refreshRelationships(names),
@@ -117,7 +119,7 @@ async function buildTab(tab) {
 async function refreshRelationships(names) {
   for (const name of names) {
     const tab = tabs.get(name);
-    if (tab?.table) await tab.table.load();
+    if (tab?.table) await refreshTable(tab.table);
     else if (tab) tab.stale = true;
   }
 }
@@ -165,3 +167,11 @@ const context = new ActionContext({
 new ActionsMenu(document.querySelector("[data-actions]"), context);
 renderRecord();
 buildTabs();
+// An action run in another tab: the record and the open tab's rows as they are now.
+onChange((change) => {
+  if (change.type !== "records") return;
+  reloadRecord();
+  for (const tab of tabs.values()) {
+    if (tab.table && !tab.panel.hidden) refreshTable(tab.table);
+  }
+});

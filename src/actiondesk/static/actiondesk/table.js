@@ -5,6 +5,7 @@ import { clear, dismissable, h, humanize } from "./dom.js";
 import { FilterBuilder, countConditions, describe } from "./filters.js";
 import { pageControls } from "./parts.js";
 import { formatValue, manyToOneLinks, recordLabel, recordUrl } from "./records.js";
+import { markRows } from "./table_refresh.js";
 
 const NUMERIC = new Set(["integer", "number", "decimal"]);
 const HIDDEN_BY_DEFAULT = new Set(["json", "binary", "text"]);
@@ -201,6 +202,9 @@ export class RecordsTable {
 
   changed({ resetSelection = true } = {}) {
     if (resetSelection) this.clearSelection(false);
+    // The person changed the list: what the last action did is no longer marked.
+    this.marks = null;
+    this.pinned = [];
     this.options.onStateChange?.(this.state);
     return this.load();
   }
@@ -346,9 +350,11 @@ export class RecordsTable {
           "aria-sort": direction === "asc" ? "ascending" : direction === "desc" ? "descending" : null }, sort);
       }));
     const rows = this.records.map((record) => this.row(record, columns));
+    const body = h("tbody", {}, rows);
+    markRows(this, body, columns);
     clear(this.tableWrap).append(h("table", { class: "table" },
       h("caption", { class: "visually-hidden" }, humanize(this.collection.name)),
-      h("thead", {}, head), h("tbody", {}, rows)));
+      h("thead", {}, head), body));
   }
 
   row(record, columns) {
