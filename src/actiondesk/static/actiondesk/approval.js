@@ -214,7 +214,7 @@ function decisionCard() {
   const a = approval;
   if (!a.can_decide && !a.can_cancel) return null;
   const message = h("textarea", { class: "textarea", name: "message", rows: 3 });
-  const { wrapper } = field({ name: "message", label: a.can_decide ? "Message to the requester (optional when approving)" : "Why you cancel it (optional)", control: withLimit(message, MESSAGE_MAX) });
+  const { wrapper } = field({ name: "message", label: a.can_decide ? "Message to the requester (optional)" : "Why you cancel it (optional)", control: withLimit(message, MESSAGE_MAX) });
   const errors = formError();
   const area = h("div", { class: "decision-form" }, errors, wrapper);
   const buttons = [];
