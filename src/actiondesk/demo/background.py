@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actiondesk import fields as f
 from actiondesk.actions.context import ActionContext
@@ -26,9 +27,12 @@ DEFAULT_PAUSE = 0.5
 MAX_PAUSE = 10
 
 
-def _sums(table: sa.Table, keys: list[int]) -> sa.Select[tuple[int, Decimal]]:
-    return (sa.select(table.c.account_id, sa.func.coalesce(sa.func.sum(table.c.amount), 0))
-            .where(table.c.account_id.in_(keys)).group_by(table.c.account_id))
+async def _sums(conn: AsyncConnection, table: sa.Table, keys: list[int]) -> dict[int, Decimal]:
+    """The total amount of ``table`` (incomes or outcomes) per account, for ``keys``."""
+    result = await conn.execute(
+        sa.select(table.c.account_id, sa.func.sum(table.c.amount))
+        .where(table.c.account_id.in_(keys)).group_by(table.c.account_id))
+    return {int(account): Decimal(str(total)) for account, total in result}
 
 
 def register_background_demo(desk: Desk) -> None:
@@ -53,11 +57,11 @@ def register_background_demo(desk: Desk) -> None:
         batches = ctx.batches(size=BATCH_SIZE)
         async for batch in batches:
             keys = [int(row["id"]) for row in batch.rows]
-            incomes = dict((await batch.conn.execute(_sums(INCOMES, keys))).tuples().all())
-            outcomes = dict((await batch.conn.execute(_sums(OUTCOMES, keys))).tuples().all())
-            for row in batch.rows:
-                expected = Decimal(incomes.get(row["id"], 0)) - Decimal(outcomes.get(row["id"], 0))
-                differ += Decimal(row["balance"]) != expected
+            incomes = await _sums(batch.conn, INCOMES, keys)
+            outcomes = await _sums(batch.conn, OUTCOMES, keys)
+            for key, row in zip(keys, batch.rows, strict=True):
+                expected = incomes.get(key, Decimal(0)) - outcomes.get(key, Decimal(0))
+                differ += Decimal(str(row["balance"])) != expected
             if pause:
                 await asyncio.sleep(pause)
         return Success(f"{batches.done} accounts audited: {differ} balances differ from "
