@@ -42,7 +42,7 @@ EXPECTED_ACTIONS = {
         ("return-and-track", "single"),
     },
     "users": {("mail-users", "bulk"), ("refresh-users-status", "global")},
-    "accounts": {("account-transfer", "single")},
+    "accounts": {("account-transfer", "single"), ("audit-balances", "bulk")},
     "transactions": {("notify-slack", "single")},
     "incomes": set(),
     "outcomes": set(),
