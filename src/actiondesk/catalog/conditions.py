@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from actiondesk.actions.condition_text import condition_sentence
 from actiondesk.actions.form_values import json_value
+from actiondesk.actions.forms import FormFieldType
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action, EnabledIf
 from actiondesk.data.filters import Condition, Filter, Group, compile_filter, matches
@@ -16,6 +17,8 @@ from actiondesk.data.schema import Collection
 
 if TYPE_CHECKING:
     from actiondesk.permissions.model import Policy
+
+_NUMERIC_FORM = frozenset({FormFieldType.NUMBER, FormFieldType.DECIMAL})
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,17 @@ async def approval_applies(
     return await selection.count_matching(clause) > 0
 
 
-def approval_condition_text(policy: Policy | None, collection: Collection | None) -> str | None:
+def approval_condition_text(
+    policy: Policy | None, action: Action, collection: Collection | None
+) -> str | None:
     """An approval rule's condition as operators read it (``only when amount is greater than
-    1,000``), or None without a condition. Values conditions name form fields, not columns."""
+    1,000``), or None without a condition. A condition on form values is typed by the
+    action's form fields, not by the collection's columns."""
     if policy is None or policy.condition is None:
         return None
-    typed = collection if policy.condition_on == "records" else None
-    sentence = condition_sentence(policy.condition, typed)
+    if policy.condition_on == "records":
+        sentence = condition_sentence(policy.condition, collection)
+    else:
+        numeric = frozenset(f.name for f in action.form if f.type in _NUMERIC_FORM)
+        sentence = condition_sentence(policy.condition, None, numeric)
     return sentence[0].lower() + sentence[1:]

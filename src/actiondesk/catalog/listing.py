@@ -88,7 +88,7 @@ class Catalog:
             applies = None
         else:
             applies = await approval_applies(policy, selection, None)
-        return {"approval_condition": approval_condition_text(policy, schema),
+        return {"approval_condition": approval_condition_text(policy, action, schema),
                 "approval_applies": applies}
 
     async def _state_json(
