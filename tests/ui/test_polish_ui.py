@@ -1,6 +1,6 @@
 """The operator's day of issue 17, polished, in a real Chromium on the demo: every page at
-1440, 1024 and 390 px (screenshots under test-artifacts/ui/pages/, no console error, no CSP
-violation, no page wider than the screen), wide tables that scroll under a sticky first
+1440, 1024 and 390 px, and at 1440 px in dark mode (screenshots under test-artifacts/ui/pages/,
+no console error, no CSP violation, no page wider than the screen), wide tables that scroll under a sticky first
 column, dark mode, toasts that leave or stack, a reject that asks why, limits said out loud,
 approval tags that say their condition, and tabs that show what an action changed."""
 
@@ -92,11 +92,15 @@ def test_every_page_at_three_widths(watched: Any, demo_site: Site) -> None:
             "users", "roles", "permissions", "actions")},
     }
     PAGES.mkdir(parents=True, exist_ok=True)
-    for width in WIDTHS:
+    # Each width in the light scheme, and the widest once more in the dark one.
+    for width, scheme in [*((w, "light") for w in WIDTHS), (WIDTHS[0], "dark")]:
+        suffix = f"{width}" if scheme == "light" else f"{width}-dark"
         signed_out = watched(demo_site, None, None, width)
+        signed_out.emulate_media(color_scheme=scheme)
         signed_out.goto(demo_site.url + "/login")
-        signed_out.screenshot(path=str(PAGES / f"login-{width}.png"), full_page=True)
+        signed_out.screenshot(path=str(PAGES / f"login-{suffix}.png"), full_page=True)
         page = watched(demo_site, *ADMIN, width)
+        page.emulate_media(color_scheme=scheme)
         for name, path in paths.items():
             response = page.goto(demo_site.url + path)
             assert response.status == 200, (path, response.status)
@@ -105,7 +109,7 @@ def test_every_page_at_three_widths(watched: Any, demo_site: Site) -> None:
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{path} at {width} px is {overflow} px wider than the screen"
-            page.screenshot(path=str(PAGES / f"{name}-{width}.png"), full_page=True)
+            page.screenshot(path=str(PAGES / f"{name}-{suffix}.png"), full_page=True)
         page.context.close()
         signed_out.context.close()
 
