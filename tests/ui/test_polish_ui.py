@@ -1,8 +1,9 @@
 """The operator's day of issue 17, polished, in a real Chromium on the demo: every page at
 1440, 1024 and 390 px, and at 1440 px in dark mode (screenshots under test-artifacts/ui/pages/,
-no console error, no CSP violation, no page wider than the screen), wide tables that scroll under a sticky first
-column, dark mode, toasts that leave or stack, a reject that asks why, limits said out loud,
-approval tags that say their condition, and tabs that show what an action changed."""
+no console error, no CSP violation, no page wider than the screen), wide tables that scroll
+under a sticky first column, dark mode, toasts that leave or stack, a reject that asks why,
+limits said out loud, approval tags that say their condition, and tabs that show what an
+action changed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from typing import Any
 import pytest
 
 from tests.support import execute, jsonapi
-from tests.ui.conftest import open_page
 from tests.ui.helpers import (
     ADMIN,
     ARTIFACTS,
@@ -33,24 +33,19 @@ PAGES = ARTIFACTS / "pages"
 
 
 @pytest.fixture
-def watched(browser: Any) -> Any:
-    """watched(site, email, password, width) -> a page whose every console error (not only
-    CSP's) and uncaught exception fails the test."""
-    pages: list[Any] = []
+def watched(new_page: Any) -> Any:
+    """watched(site, email, password, width) -> a page of ``new_page`` (which fails the test on
+    an uncaught exception or a CSP violation) whose every other console error fails it too."""
     errors: list[str] = []
 
     def make(site: Site, email: str | None, password: str | None, width: int = 1280) -> Any:
-        page = open_page(browser, site.url, email, password)
+        page = new_page(site, email, password)
         page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
         page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
                 if message.type == "error" else None)
-        pages.append(page)
         return page
 
     yield make
-    for page in pages:
-        page.context.close()
     assert not errors, f"console errors: {errors}"
 
 
