@@ -397,9 +397,26 @@ def test_the_demo_background_action_shows_progress_and_cancels(
     expect(bar).to_have_attribute("max", str(total))
     expect(bar).not_to_have_attribute("value", "0")
     screenshot(page, "demo-audit-balances-progress")
-    page.locator("[data-cancel-run]").click()
-    expect(page.locator("[data-detail=status]")).to_have_text("Cancelled")
+    # The accounts list open in another tab reloads once the run ends.
+    other = page.context.new_page()
+    other.goto(demo_site.url + "/collections/accounts")
+    settled(other)
+    with other.expect_request(re.compile(r"/api/collections/accounts/records\?")):
+        page.locator("[data-cancel-run]").click()
+        expect(page.locator("[data-detail=status]")).to_have_text("Cancelled")
     done = int(bar.get_attribute("value") or 0)
     assert 0 < done < total
     stored = demo_site.state_rows("SELECT status FROM actiondesk_runs WHERE id = ?", run_id)
     assert stored[0][0] == "cancelled"
+
+
+def test_the_record_page_marks_what_its_action_changed(admin: Any, demo_site: Site) -> None:
+    company = not_live(demo_site, 1)[0]
+    admin.goto(demo_site.url + f"/collections/companies/records/{company}")
+    admin.locator(".page-header [data-actions-button]").click()
+    admin.locator("[data-actions-menu] [data-action=mark-as-live]").click()
+    admin.locator("dialog[data-action-dialog=mark-as-live] [data-submit]").click()
+    status = admin.locator("[data-record-fields] dd[data-field=status]")
+    expect(status).to_have_text("live")
+    expect(status).to_have_class(re.compile(r"\bis-changed\b"))
+    expect(admin.locator("[data-record-fields] dd.is-changed")).to_have_count(1)

@@ -39,8 +39,16 @@ function renderRecord() {
 
 async function reloadRecord() {
   try {
+    const before = record.values;
     record = await api.get(recordPath);
     renderRecord();
+    // What the action changed stands out (see table_refresh.js for lists).
+    for (const value of fieldsList.querySelectorAll("dd[data-field]")) {
+      const name = value.dataset.field;
+      const changed = JSON.stringify(before[name]) !== JSON.stringify(record.values[name]);
+      value.classList.toggle("is-changed", changed);
+      value.previousElementSibling?.classList.toggle("is-changed", changed);
+    }
   } catch (error) {
     toast(`The record could not be reloaded: ${error.message}`, { kind: "error" });
   }
