@@ -75,6 +75,8 @@ class ActionOut(BaseModel):
     has_form: bool
     rule: str | None = Field(default=None, description="For this caller: trigger, or approval "
                              "(running it creates an approval request).")
+    enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
+    disabled_reason: str | None = None
     approval_condition: str | None = Field(
         default=None, description="For rule approval with a condition: when approval is "
         "needed, in words (e.g. 'only when amount is greater than 1,000').")
@@ -82,8 +84,6 @@ class ActionOut(BaseModel):
         default=None, description="For rule approval: whether running it on this selection "
         "creates an approval request; null while that depends on form values (or on records "
         "not selected yet).")
-    enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
-    disabled_reason: str | None = None
     remote: dict[str, Any] | None = Field(
         default=None, description="For an action run by another service: its provider, and "
         "whether the provider's action list is stale (its last refresh failed).")
