@@ -42,7 +42,7 @@ EXPECTED_ACTIONS = {
         ("return-and-track", "single"),
     },
     "users": {("mail-users", "bulk"), ("refresh-users-status", "global")},
-    "accounts": {("account-transfer", "single")},
+    "accounts": {("account-transfer", "single"), ("audit-balances", "bulk")},
     "transactions": {("notify-slack", "single")},
     "incomes": set(),
     "outcomes": set(),
@@ -490,6 +490,20 @@ def test_notify_slack_answers_a_webhook(api: httpx.Client) -> None:
     assert hook["headers"] == {"Content-Type": "application/json"}
     assert hook["body"]["transaction"]["reference"] == transaction["reference"]
     assert transaction["reference"] in hook["body"]["text"]
+
+
+# -- Audit balances (background) ------------------------------------------------------------
+
+
+def test_audit_balances_is_queued_as_a_background_run(api: httpx.Client) -> None:
+    response = execute_demo(api, "accounts", "audit-balances", ["1", "2"], {"pause": 0})
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run"]["id"]
+    assert response.headers["location"].endswith(f"/api/runs/{run_id}")
+    # More on it (progress, cancel, resume after a restart): test_demo_background.py.
+    too_long = execute_demo(api, "accounts", "audit-balances", ["1"], {"pause": 11})
+    assert too_long.status_code == 422
+    assert "pause" in too_long.json()["fields"]
 
 
 # -- the audit ----------------------------------------------------------------------------------

@@ -513,3 +513,33 @@ def test_a_change_through_one_server_is_enforced_by_another_at_its_next_request(
         refused(b.post(export, json=jsonapi(["1"])), 404)
         assert b.post("/collections/companies/actions/touch",
                       json=jsonapi(["1"])).status_code == 200
+
+
+def test_the_action_list_says_when_an_approval_rule_applies(matrix: Matrix) -> None:
+    """The menu's approval tag: a condition on the records is checked against the selection
+    (any selected record), one on the form values is only described (it depends on the form)."""
+    api = matrix.api("support")
+
+    def listed(ids: list[str] | None = None, body: Any = None) -> dict[str, Any]:
+        if body is not None:
+            answer = api.post("/collections/companies/actions", json=body)
+        else:
+            answer = api.get("/collections/companies/actions", params={"ids": ids or []})
+        assert answer.status_code == 200, answer.text
+        return {a["slug"]: a for a in answer.json()["actions"]}
+
+    small, big, both, nothing = listed(["2"]), listed(["12"]), listed(["2", "12"]), listed()
+    assert small["refund"]["approval_condition"] == "only when capital is greater than 10,000"
+    assert (small["refund"]["approval_applies"], big["refund"]["approval_applies"],
+            both["refund"]["approval_applies"]) == (False, True, True)
+    assert nothing["refund"]["approval_applies"] is None  # nothing selected yet
+    few = {"field": "capital", "operator": "less_than", "value": 5000}
+    everything_small = listed(body=jsonapi([], all_records=True, all_records_subset_query={
+        "filters": json.dumps(few)}))
+    assert everything_small["refund"]["approval_applies"] is False
+    for actions in (small, big):
+        assert actions["charge"]["approval_condition"] == "only when amount is greater than 1,000"
+        assert actions["charge"]["approval_applies"] is None  # the form decides
+        assert actions["touch"]["rule"] == "trigger"
+        assert actions["touch"]["approval_applies"] is None
+        assert actions["touch"]["approval_condition"] is None

@@ -166,6 +166,11 @@ def test_rejection_with_a_message_is_seen_by_the_requester(
     message = manager.get_by_label("Message to the requester (optional)")
     message.fill("Too large without a purchase order <b>please</b>")
     manager.locator("[data-decide=reject]").click()
+    # Rejecting is confirmed in a dialog that asks why; the message typed so far is kept.
+    dialog = manager.locator("dialog[data-reject-dialog]")
+    why = dialog.get_by_label("Why you reject it")
+    expect(why).to_have_value("Too large without a purchase order <b>please</b>")
+    dialog.locator("[data-confirm-reject]").click()
     expect(manager.locator("[data-detail=status]")).to_have_text("Rejected")
     expect(toasts(manager).filter(has_text="Rejected.")).to_be_visible()
 

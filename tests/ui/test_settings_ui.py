@@ -128,7 +128,8 @@ def test_admin_creates_a_role_and_a_user_and_grants_actions(
     bea.reload()
     assert sorted(menu_actions(bea)) == ["charge-credit-card", "generate-invoice"]
     bea.locator(".page-header [data-actions-button]").click()
-    expect(bea.locator("[data-action=charge-credit-card] .tag")).to_have_text("approval")
+    expect(bea.locator("[data-action=charge-credit-card] .tag")).to_have_text(
+        "approval if amount is greater than 500")
     bea.keyboard.press("Escape")
 
     # Taking a rule away hides the action again.

@@ -37,11 +37,15 @@ _NUMERIC = frozenset({FieldType.INTEGER, FieldType.NUMBER, FieldType.DECIMAL})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
-def condition_sentence(condition: Filter, collection: Collection | None = None) -> str:
+def condition_sentence(
+    condition: Filter, collection: Collection | None = None,
+    numeric_fields: frozenset[str] = frozenset(),
+) -> str:
     """``Only when <condition>``, with field names as words, numbers grouped (``1,000``),
     text quoted and nested groups in parentheses. ``collection`` types the values: a number
-    given as text to a numeric field reads as a number."""
-    return "Only when " + _clause(condition, collection, nested=False)
+    given as text to a numeric field reads as a number (``numeric_fields`` names such fields
+    of a condition on form values, which has no collection)."""
+    return "Only when " + _clause(condition, collection, numeric_fields, nested=False)
 
 
 def field_words(name: str) -> str:
@@ -51,15 +55,19 @@ def field_words(name: str) -> str:
     return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in words) or name
 
 
-def _clause(condition: Filter, collection: Collection | None, *, nested: bool) -> str:
+def _clause(
+    condition: Filter, collection: Collection | None, numeric_fields: frozenset[str], *,
+    nested: bool,
+) -> str:
     if not isinstance(condition, Condition):
-        parts = [_clause(c, collection, nested=True) for c in condition.conditions]
+        parts = [_clause(c, collection, numeric_fields, nested=True)
+                 for c in condition.conditions]
         text = f" {condition.aggregator} ".join(parts)
         return f"({text})" if nested and len(parts) > 1 else text
     described = condition.to_json()
     operator = Operator(described["operator"])
     field = collection.field(condition.field) if collection is not None else None
-    numeric = field is not None and field.type in _NUMERIC
+    numeric = (field is not None and field.type in _NUMERIC) or condition.field in numeric_fields
     subject = f"{field_words(condition.field)} {_PHRASES[operator]}"
     if operator in (Operator.IS_NULL, Operator.IS_NOT_NULL):
         return subject

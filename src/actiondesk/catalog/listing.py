@@ -9,13 +9,14 @@ from actiondesk.actions.document import ActionRequest
 from actiondesk.actions.registry import ActionRegistry
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action, Scope
-from actiondesk.catalog.conditions import enabled
+from actiondesk.catalog.conditions import approval_applies, approval_condition_text, enabled
 from actiondesk.errors import ClientError
 from actiondesk.selections.resolve import SelectionResolver
 
 if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
     from actiondesk.permissions.access import Access
+    from actiondesk.permissions.model import Policy
 
 
 class Catalog:
@@ -63,8 +64,32 @@ class Catalog:
             entry["rule"] = "trigger" if access.dev_mode else decision.rule
             if request.ids or request.all_records or collection is not None:
                 entry.update(await self._state_json(action, request, access, selections))
+            if entry["rule"] == "approval":
+                entry.update(await self._approval_json(action, decision.policy, selections))
             result.append(entry)
         return result
+
+    async def _approval_json(
+        self,
+        action: Action,
+        policy: Policy | None,
+        selections: dict[Scope, tuple[Selection, int] | ClientError],
+    ) -> dict[str, Any]:
+        """What the menu tells of an approval rule: its condition in words, and whether it
+        applies to the selection (None while that depends on form values not filled yet, or
+        on records not selected yet)."""
+        schema = None if action.collection is None else self.datasource.collection(
+            action.collection)
+        known = selections.get(action.scope)
+        selection = known[0] if isinstance(known, tuple) else None
+        applies: bool | None
+        if policy is not None and policy.condition is not None and (
+                policy.condition_on == "records" and selection is None):
+            applies = None
+        else:
+            applies = await approval_applies(policy, selection, None)
+        return {"approval_condition": approval_condition_text(policy, action, schema),
+                "approval_applies": applies}
 
     async def _state_json(
         self,

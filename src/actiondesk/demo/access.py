@@ -38,7 +38,8 @@ _ALL_ACTIONS = (
     ("customers", "generate-invoice"), ("companies", "add-new-transaction"),
     ("customers", "return-and-track"), ("companies", "show-some-activity"),
     ("users", "mail-users"), ("users", "refresh-users-status"),
-    ("accounts", "account-transfer"), ("transactions", "notify-slack"),
+    ("accounts", "account-transfer"), ("accounts", "audit-balances"),
+    ("transactions", "notify-slack"),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actiondesk.demo.actions import register_demo_actions
+from actiondesk.demo.background import register_background_demo
 from actiondesk.demo.display import declare_demo_display
 from actiondesk.demo.models import DemoBase
 from actiondesk.desk import Desk
@@ -28,6 +29,7 @@ def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None =
     )
     register_demo_actions(desk)
     declare_demo_display(desk)
+    register_background_demo(desk)
     return desk
 
 

@@ -17,15 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.context import FormContext
 from actiondesk.actions.document import ActionRequest
-from actiondesk.actions.form_values import FormValidationError, json_value
+from actiondesk.actions.form_values import FormValidationError
 from actiondesk.actions.selection import Selection
 from actiondesk.actions.spec import Action
 from actiondesk.approvals.workflow import ApprovalsService
 from actiondesk.background.service import BackgroundRuns
-from actiondesk.catalog.conditions import enabled
+from actiondesk.catalog.conditions import approval_applies, enabled
 from actiondesk.catalog.forms import Forms
 from actiondesk.catalog.listing import Catalog
-from actiondesk.data.filters import compile_filter, matches
 from actiondesk.errors import ClientError, ForbiddenError
 from actiondesk.runs.executor import Executor, Job, Outcome, redact, stored_answer
 from actiondesk.runs.store import Answer, check_same_request
@@ -180,12 +179,4 @@ class ExecutionPipeline:
     ) -> bool:
         """Whether an approval rule's condition holds: on the form values, or on any
         selected record."""
-        policy = decision.policy
-        if policy is None or policy.condition is None:
-            return True
-        if policy.condition_on == "values":
-            return matches(policy.condition, {k: json_value(v) for k, v in values.items()})
-        if selection is None:
-            return False
-        clause = compile_filter(selection.collection, policy.condition)
-        return await selection.count_matching(clause) > 0
+        return bool(await approval_applies(decision.policy, selection, values))

@@ -112,6 +112,13 @@ class ActionOut(BaseModel):
                              "(running it creates an approval request).")
     enabled: bool | None = Field(default=None, description="Can it run on the given ids?")
     disabled_reason: str | None = None
+    approval_condition: str | None = Field(
+        default=None, description="For rule approval with a condition: when approval is "
+        "needed, in words (e.g. 'only when amount is greater than 1,000').")
+    approval_applies: bool | None = Field(
+        default=None, description="For rule approval: whether running it on this selection "
+        "creates an approval request; null while that depends on form values (or on records "
+        "not selected yet).")
     remote: dict[str, Any] | None = Field(
         default=None, description="For an action run by another service: its provider, and "
         "whether the provider's action list is stale (its last refresh failed).")

@@ -5,6 +5,7 @@ import { api, send, segment } from "./api.js";
 import { dismissable, h, nouns } from "./dom.js";
 import { ActionDialog } from "./form.js";
 import { handleResult } from "./results.js";
+import { announce } from "./sync.js";
 
 // Up to this many ids go in the list's query string; larger selections are posted.
 const MAX_LISTED_IDS = 1000;
@@ -77,10 +78,26 @@ export class ActionContext {
         json: this.document(action, { values }),
         headers: { "Idempotency-Key": idempotencyKey() },
       });
-      return handleResult(response, action, this);
+      const outcome = await handleResult(response, action, this);
+      // Other tabs reload what they show (a 422 changed nothing; an approval request only the
+      // approvals).
+      if (response.status === 202) announce({ type: "approval" });
+      else if (response.status !== 422) announce({ type: "records", collection: action.collection });
+      return outcome;
     };
     await new ActionDialog(action, this, execute, opener).open();
   }
+}
+
+/** The approval tag of a menu item: none when the rule cannot apply to this selection, the
+ *  condition when it depends on what the form will hold ("approval if amount is greater than
+ *  1,000"), else "approval". */
+export function approvalTag(action) {
+  if (action.rule !== "approval" || action.approval_applies === false) return null;
+  const when = action.approval_applies === null && action.approval_condition
+    ? action.approval_condition.replace(/^only when /, "if ") : null;
+  return h("span", { class: "tag", dataset: { approvalTag: "" }, title: action.approval_condition ? `Needs approval ${action.approval_condition}` : "Needs a reviewer's approval" },
+    when ? `approval ${when}` : "approval");
 }
 
 /** The menu: a button that lists the actions when opened (fresh state every time). */
@@ -155,7 +172,7 @@ export class ActionsMenu {
     const button = h("button", {
       type: "button", class: "menu-item", role: "menuitem", "aria-disabled": enabled ? null : "true",
       dataset: { action: action.slug, enabled: String(enabled) }, title: note || null,
-    }, h("span", {}, action.name, action.rule === "approval" ? h("span", { class: "tag" }, "approval") : null),
+    }, h("span", {}, action.name, approvalTag(action)),
     note ? h("span", { class: "menu-note", dataset: { reason: enabled ? null : "" } }, note) : null);
     button.addEventListener("click", () => {
       if (!enabled) return;

@@ -4,8 +4,10 @@
 import { ApiError, api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
 import { nameRecordLinks } from "./references.js";
+import { limitProblem, withLimit } from "./limits.js";
 import { showHtml } from "./results.js";
 import { refreshBadge } from "./shell.js";
+import { announce as tell, onChange } from "./sync.js";
 import { toast } from "./toast.js";
 import {
   definitionList, field, formError, personLabel, section, showFieldErrors, statusPill, timeElement, valueNode,
@@ -14,6 +16,8 @@ import {
 const data = pageData();
 let approval = data.approval;
 const root = document.querySelector("[data-approval]");
+// The server keeps a decision message of at most this many characters.
+const MESSAGE_MAX = 2000;
 const EVENT_LABELS = {
   requested: "Requested", approved: "Approved", rejected: "Rejected", cancelled: "Cancelled",
   expired: "Expired", executed: "Executed", failed: "Failed",
@@ -143,6 +147,8 @@ function result() {
 
 // -- deciding ----------------------------------------------------------------------------
 
+/** Post a decision; true when it was taken (or the request was decided meanwhile). Field
+ *  errors go next to the fields of `area`, the rest in `errors`. */
 async function decide(verb, message, area, errors, buttons) {
   for (const b of buttons) b.disabled = true;
   try {
@@ -151,15 +157,17 @@ async function decide(verb, message, area, errors, buttons) {
     if (error instanceof ApiError && error.status === 409) {
       toast(`This request is already ${error.detail?.status || "decided"}.`, { kind: "warning", title: "Not pending any more" });
       await reload();
-      return;
+      announce();
+      return true;
     }
     showFieldErrors(area, error, errors);
-    return;
+    return false;
   } finally {
     for (const b of buttons) b.disabled = false;
   }
   const done = { approve: "Approved", reject: "Rejected", cancel: "Cancelled" }[verb];
   await reload();
+  announce();
   followExecution();
   const status = approval.status;
   const how = {
@@ -168,24 +176,66 @@ async function decide(verb, message, area, errors, buttons) {
   }[status] || "";
   toast(`${done}${how}.`, { kind: status === "failed" ? "error" : "success", title: approval.action.name });
   refreshBadge();
+  return true;
+}
+
+/** Rejecting is never one click: a dialog asks why (the requester reads it), then rejects. */
+function rejectDialog(draft, opener) {
+  const message = h("textarea", { class: "textarea", name: "message", rows: 4, required: true, value: draft });
+  const { wrapper } = field({ name: "message", label: "Why you reject it (the requester reads this)", control: withLimit(message, MESSAGE_MAX), required: true });
+  const errors = formError();
+  const confirm = h("button", { type: "submit", class: "button button-danger", dataset: { confirmReject: "" } }, "Reject request");
+  const cancel = h("button", { type: "button", class: "button", dataset: { cancel: "" } }, "Keep it pending");
+  const form = h("form", { class: "dialog-form", novalidate: true },
+    h("header", { class: "dialog-header" }, h("h2", { class: "dialog-title", id: "reject-title" }, "Reject this request?"),
+      h("p", { class: "dialog-summary" }, `${approval.action.name}, requested by ${personLabel(approval.requester)}. Nothing will run.`)),
+    h("div", { class: "dialog-body" }, errors, wrapper),
+    h("footer", { class: "dialog-footer" }, cancel, confirm));
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": "reject-title", dataset: { rejectDialog: "" } }, form);
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    if (opener.isConnected) opener.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = message.value.trim();
+    const problem = text ? limitProblem(message) : "is required: say why, so the requester knows what to change";
+    if (problem) {
+      showFieldErrors(form, new ApiError(422, { error: "Check the message.", fields: { message: problem } }), errors);
+      return;
+    }
+    if (await decide("reject", text, form, errors, [confirm, cancel])) dialog.close();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  message.focus();
 }
 
 function decisionCard() {
   const a = approval;
   if (!a.can_decide && !a.can_cancel) return null;
-  const message = h("textarea", { class: "textarea", name: "message", maxlength: 2000, rows: 3 });
-  const { wrapper } = field({ name: "message", label: a.can_decide ? "Message to the requester (optional)" : "Why you cancel it (optional)", control: message });
+  const message = h("textarea", { class: "textarea", name: "message", rows: 3 });
+  const { wrapper } = field({ name: "message", label: a.can_decide ? "Message to the requester (optional)" : "Why you cancel it (optional)", control: withLimit(message, MESSAGE_MAX) });
   const errors = formError();
   const area = h("div", { class: "decision-form" }, errors, wrapper);
   const buttons = [];
   const button = (verb, label, kind) => {
     const b = h("button", { type: "button", class: `button ${kind}`, dataset: { decide: verb } }, label);
-    b.addEventListener("click", () => decide(verb, message.value.trim(), area, errors, buttons));
+    b.addEventListener("click", () => {
+      if (verb === "reject") {
+        rejectDialog(message.value, b);
+        return;
+      }
+      const problem = limitProblem(message);
+      if (problem) showFieldErrors(area, new ApiError(422, { error: "Check the message.", fields: { message: problem } }), errors);
+      else decide(verb, message.value.trim(), area, errors, buttons);
+    });
     buttons.push(b);
     return b;
   };
   const actions = h("div", { class: "decision-buttons" });
-  if (a.can_decide) actions.append(button("approve", "Approve", "button-primary"), button("reject", "Reject", "button-danger"));
+  if (a.can_decide) actions.append(button("approve", "Approve", "button-primary"), button("reject", "Reject…", "button-danger"));
   if (a.can_cancel) actions.append(button("cancel", "Cancel request", "button-danger"));
   area.append(actions);
   const note = a.can_decide
@@ -223,5 +273,15 @@ function followExecution(delay = 1500) {
   }, delay);
 }
 
+/** Tell the other tabs this request changed (and, once it ran, its records). */
+function announce() {
+  tell({ type: "approval", id: approval.id });
+  if (["executed", "executing", "failed"].includes(approval.status)) tell({ type: "records", collection: approval.action.collection });
+}
+
 render();
 followExecution();
+// Decided in another tab (or window): this one shows it too, not a stale "pending".
+onChange((change) => {
+  if (change.type === "approval" && change.id === approval.id) reload().then(followExecution);
+});

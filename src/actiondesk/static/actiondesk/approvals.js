@@ -4,6 +4,7 @@ import { api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, pageData } from "./dom.js";
 import { ListPage, dayStart } from "./listing.js";
 import { personLabel, statusPill, timeElement } from "./parts.js";
+import { onChange } from "./sync.js";
 
 const data = pageData();
 const LABELS = { requested: "My requests", to_review: "To review", history: "History" };
@@ -54,12 +55,13 @@ function updateExport(state) {
 
 const link = (approval, content) => h("a", { href: pageUrl(`/approvals/${segment(approval.id)}`), dataset: { approvalLink: approval.id } }, content);
 
+// The status comes right after the first (sticky) column: on a phone both are on screen.
 const columns = [
   { label: "Requested", cell: (a) => link(a, timeElement(a.created_at)) },
+  { label: "Status", cell: (a) => statusPill(a.status) },
   { label: "Action", cell: (a) => h("span", {}, a.action.name, a.action.collection ? h("span", { class: "cell-note" }, humanize(a.action.collection)) : null) },
   { label: "Records", className: "cell-number", cell: (a) => (a.record_count === null ? "—" : a.record_count.toLocaleString()) },
   { label: "Requester", cell: (a) => personLabel(a.requester) },
-  { label: "Status", cell: (a) => statusPill(a.status) },
   { label: "Approvals", className: "cell-number", cell: (a) => `${a.approvals} / ${a.approvals_required}` },
 ];
 if (box === "history") {
@@ -92,3 +94,6 @@ const list = new ListPage({
 });
 if (!list.filters.length) list.filterBar.hidden = true;
 list.load();
+onChange((change) => {
+  if (change.type === "approval") list.load();
+});

@@ -3,7 +3,9 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { nouns, pageData } from "./dom.js";
+import { onChange } from "./sync.js";
 import { RecordsTable } from "./table.js";
+import { refreshTable } from "./table_refresh.js";
 
 const data = pageData();
 const collection = data.collection;
@@ -63,7 +65,11 @@ const context = new ActionContext({
     count: table.selectedCount(),
     ids: table.selection.all ? null : [...table.selection.ids],
   }),
-  reload: () => table.load(),
+  reload: () => refreshTable(table),
 });
 new ActionsMenu(actionsAnchor, context);
 table.load();
+// An action run in another tab may have changed any collection (a new related row, a status).
+onChange((change) => {
+  if (change.type === "records") refreshTable(table);
+});

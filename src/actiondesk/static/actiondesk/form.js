@@ -7,6 +7,14 @@ import { FieldProblem, widgetFor } from "./widgets.js";
 const CHANGE_DELAY_MS = 150;
 const GROUPED = new Set(["enum_list", "string_list", "number_list"]);
 
+/** Whether running it asks a reviewer first, said before the person fills the form. */
+function approvalNote(action) {
+  if (action.rule !== "approval" || action.approval_applies === false) return null;
+  const when = action.approval_applies === null && action.approval_condition ? ` ${action.approval_condition}` : "";
+  return h("p", { class: "dialog-summary dialog-approval", dataset: { approvalNote: "" } },
+    `Needs a reviewer's approval${when}: nothing runs until it is approved.`);
+}
+
 /**
  * new ActionDialog(action, context, execute, opener).open(); execute(values) ->
  * {done: bool, fields?, message?}; the focus returns to `opener` when the dialog closes.
@@ -29,7 +37,8 @@ export class ActionDialog {
     this.form = h("form", { class: "dialog-form", novalidate: true },
       h("header", { class: "dialog-header" },
         h("h2", { id: titleId, class: "dialog-title" }, action.name),
-        h("p", { class: "dialog-summary", dataset: { summary: "" } }, context.describeSelection(action))),
+        h("p", { class: "dialog-summary", dataset: { summary: "" } }, context.describeSelection(action)),
+        approvalNote(action)),
       this.body,
       h("footer", { class: "dialog-footer" }, cancel, this.submit));
     this.form.addEventListener("submit", (event) => {

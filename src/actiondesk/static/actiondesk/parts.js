@@ -9,6 +9,8 @@ const STATUS_KINDS = {
   executed: "success", succeeded: "success",
   failed: "danger", error: "danger", rejected: "danger", refused: "danger",
   cancelled: "muted", expired: "muted",
+  // Not run: frozen for a reviewer (the approved request runs as a run of its own).
+  approval_requested: "info",
   active: "success", deactivated: "muted",
   forbidden: "danger", unauthenticated: "warning", rate_limited: "warning",
 };
@@ -98,19 +100,21 @@ export function errorState(message, retry) {
  * id is set here, so the label is tied to it); `name` is the key the server's errors use.
  */
 export function field({ name, label, control, description, required = false }) {
-  const id = control.id || uid(`field-${name}`);
-  control.id = id;
+  // A control with a shown limit (limits.js) comes wrapped with its counter.
+  const input = control.classList.contains("limited") ? control.firstElementChild : control;
+  const id = input.id || uid(`field-${name}`);
+  input.id = id;
   const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
   const help = description ? h("p", { class: "field-description", id: `${id}-description` }, description) : null;
-  if (help) control.setAttribute("aria-describedby", help.id);
-  if (required) control.setAttribute("aria-required", "true");
-  const isCheck = control.type === "checkbox";
+  if (help) input.setAttribute("aria-describedby", help.id);
+  if (required) input.setAttribute("aria-required", "true");
+  const isCheck = input.type === "checkbox";
   const labelNode = isCheck
     ? h("label", { class: "checkbox-row", for: id }, control, h("span", {}, label))
     : h("label", { for: id }, label, required ? h("span", { class: "required-mark", "aria-hidden": "true" }, "*") : null);
   const wrapper = h("div", { class: "field", dataset: { field: name, label } },
     labelNode, isCheck ? null : control, help, error);
-  return { wrapper, control, error };
+  return { wrapper, control: input, error };
 }
 
 /** Clear the errors shown by showFieldErrors. */
@@ -124,7 +128,7 @@ export function clearErrors(root, formError) {
 
 function setFieldError(wrapper, message) {
   const error = wrapper.querySelector(":scope > .field-error");
-  const control = wrapper.querySelector(":scope > input, :scope > select, :scope > textarea, :scope > label > input, :scope > [data-control]");
+  const control = wrapper.querySelector(":scope > input, :scope > select, :scope > textarea, :scope > label > input, :scope > [data-control], :scope > .limited > :first-child");
   error.textContent = message ? `${wrapper.dataset.label} ${message}` : "";
   error.hidden = !message;
   wrapper.classList.toggle("has-error", Boolean(message));

@@ -8,7 +8,9 @@ import { fieldLabel } from "./display.js";
 import { activityTab } from "./record_activity.js";
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
 import { referenceCell } from "./references.js";
+import { onChange } from "./sync.js";
 import { RecordsTable } from "./table.js";
+import { refreshTable } from "./table_refresh.js";
 import { toast } from "./toast.js";
 
 const data = pageData();
@@ -42,8 +44,16 @@ function renderRecord() {
 async function reloadRecord() {
   tabs.get(ACTIVITY)?.reload?.();
   try {
+    const before = record.values;
     record = await api.get(recordPath);
     renderRecord();
+    // What the action changed stands out (see table_refresh.js for lists).
+    for (const value of fieldsList.querySelectorAll("dd[data-field]")) {
+      const name = value.dataset.field;
+      const changed = JSON.stringify(before[name]) !== JSON.stringify(record.values[name]);
+      value.classList.toggle("is-changed", changed);
+      value.previousElementSibling?.classList.toggle("is-changed", changed);
+    }
   } catch (error) {
     toast(`The record could not be reloaded: ${error.message}`, { kind: "error" });
   }
@@ -114,7 +124,7 @@ async function buildTab(tab) {
       ids: table.selection.all ? null : [...table.selection.ids],
     }),
     reload: async () => {
-      await table.load();
+      await refreshTable(table);
       await reloadRecord();
     },
     refresh: (names) => refreshRelationships(names),
@@ -126,7 +136,7 @@ async function buildTab(tab) {
 async function refreshRelationships(names) {
   for (const name of names) {
     const tab = tabs.get(name);
-    if (tab?.table) await tab.table.load();
+    if (tab?.table) await refreshTable(tab.table);
     else if (tab) tab.stale = true;
   }
 }
@@ -174,3 +184,11 @@ const context = new ActionContext({
 new ActionsMenu(document.querySelector("[data-actions]"), context);
 renderRecord();
 buildTabs();
+// An action run in another tab: the record and the open tab's rows as they are now.
+onChange((change) => {
+  if (change.type !== "records") return;
+  reloadRecord();
+  for (const tab of tabs.values()) {
+    if (tab.table && !tab.panel.hidden) refreshTable(tab.table);
+  }
+});

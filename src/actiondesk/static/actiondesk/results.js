@@ -140,6 +140,9 @@ export async function handleResult(response, action, context) {
     const error = await errorOf(response);
     toast(error.message, { kind: "error", title: `${action.name} failed` });
     if (error.payload.html) showHtml(context.resultPanel, action.name, error.payload.html, "error");
+    // A refusal often means the page was stale (someone else changed the records): show them
+    // as they are now, so the list stops claiming what made the action look possible.
+    if (status !== 401) await context.reload?.();
     // A form stays open so its values can be fixed; nothing else to fix in a confirmation.
     return { done: !action.has_form, message: error.message };
   }

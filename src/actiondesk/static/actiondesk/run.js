@@ -6,6 +6,7 @@ import { ApiError, api, apiUrl, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
 import { nameRecordLinks } from "./references.js";
 import { showHtml } from "./results.js";
+import { announce } from "./sync.js";
 import { toast } from "./toast.js";
 import {
   definitionList, formatDuration, personLabel, section, statusPill, timeElement, valueNode,
@@ -208,7 +209,10 @@ function render() {
 function update(next) {
   if (!next || next.id !== run.id) return;
   const same = next.status === run.status && next.cancel_requested === run.cancel_requested && Boolean(next.progress) === Boolean(run.progress);
+  const ended = unfinished() && !UNFINISHED.has(next.status);
   run = next;
+  // A background run that ended changed its records: open lists and records reload them.
+  if (ended) announce({ type: "records", collection: run.collection });
   if (same && progressCard && run.progress) {
     const bar = progressCard.querySelector("progress");
     const p = run.progress;

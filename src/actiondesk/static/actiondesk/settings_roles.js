@@ -2,6 +2,7 @@
 // administers the desk. What a role may do with each action is in Settings › Permissions.
 import { ApiError, api, request, segment } from "./api.js";
 import { clear, h, humanize, pageData, uid } from "./dom.js";
+import { withLimit } from "./limits.js";
 import { toast } from "./toast.js";
 import { clearErrors, emptyState, errorState, field, formError, loadingState, showFieldErrors } from "./parts.js";
 
@@ -23,7 +24,7 @@ function closeForm() {
 /** The role form: a new role, or `role` to edit (its name cannot change). */
 function openForm(role) {
   const name = h("input", { class: "input", name: "name", value: role?.name || "", readonly: Boolean(role), autocomplete: "off" });
-  const description = h("textarea", { class: "textarea", name: "description", rows: 2, maxlength: 2000, value: role?.description || "" });
+  const description = h("textarea", { class: "textarea", name: "description", rows: 2, value: role?.description || "" });
   const isAdmin = h("input", { type: "checkbox", name: "is_admin", checked: Boolean(role?.is_admin) });
   const readAll = h("input", { type: "checkbox", name: "read_all", checked: Boolean(role?.read_all) });
   const legendId = uid("readable");
@@ -44,7 +45,7 @@ function openForm(role) {
     errors,
     h("div", { class: "form-grid" },
       field({ name: "name", label: "Name", control: name, required: true, description: role ? "A role's name cannot change." : null }).wrapper,
-      field({ name: "description", label: "Description", control: description }).wrapper),
+      field({ name: "description", label: "Description", control: withLimit(description, 2000) }).wrapper),
     field({ name: "is_admin", label: "Administers the desk (settings, users, everybody's runs)", control: isAdmin }).wrapper,
     field({ name: "read_all", label: "Reads every collection", control: readAll }).wrapper,
     readable,

@@ -1,6 +1,7 @@
 // Every signed-in page: the sidebar on narrow screens, the user menu, signing out (here or
 // everywhere), the approvals badge.
 import { send } from "./api.js";
+import { onChange } from "./sync.js";
 
 function sidebar() {
   const toggle = document.querySelector("[data-sidebar-toggle]");
@@ -71,3 +72,6 @@ userMenu();
 signOutButton("[data-logout]");
 signOutButton("[data-logout-everywhere]", { everywhere: "true" });
 refreshBadge();
+onChange((change) => {
+  if (change.type === "approval") refreshBadge();
+});

@@ -7,6 +7,7 @@ import { pageControls } from "./parts.js";
 import { fieldLabel, isNumeric } from "./display.js";
 import { formatValue, manyToOneLinks, recordLabel, recordUrl } from "./records.js";
 import { referenceCell } from "./references.js";
+import { markRows } from "./table_refresh.js";
 
 const HIDDEN_BY_DEFAULT = new Set(["json", "binary", "text"]);
 const DEFAULT_COLUMNS = 8;
@@ -202,6 +203,9 @@ export class RecordsTable {
 
   changed({ resetSelection = true } = {}) {
     if (resetSelection) this.clearSelection(false);
+    // The person changed the list: what the last action did is no longer marked.
+    this.marks = null;
+    this.pinned = [];
     this.options.onStateChange?.(this.state);
     return this.load();
   }
@@ -348,9 +352,11 @@ export class RecordsTable {
           "aria-sort": direction === "asc" ? "ascending" : direction === "desc" ? "descending" : null }, sort);
       }));
     const rows = this.records.map((record) => this.row(record, columns));
+    const body = h("tbody", {}, rows);
+    markRows(this, body, columns);
     clear(this.tableWrap).append(h("table", { class: "table" },
       h("caption", { class: "visually-hidden" }, humanize(this.collection.name)),
-      h("thead", {}, head), h("tbody", {}, rows)));
+      h("thead", {}, head), body));
   }
 
   row(record, columns) {

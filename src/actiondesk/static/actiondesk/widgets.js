@@ -3,6 +3,7 @@
 // FieldProblem with a message for the person filling the form.
 import { api, segment } from "./api.js";
 import { h, humanize } from "./dom.js";
+import { limitProblem, withLimit } from "./limits.js";
 import { recordLabel } from "./records.js";
 
 export class FieldProblem extends Error {}
@@ -34,8 +35,23 @@ function textInput(field, id, type = "text", extra = {}) {
   const c = field.constraints || {};
   return h("input", {
     id, name: field.name, type, class: "input", placeholder: field.placeholder,
-    minlength: c.min_length, maxlength: c.max_length, min: c.min, max: c.max, ...extra,
+    minlength: c.min_length, min: c.min, max: c.max, ...extra,
   });
+}
+
+/** A text widget whose limit is shown (limits.js): over it, `get` says by how much. */
+function limitedText(control, max) {
+  const element = withLimit(control, max);
+  const get = () => {
+    const problem = limitProblem(control);
+    if (problem) throw new FieldProblem(problem);
+    return control.value || null;
+  };
+  const set = (v) => {
+    control.value = v ?? "";
+    element.updateLimit?.();
+  };
+  return { element, control, get, set };
 }
 
 function simple(control, get, set) {
@@ -45,15 +61,9 @@ function simple(control, get, set) {
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 const BUILDERS = {
-  string: (field, id) => {
-    const input = textInput(field, id);
-    return simple(input, () => input.value || null, (v) => { input.value = v ?? ""; });
-  },
-  text: (field, id) => {
-    const area = h("textarea", { id, name: field.name, class: "textarea", placeholder: field.placeholder, rows: 4,
-      maxlength: field.constraints?.max_length });
-    return simple(area, () => area.value || null, (v) => { area.value = v ?? ""; });
-  },
+  string: (field, id) => limitedText(textInput(field, id), field.constraints?.max_length),
+  text: (field, id) => limitedText(h("textarea", { id, name: field.name, class: "textarea", placeholder: field.placeholder, rows: 4 }),
+    field.constraints?.max_length),
   number: (field, id) => {
     const input = textInput(field, id, "number", { step: "any" });
     return simple(input, () => {
