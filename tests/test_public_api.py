@@ -27,6 +27,8 @@ MEANT = {
     "Desk", "Settings", "Collection", "Field", "FieldType", "Relationship", "RelationshipKind",
     "Condition", "Filter", "Group", "Operator", "all_of", "any_of", "parse_filter",
     "decode_id", "encode_id",
+    # the built-in record actions (edit, create, delete)
+    "Editing", "InvalidValues",
     # remote actions
     "RemoteActions", "RemoteProvider",
     # errors

@@ -23,6 +23,7 @@ from actiondesk.data.filters import Condition, Filter, Group, Operator, all_of, 
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.schema import Collection, Field, FieldType, Relationship, RelationshipKind
 from actiondesk.desk import Desk
+from actiondesk.editing import Editing, InvalidValues
 from actiondesk.errors import (
     ActiondeskError,
     BadRequestError,
@@ -53,6 +54,7 @@ __all__ = [
     "Condition",
     "ConfigurationError",
     "Desk",
+    "Editing",
     "Error",
     "Field",
     "FieldType",
@@ -63,6 +65,7 @@ __all__ = [
     "FormContext",
     "Group",
     "Html",
+    "InvalidValues",
     "NotFoundError",
     "Operator",
     "ParentContext",
