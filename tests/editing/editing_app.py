@@ -130,12 +130,13 @@ class EditingServer:
         return asyncio.run(read())
 
 
-def serve(backend: str, tmp: Path) -> Iterator[EditingServer]:
+def serve(backend: str, tmp: Path, password: str | None = None) -> Iterator[EditingServer]:
+    """The desk served over HTTP; its users sign in with ``password`` (None: tokens only)."""
     with scratch_database(backend, tmp) as url:
         asyncio.run(_create(url))
         desk = make_desk(url, f"sqlite:///{tmp / 'state.db'}")
         users = provision(desk, roles=ROLES, policies=POLICIES,
-                          users={email: (role, None) for role, email in EMAILS.items()})
+                          users={email: (role, password) for role, email in EMAILS.items()})
         tokens = {role: access_token(desk, users[email]) for role, email in EMAILS.items()}
         with live_server(desk) as base:
             yield EditingServer(base, url, tokens)

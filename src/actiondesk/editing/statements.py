@@ -89,7 +89,7 @@ def edit_handler(plan: Plan) -> Any:
                 raise ConflictError(f"{'no longer applicable: ' if approved else ''}"
                                     f"the record no longer exists in {collection.name}")
             moved = [n for n, v in original.items()
-                     if n in plan.columns and not plan.columns[n].same(
+                     if n in plan.columns and not plan.secret(n) and not plan.columns[n].same(
                          v, plan.columns[n].to_form(row.get(n)))]
             if moved:
                 raise ConflictError(

@@ -19,15 +19,16 @@ from actiondesk.http.api.actions import (
     outcome_response,
     refusal_headers,
 )
+from actiondesk.http.api.models import ErrorOut
 from actiondesk.http.dependencies import CurrentAccess, ServicesDep
 
 router = APIRouter(tags=["records"])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **EXECUTE_RESPONSES,
-    409: {"description": "The record changed since the values the edit was made from "
-          "(fields named), other records refer to it (delete), or the Idempotency-Key was "
-          "used for another request."},
+    409: {"model": ErrorOut, "description": "The record changed since the values the edit "
+          "was made from (fields named), other records refer to it (delete), or the "
+          "Idempotency-Key was used for another request."},
 }
 
 

@@ -4,6 +4,7 @@
 import { api, send, segment } from "./api.js";
 import { dismissable, h, nouns } from "./dom.js";
 import { ActionDialog } from "./form.js";
+import { RecordDialog, handleRecordResult } from "./record_edit.js";
 import { handleResult } from "./results.js";
 
 // Up to this many ids go in the list's query string; larger selections are posted.
@@ -71,15 +72,18 @@ export class ActionContext {
     return `On ${count.toLocaleString()} selected ${noun}${where}.`;
   }
 
-  async run(action, opener = null) {
+  async run(action, opener = null, options = {}) {
+    // The built-in record actions (edit, create, delete) add what a record form needs.
+    const handle = action.builtin ? handleRecordResult : handleResult;
     const execute = async (values) => {
       const response = await send("POST", this.path(action), {
         json: this.document(action, { values }),
         headers: { "Idempotency-Key": idempotencyKey() },
       });
-      return handleResult(response, action, this);
+      return handle(response, action, this);
     };
-    await new ActionDialog(action, this, execute, opener).open();
+    const Dialog = action.builtin ? RecordDialog : ActionDialog;
+    await new Dialog(action, this, execute, opener, options).open();
   }
 }
 

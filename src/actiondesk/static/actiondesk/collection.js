@@ -3,6 +3,7 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { nouns, pageData } from "./dom.js";
+import { newButton } from "./record_edit.js";
 import { RecordsTable } from "./table.js";
 
 const data = pageData();
@@ -66,4 +67,5 @@ const context = new ActionContext({
   reload: () => table.load(),
 });
 new ActionsMenu(actionsAnchor, context);
+newButton(actionsAnchor, context).catch(() => {});
 table.load();

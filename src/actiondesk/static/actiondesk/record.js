@@ -2,8 +2,9 @@
 // and one tab per one-to-many relationship, with its own table, selection and actions run in
 // the parent's context. Only the open tab loads its records.
 import { ActionContext, ActionsMenu } from "./actions.js";
-import { api, segment } from "./api.js";
+import { api, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
+import { RecordEditing } from "./record_edit.js";
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
 import { RecordsTable } from "./table.js";
 import { toast } from "./toast.js";
@@ -17,6 +18,7 @@ const fieldsList = document.querySelector("[data-record-fields]");
 const title = document.querySelector("[data-record-title]");
 const links = manyToOneLinks(collection, data.targets);
 const recordPath = `/collections/${segment(collection.name)}/records/${segment(record.id)}`;
+let editing = null;
 
 function renderRecord() {
   title.textContent = `${humanize(noun.singular)} ${recordLabel(collection, record)}`;
@@ -33,6 +35,7 @@ function renderRecord() {
     }
     fieldsList.append(h("dt", {}, humanize(field.name)), h("dd", { dataset: { field: field.name } }, shown));
   }
+  editing?.decorate(fieldsList);
 }
 
 async function reloadRecord() {
@@ -161,7 +164,13 @@ const context = new ActionContext({
   selection: () => ({ attributes: { ids: [record.id], all_records: false }, count: 1, ids: [record.id] }),
   reload: reloadRecord,
   refresh: (names) => refreshRelationships(names),
+  afterDelete: () => window.location.assign(pageUrl(`/collections/${segment(collection.name)}`)),
 });
 new ActionsMenu(document.querySelector("[data-actions]"), context);
 renderRecord();
 buildTabs();
+const recordEditing = new RecordEditing(document.querySelector("[data-actions]"), context);
+recordEditing.load(record.id).then(() => {
+  editing = recordEditing;
+  editing.decorate(fieldsList);
+}).catch((error) => toast(`Editing is unavailable: ${error.message}`, { kind: "warning" }));
