@@ -4,6 +4,7 @@ with an edit made meanwhile (reload, then save), and an edit that needs approval
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +20,8 @@ PASSWORD = "editing-ui-password-2026"
 def editing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditingServer]:
     served = serve("sqlite", tmp_path_factory.mktemp("ui-editing"), PASSWORD)
     yield off_loop(lambda: next(served))
-    try:
+    with contextlib.suppress(StopIteration):  # the server stops, the database goes
         off_loop(lambda: next(served))
-    except StopIteration:
-        pass
 
 
 def page_as(new_page: Any, editing: EditingServer, role: str = "admin") -> Any:
