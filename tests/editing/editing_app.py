@@ -97,7 +97,7 @@ def make_desk(url: str, state_url: str) -> Desk:
     return desk
 
 
-async def _create(url: str) -> None:
+async def create_tables(url: str) -> None:
     engine = create_async_engine(to_async_url(url))
     try:
         async with engine.begin() as conn:
@@ -133,7 +133,7 @@ class EditingServer:
 def serve(backend: str, tmp: Path, password: str | None = None) -> Iterator[EditingServer]:
     """The desk served over HTTP; its users sign in with ``password`` (None: tokens only)."""
     with scratch_database(backend, tmp) as url:
-        asyncio.run(_create(url))
+        asyncio.run(create_tables(url))
         desk = make_desk(url, f"sqlite:///{tmp / 'state.db'}")
         users = provision(desk, roles=ROLES, policies=POLICIES,
                           users={email: (role, password) for role, email in EMAILS.items()})

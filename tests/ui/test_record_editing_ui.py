@@ -55,6 +55,9 @@ def test_edit_in_the_dialog(new_page: Any, editing: EditingServer) -> None:
     expect(toasts(page).filter(has_text="label updated")).to_be_visible()
     expect(page.locator("dd[data-field=label]")).to_contain_text("after")
     assert off_loop(lambda: label_of(editing, record_id)) == "after"
+    # The change is audited: its run keeps the label before and after.
+    toasts(page).filter(has_text="label updated").get_by_role("link", name="See the change").click()
+    expect(page.locator("main")).to_contain_text("before")
 
 
 def test_edit_one_field_inline(new_page: Any, editing: EditingServer) -> None:

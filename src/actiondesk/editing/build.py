@@ -40,13 +40,13 @@ def record_actions(
     if options.edit and plan.writable:
         edit = make_action(
             edit_handler(plan), collection=name, name="Edit", slug=EDIT, scope=Scope.SINGLE,
-            description=f"Change this {name} record's fields", submit_label="Save",
+            description="Change this record's fields", submit_label="Save",
             form=edit_form(plan), download=False, enabled_if=options.condition("edit"),
             disabled_reason=options.edit_disabled_reason,
         )
         bulk = make_action(
             bulk_edit_handler(plan), collection=name, name="Set a field", slug=BULK_EDIT,
-            scope=Scope.BULK, description=f"Set one field of the selected {name} records",
+            scope=Scope.BULK, description="Set one field on every selected record",
             submit_label="Set", form=bulk_form(plan), download=False,
             enabled_if=options.condition("edit"),
             disabled_reason=options.edit_disabled_reason,
@@ -56,7 +56,7 @@ def record_actions(
     if options.create and plan.creatable:
         create = make_action(
             create_handler(plan), collection=name, name="New", slug=CREATE,
-            scope=Scope.GLOBAL, description=f"Create a {name} record", submit_label="Create",
+            scope=Scope.GLOBAL, description=f"Create a record in {name}", submit_label="Create",
             form=create_form(plan), download=False, enabled_if=None, disabled_reason=None,
         )
         actions.append(dataclasses.replace(create, builtin=CREATE,
@@ -64,7 +64,7 @@ def record_actions(
     if options.delete:
         delete = make_action(
             delete_handler(plan, collections), collection=name, name="Delete", slug=DELETE,
-            scope=Scope.BULK, description=f"Delete the selected {name} records",
+            scope=Scope.BULK, description="Delete the selected records",
             submit_label="Delete", form=(), download=False,
             enabled_if=options.condition("delete"),
             disabled_reason=options.delete_disabled_reason,

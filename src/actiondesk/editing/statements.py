@@ -86,14 +86,14 @@ def edit_handler(plan: Plan) -> Any:
         async with ctx.async_db.begin() as conn:
             row = await _locked(conn, selection)
             if row is None:
-                raise ConflictError(f"{'no longer applicable: ' if approved else ''}"
-                                    f"the record no longer exists in {collection.name}")
+                raise ConflictError(f"{'no longer applicable: the' if approved else 'The'} record "
+                                    f"no longer exists in {collection.name}")
             moved = [n for n, v in original.items()
                      if n in plan.columns and not plan.secret(n) and not plan.columns[n].same(
                          v, plan.columns[n].to_form(row.get(n)))]
             if moved:
                 raise ConflictError(
-                    f"{'no longer applicable: ' if approved else ''}the record changed since "
+                    f"{'no longer applicable: the' if approved else 'The'} record changed since "
                     f"the edit was made ({', '.join(moved)}); reload it and edit again",
                     detail={"changed": {n: {"yours": _shown(plan, n, original[n]),
                                             "now": _shown(plan, n, row.get(n))} for n in moved}},
@@ -133,7 +133,7 @@ def bulk_edit_handler(plan: Plan) -> Any:
                     sa.update(collection.table).where(clause).values({name: value}))
                 count += result.rowcount
         return Success(
-            f"{name} set on {count:,} {collection.name} record{'' if count == 1 else 's'}",
+            f"{name} set on {count:,} record{'' if count == 1 else 's'} of {collection.name}",
             record={"collection": collection.name, "field": name, "count": count,
                     "after": _shown(plan, name, value), "before": before,
                     "before_kept": f"first {len(before)} of {count}"},
@@ -208,7 +208,7 @@ def delete_handler(plan: Plan, collections: Mapping[str, Collection]) -> Any:
                 f"{collection.name}: other records refer to the selected ones, so nothing "
                 f"was deleted ({_reason(exc)})") from None
         noun = "record" if count == 1 else "records"
-        return Success(f"{count:,} {collection.name} {noun} deleted", record={
+        return Success(f"Deleted {count:,} {noun} of {collection.name}", record={
             "collection": collection.name, "count": count, "deleted": kept,
             "deleted_kept": f"first {len(kept)} of {count}",
         })
@@ -220,7 +220,7 @@ def _referred(collection: Collection, referring: list[dict[str, Any]]) -> Confli
     named = "; ".join(f"{r['count']:,} record{'' if r['count'] == 1 else 's'} of "
                       f"{r['collection']} ({', '.join(r['fields'])})" for r in referring)
     return ConflictError(
-        f"cannot delete: {named} refer to the selected {collection.name}; delete or change "
+        f"Cannot delete: {named} refer to the selected {collection.name}; delete or change "
         "them first. Nothing was deleted", detail={"dependents": referring},
     )
 

@@ -33,10 +33,16 @@ export async function handleRecordResult(response, action, context) {
     await context.reload?.();
     return { done: true };
   }
-  if (response.ok && response.status === 200 && action.builtin === "delete" && context.afterDelete) {
+  if (response.ok && response.status === 200) {
+    // The run keeps what changed (before and after) or what was deleted: link to it.
     const body = await response.json().catch(() => ({}));
-    toast(body.success || `${action.name} done.`, { kind: "success" });
-    context.afterDelete();
+    const runId = response.headers.get("X-Actiondesk-Run-Id");
+    toast(body.success || `${action.name} done.`, {
+      kind: "success",
+      link: runId ? { href: pageUrl(`/runs/${segment(runId)}`), text: "See the change" } : null,
+    });
+    if (action.builtin === "delete" && context.afterDelete) context.afterDelete();
+    else await context.reload?.();
     return { done: true };
   }
   return handleResult(response, action, context);
