@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 from actiondesk.actions.form_values import FormValidationError
 from actiondesk.actions.spec import EnabledIf
-from actiondesk.data.filters import parse_filter
+from actiondesk.data.filters import Condition, Group, compile_filter, parse_filter
 from actiondesk.data.schema import Collection
 from actiondesk.errors import ConfigurationError
 
@@ -82,10 +82,10 @@ def problems_of(name: str, options: Editing, collection: Collection) -> list[str
     where = f"collection {name!r}"
     known = ", ".join(collection.fields)
     problems = []
-    named = {
-        "fields": list(options.fields or ()), "read_only": list(options.read_only),
-        "required_on_create": list(options.required_on_create),
-        "defaults": list(options.defaults), "secret": list(options.secret),
+    named: dict[str, Any] = {
+        "fields": options.fields or (), "read_only": options.read_only,
+        "required_on_create": options.required_on_create,
+        "defaults": list(options.defaults), "secret": options.secret,
     }
     for option, names in named.items():
         if isinstance(names, str):
@@ -95,11 +95,18 @@ def problems_of(name: str, options: Editing, collection: Collection) -> list[str
             if column not in collection.fields:
                 problems.append(f"{where}: {option} names unknown field {column!r} "
                                 f"(fields: {known})")
+    for column in [] if isinstance(options.fields, str) else options.fields or ():
+        found = collection.fields.get(column)
+        if found is not None and found.type.value in ("binary", "unknown"):
+            problems.append(f"{where}: fields names {column!r}, a {found.type.value} column "
+                            "no form can edit; leave it out")
     if options.validate is not None and not callable(options.validate):
         problems.append(f"{where}: validate must be a function (operation, values)")
     for which in ("edit", "delete"):
         try:
-            options.condition(which)
+            condition = options.condition(which)
+            if isinstance(condition, Condition | Group):
+                compile_filter(collection, condition)
         except Exception as exc:  # FilterError: reported with the other problems
             problems.append(f"{where}: {which}_if: {exc}")
     return problems
