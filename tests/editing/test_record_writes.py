@@ -151,10 +151,12 @@ def test_the_validate_hook_transforms_and_the_audit_redacts_secrets(
         run = api.get(f"/runs/{answer.headers['X-Actiondesk-Run-Id']}").json()
         assert "hunter2" not in str(run) and "2retnuh" not in str(run)
         stored = record(api, record_id)
-        # A secret left empty keeps its value.
+        # A secret left empty keeps its value; the one in "original" is not audited.
         edited = edit(api, record_id, {"label": "kept"}, stored)
         assert edited.status_code == 200, edited.text
         assert record(api, record_id)["secret"] == "hashed:2retnuh"
+        run = api.get(f"/runs/{edited.headers['X-Actiondesk-Run-Id']}").json()
+        assert "2retnuh" not in str(run) and run["values"].get("secret") is None
 
 
 def test_the_audit_keeps_before_and_after_of_the_changed_fields(server: EditingServer) -> None:

@@ -179,6 +179,8 @@ def prepare_edit(plan: Plan) -> Any:
             unknown = [k for k in original if k not in plan.collection.fields]
             if unknown:
                 errors[ORIGINAL] = "names unknown fields: " + ", ".join(map(str, unknown[:5]))
+            # Secrets are never compared, and must not reach the audit through _original.
+            original = {k: v for k, v in original.items() if not plan.secret(k)}
         # A secret left empty keeps its value.
         given = [n for n in plan.writable if not (plan.secret(n) and values.get(n) is None)]
         typed = _typed(plan, given, values, errors)
