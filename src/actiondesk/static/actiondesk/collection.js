@@ -67,5 +67,5 @@ const context = new ActionContext({
   reload: () => table.load(),
 });
 new ActionsMenu(actionsAnchor, context);
-newButton(actionsAnchor, context).catch(() => {});
+newButton(actionsAnchor, context, data.record_actions);
 table.load();

@@ -169,8 +169,5 @@ const context = new ActionContext({
 new ActionsMenu(document.querySelector("[data-actions]"), context);
 renderRecord();
 buildTabs();
-const recordEditing = new RecordEditing(document.querySelector("[data-actions]"), context);
-recordEditing.load(record.id).then(() => {
-  editing = recordEditing;
-  editing.decorate(fieldsList);
-}).catch((error) => toast(`Editing is unavailable: ${error.message}`, { kind: "warning" }));
+editing = new RecordEditing(document.querySelector("[data-actions]"), context, data.record_actions);
+editing.decorate(fieldsList);

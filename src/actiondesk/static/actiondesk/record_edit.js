@@ -101,28 +101,17 @@ export class RecordDialog extends ActionDialog {
   }
 }
 
-/** The record page's Edit and Delete buttons, and the pencil of each field the caller may edit. */
+/** The record page's Edit and Delete buttons, and the pencil of each field the caller may
+ * edit; `recordActions` comes with the page ({actions: {edit, delete, ...}, editable}). */
 export class RecordEditing {
-  constructor(anchor, context) {
+  constructor(anchor, context, recordActions = {}) {
     this.anchor = anchor;
     this.context = context;
-    this.actions = new Map();
-    this.editable = new Set();
-  }
-
-  async load(recordId) {
-    const path = `/collections/${segment(this.context.collection)}/actions`;
-    const { actions } = await api.get(path, { ids: [recordId] });
-    for (const action of actions) if (action.builtin) this.actions.set(action.builtin, action);
+    this.actions = new Map(Object.entries(recordActions.actions || {}));
+    this.editable = new Set(recordActions.editable || []);
     const buttons = [];
     const edit = this.actions.get("edit");
-    if (edit) {
-      buttons.push(this.button(edit, "Edit", "editRecord"));
-      if (edit.enabled !== false) {
-        const form = await api.post(this.context.path(edit, "/form"), this.context.document(edit, {}));
-        for (const field of form.fields) if (field.name !== ORIGINAL && !field.read_only) this.editable.add(field.name);
-      }
-    }
+    if (edit) buttons.push(this.button(edit, "Edit", "editRecord"));
     const remove = this.actions.get("delete");
     if (remove) buttons.push(this.button(remove, "Delete", "deleteRecord", "button button-danger"));
     this.anchor.prepend(...buttons);
@@ -199,10 +188,9 @@ export class RecordEditing {
   }
 }
 
-/** The collection page's New button, when the caller may create records. */
-export async function newButton(anchor, context) {
-  const { actions } = await api.get(`/collections/${segment(context.collection)}/actions`);
-  const create = actions.find((a) => a.builtin === "create");
+/** The collection page's New button, when the caller may create records (from the page data). */
+export function newButton(anchor, context, recordActions = {}) {
+  const create = recordActions.actions?.create;
   if (!create) return;
   const button = h("button", { type: "button", class: "button", dataset: { newRecord: "" } }, "New",
     create.rule === "approval" ? h("span", { class: "tag" }, "approval") : null);
