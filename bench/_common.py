@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -191,15 +191,16 @@ async def create_databases(admin_dsn: str, *, fresh_state: bool) -> str:
 # The caller
 
 
-async def provision(data_url: str, state_url: str, table: str, slugs: Sequence[str]) -> str:
+async def provision(data_url: str, state_url: str, table: str, slugs: Sequence[str],
+                    **desk_options: Any) -> str:
     """The role ``bench`` with a trigger policy on each action of ``slugs`` and the user the
     benchmark calls as; return its bearer token (signed with the servers' secret key). The
-    table must exist."""
+    table must exist; ``desk_options`` go to the Desk (``collections=`` for built-ins)."""
     from actiondesk import Desk
     from actiondesk.permissions.service import Policy, RoleSpec
 
     desk = Desk(database_url=data_url, state_url=state_url, secret_key=SECRET_KEY,
-                include=[table])
+                include=[table], **desk_options)
     await desk.start()
     try:
         if (await desk.permissions.snapshot()).role(BENCH_ROLE) is None:

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("data",),
     ("actions",),
-    ("fields", "permissions", "remote", "version"),
+    ("editing", "fields", "permissions", "remote", "version"),
     ("selections", "services"),
     ("catalog",),
     ("runs",),

@@ -29,6 +29,8 @@ MEANT = {
     "decode_id", "encode_id",
     # how collections read
     "CollectionDisplay", "DisplayError", "FieldDisplay",
+    # the built-in record actions (edit, create, delete)
+    "Editing", "InvalidValues",
     # remote actions
     "RemoteActions", "RemoteProvider",
     # errors

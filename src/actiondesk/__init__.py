@@ -24,6 +24,7 @@ from actiondesk.data.filters import Condition, Filter, Group, Operator, all_of, 
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.schema import Collection, Field, FieldType, Relationship, RelationshipKind
 from actiondesk.desk import Desk
+from actiondesk.editing import Editing, InvalidValues
 from actiondesk.errors import (
     ActiondeskError,
     BadRequestError,
@@ -56,6 +57,7 @@ __all__ = [
     "ConfigurationError",
     "Desk",
     "DisplayError",
+    "Editing",
     "Error",
     "Field",
     "FieldDisplay",
@@ -67,6 +69,7 @@ __all__ = [
     "FormContext",
     "Group",
     "Html",
+    "InvalidValues",
     "NotFoundError",
     "Operator",
     "ParentContext",

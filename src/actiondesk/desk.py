@@ -25,6 +25,8 @@ from actiondesk.data.collections import ModelSource
 from actiondesk.data.datasource import Datasource
 from actiondesk.data.display import CollectionDisplay, FieldDisplay
 from actiondesk.data.state import StateStore
+from actiondesk.editing import Editing, record_actions
+from actiondesk.editing.options import editing_of, problems_of
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
 from actiondesk.http.app import build_app
@@ -70,7 +72,9 @@ class Desk:
     one object, ``Desk(settings=Settings(...))``; a setting not given is read from its
     ``ACTIONDESK_*`` environment variable. An unknown setting or a bad value fails here, with
     ``ConfigurationError``. The other arguments are code: ``models``, ``include``, ``exclude``,
-    ``relationship_names``, ``schema`` (what to show), ``template_dirs``, ``engine_options``.
+    ``relationship_names``, ``schema`` (what to show), ``template_dirs``, ``engine_options``,
+    and ``collections``: which collections get the built-in record actions (edit, create,
+    delete) and on which fields, ``{"orders": Editing(...)}`` (as ``desk.collection``).
     Every API request needs a signed-in user (session cookie with CSRF, or a bearer token).
     """
 
@@ -84,6 +88,7 @@ class Desk:
         schema: str | None = None,
         template_dirs: Sequence[str | Path] = (),
         engine_options: Mapping[str, Any] | None = None,
+        collections: Mapping[str, Editing | Mapping[str, Any]] | None = None,
         settings: Settings | None = None,
         **setting_values: Any,
     ) -> None:
@@ -143,6 +148,9 @@ class Desk:
         for provider in self.settings.remote_providers:
             self.remote.add_provider(provider)
         self.template_dirs = tuple(str(d) for d in template_dirs)
+        self.editing: dict[str, Editing] = {
+            name: editing_of(options) for name, options in (collections or {}).items()
+        }
         self._app: FastAPI | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
@@ -298,6 +306,36 @@ class Desk:
         self.add_action(spec)
         return spec
 
+    def collection(self, name: str, **options: Any) -> Editing:
+        """Give a collection the built-in record actions: *Edit* (``edit``, and ``bulk-edit``
+        "set a field" on a selection), *New* (``create``) and *Delete* (``delete``), on the
+        fields ``options`` allow (see ``Editing``). They are actions like any other: listed,
+        permitted per role, approved, audited. Checked against the schema on start-up."""
+        editing = editing_of(options)
+        self.editing[name] = editing
+        return editing
+
+    def _editing_problems(self) -> list[str]:
+        collections = self.datasource.collections
+        problems = []
+        for name, options in self.editing.items():
+            if name not in collections:
+                problems.append(f"collections: unknown collection {name!r} (known: "
+                                f"{', '.join(sorted(collections)) or 'none'})")
+            else:
+                problems.extend(problems_of(name, options, collections[name]))
+        return problems
+
+    def _add_record_actions(self) -> None:
+        collections = self.datasource.collections
+        for name, options in self.editing.items():
+            for spec in record_actions(collections[name], options, collections):
+                # Added again on a restart; a declared action of the same slug is an error.
+                known = {a.slug: a for a in self.registry.for_collection(name)}
+                if spec.slug in known and known[spec.slug].builtin:
+                    self.registry.remove(name, spec.slug)
+                self.registry.add(spec, collections)
+
     def add_action(self, action: Action) -> None:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
@@ -314,8 +352,10 @@ class Desk:
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
             problems.extend(self.remote.problems())
+            problems.extend(self._editing_problems())
             if problems:
                 raise ConfigurationError("; ".join(problems), problems)
+            self._add_record_actions()
             await self.state.start()
             await self.remote.start()
             if runner:
@@ -336,6 +376,7 @@ class Desk:
         try:
             await self.datasource.connect()
             problems.extend(self.registry.check(self.datasource.collections))
+            problems.extend(self._editing_problems())
             problems.extend(await self.remote.check())
         except ConfigurationError as exc:
             problems.extend(exc.problems)

@@ -80,9 +80,13 @@ def check_redirect(to: str) -> str:
 
 @dataclass(frozen=True)
 class Success:
+    """``record``: what the action did to records (the built-in record actions' changes),
+    answered and kept in the run's audit."""
+
     message: str | None = None
     html: str | None = None
     refresh: Sequence[str] = ()
+    record: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ def render(result: Result) -> Rendered:
             body["html"] = sanitize_html(result.html)
         if result.refresh:
             body["refresh"] = {"relationships": list(result.refresh)}
+        if result.record is not None:
+            body["record"] = dict(result.record)
         if not body:
             body["success"] = "Done"
         kind = "html" if result.html is not None else "success"

@@ -15,12 +15,15 @@ from actiondesk.data.filters import Filter, parse_filter
 from actiondesk.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from actiondesk.actions.context import ActionContext
+    from actiondesk.actions.context import ActionContext, FormContext
     from actiondesk.actions.results import Result
 
 Handler: TypeAlias = Callable[["ActionContext"], "Awaitable[Result] | Result"]
 RecordCondition: TypeAlias = Callable[[Mapping[str, Any]], bool]
 EnabledIf: TypeAlias = Filter | RecordCondition | None
+# Turns validated form values into the values the handler gets, before any approval
+# (FormValidationError per field): the built-in record actions check and transform with it.
+Prepare: TypeAlias = Callable[["FormContext", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class ActionSource(Protocol):
@@ -60,6 +63,9 @@ class Action:
     source: ActionSource | None = None
     background: bool = False
     background_above: int | None = None
+    # Set for the built-in record actions (see actiondesk.editing): edit, bulk-edit, ...
+    builtin: str | None = None
+    prepare: Prepare | None = None
 
     def runs_in_background(self, record_count: int | None) -> bool:
         """Whether a run on this many selected records is queued for a runner."""
@@ -87,6 +93,7 @@ class Action:
             **({"remote": self.source.to_json()} if self.source is not None else {}),
             "background": self.background,
             "background_above": self.background_above,
+            "builtin": self.builtin,
         }
 
 

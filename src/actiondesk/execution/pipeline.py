@@ -87,6 +87,8 @@ class ExecutionPipeline:
         fields, _ = await self.forms.resolve_form(action, context, initial=False)
         try:
             values = await self.forms.validate(fields, request.values or {}, access)
+            if action.prepare is not None:
+                values = await action.prepare(context, values)
         except ForbiddenError as exc:
             raise await self._refuse(action, caller, described, exc.message) from None
         except FormValidationError as exc:

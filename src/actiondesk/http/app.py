@@ -13,6 +13,7 @@ from actiondesk.http.api import (
     auth,
     docs,
     notifications,
+    record_writes,
     records,
     remote,
     run_events,
@@ -49,7 +50,7 @@ def build_app(services: Services) -> FastAPI:
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.
-    for router in (actions.router, records.router, auth.router, runs.router,
+    for router in (actions.router, records.router, record_writes.router, auth.router, runs.router,
                    run_events.router, approvals.router, audit.router, settings.router,
                    settings_users.router, remote.router, activity.router,
                    notifications.router):

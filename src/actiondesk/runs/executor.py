@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from actiondesk.actions.batches import LeaseLost, RunCancelled
 from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.context import ActionContext
-from actiondesk.actions.form_values import json_value
+from actiondesk.actions.form_values import FormValidationError, json_value
 from actiondesk.actions.results import (
     ActionError,
     Error,
@@ -33,6 +33,7 @@ from actiondesk.actions.spec import Action
 from actiondesk.errors import (
     ActionFailedError,
     ClientError,
+    ConflictError,
     UnavailableError,
     UpstreamError,
     lost_database,
@@ -145,6 +146,10 @@ class Executor:
             return Outcome(Rendered(200, None, "none", message), run_id, status="cancelled")
         except ActionError as exc:
             rendered = render(Error(exc.message, exc.html))
+        except (ConflictError, FormValidationError) as exc:
+            # A built-in record action's refusal (the record moved on, a value the database
+            # refused): an error run answered with its status and fields.
+            rendered = Rendered(exc.status, exc.to_json(), "error", exc.message)
         except UnsafeResultError as exc:
             # The client is told no more than that; the run keeps what the handler tried.
             body = {"error": "the action's answer was refused: it would send you to an "

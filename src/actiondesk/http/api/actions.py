@@ -182,3 +182,19 @@ async def execute_global_action(
     idempotency_key: IdempotencyHeader = None
 ) -> Response:
     return await _execute(request, services, access, None, slug, idempotency_key)
+
+
+def outcome_response(outcome: Outcome, root: str = "") -> Response:
+    """The answer of an execution, as the execute route gives it (the record routes too)."""
+    return _response(outcome, root)
+
+
+def refusal_headers(exc: ClientError) -> None:
+    """Name the run a refusal or failure was recorded as, in the answer's headers."""
+    run_id = exc.detail.get("run_id") if isinstance(exc.detail, dict) else None
+    if isinstance(run_id, str):
+        exc.headers.update(_run_headers(run_id))
+
+
+# What an execution may answer, for the routes that execute built-in actions.
+EXECUTE_RESPONSES = _EXECUTE_RESPONSES

@@ -122,6 +122,8 @@ class ActionOut(BaseModel):
     remote: dict[str, Any] | None = Field(
         default=None, description="For an action run by another service: its provider, and "
         "whether the provider's action list is stale (its last refresh failed).")
+    builtin: str | None = Field(default=None, description="For a built-in record action: "
+                                "edit, bulk-edit, create or delete.")
 
 
 class ActionList(BaseModel):

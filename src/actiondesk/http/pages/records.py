@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from actiondesk.data.schema import Collection
 from actiondesk.http.dependencies import Services, ServicesDep
+from actiondesk.http.pages.record_actions import record_actions
 from actiondesk.http.pages.shell import Page, TemplatesDep, root_of, safe_next
 from actiondesk.permissions.access import Access
 
@@ -68,8 +69,10 @@ def _collection_data(services: Services, collection: Collection,
 async def collection_page(page: Page, collection: str) -> Response:
     async def context(access: Access) -> dict[str, Any]:
         found = page.services.records.collection(collection, access)
+        data = _collection_data(page.services, found, access)
+        data["record_actions"] = await record_actions(page.services, found.name, access)
         return {"active_collection": found.name, "collection_name": found.name,
-                "page": _collection_data(page.services, found, access)}
+                "page": data}
 
     return await page.render("actiondesk/collection.html", context)
 
@@ -83,6 +86,8 @@ async def record_page(page: Page, collection: str, record_id: str) -> Response:
         record = await records.get(collection, record_id, access)
         data = _collection_data(page.services, found, access)
         data["record"] = record
+        data["record_actions"] = await record_actions(page.services, found.name, access,
+                                                      record["id"])
         return {"active_collection": found.name, "collection_name": found.name,
                 "record_id": record["id"], "record_label": record["label"], "page": data}
 

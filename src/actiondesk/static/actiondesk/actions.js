@@ -4,6 +4,7 @@
 import { api, send, segment } from "./api.js";
 import { dismissable, h, nouns } from "./dom.js";
 import { ActionDialog } from "./form.js";
+import { RecordDialog, handleRecordResult } from "./record_edit.js";
 import { handleResult } from "./results.js";
 import { announce } from "./sync.js";
 
@@ -72,20 +73,23 @@ export class ActionContext {
     return `On ${count.toLocaleString()} selected ${noun}${where}.`;
   }
 
-  async run(action, opener = null) {
+  async run(action, opener = null, options = {}) {
+    // The built-in record actions (edit, create, delete) add what a record form needs.
+    const handle = action.builtin ? handleRecordResult : handleResult;
     const execute = async (values) => {
       const response = await send("POST", this.path(action), {
         json: this.document(action, { values }),
         headers: { "Idempotency-Key": idempotencyKey() },
       });
-      const outcome = await handleResult(response, action, this);
+      const outcome = await handle(response, action, this);
       // Other tabs reload what they show (a 422 changed nothing; an approval request only the
       // approvals).
       if (response.status === 202) announce({ type: "approval" });
       else if (response.status !== 422) announce({ type: "records", collection: action.collection });
       return outcome;
     };
-    await new ActionDialog(action, this, execute, opener).open();
+    const Dialog = action.builtin ? RecordDialog : ActionDialog;
+    await new Dialog(action, this, execute, opener, options).open();
   }
 }
 

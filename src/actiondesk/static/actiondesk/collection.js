@@ -4,6 +4,7 @@ import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { nouns, pageData } from "./dom.js";
 import { onChange } from "./sync.js";
+import { newButton } from "./record_edit.js";
 import { RecordsTable } from "./table.js";
 import { refreshTable } from "./table_refresh.js";
 
@@ -68,6 +69,7 @@ const context = new ActionContext({
   reload: () => refreshTable(table),
 });
 new ActionsMenu(actionsAnchor, context);
+newButton(actionsAnchor, context, data.record_actions);
 table.load();
 // An action run in another tab may have changed any collection (a new related row, a status).
 onChange((change) => {

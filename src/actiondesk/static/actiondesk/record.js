@@ -2,10 +2,11 @@
 // one tab per one-to-many relationship, with its own table, selection and actions run in
 // the parent's context, and the Activity tab (record_activity.js). Only the open tab loads.
 import { ActionContext, ActionsMenu } from "./actions.js";
-import { api, segment } from "./api.js";
+import { api, pageUrl, segment } from "./api.js";
 import { clear, h, humanize, nouns, pageData } from "./dom.js";
 import { fieldLabel } from "./display.js";
 import { activityTab } from "./record_activity.js";
+import { RecordEditing } from "./record_edit.js";
 import { formatValue, manyToOneLinks, recordLabel } from "./records.js";
 import { referenceCell } from "./references.js";
 import { onChange } from "./sync.js";
@@ -22,6 +23,7 @@ const fieldsList = document.querySelector("[data-record-fields]");
 const title = document.querySelector("[data-record-title]");
 const links = manyToOneLinks(collection, data.targets);
 const recordPath = `/collections/${segment(collection.name)}/records/${segment(record.id)}`;
+let editing = null;
 
 function renderRecord() {
   title.textContent = recordLabel(collection, record);
@@ -39,6 +41,7 @@ function renderRecord() {
     const help = field.description ? h("span", { class: "field-help muted small" }, field.description) : null;
     fieldsList.append(h("dt", {}, fieldLabel(field), help), h("dd", { dataset: { field: field.name } }, shown));
   }
+  editing?.decorate(fieldsList);
 }
 
 async function reloadRecord() {
@@ -180,6 +183,7 @@ const context = new ActionContext({
   selection: () => ({ attributes: { ids: [record.id], all_records: false }, count: 1, ids: [record.id] }),
   reload: reloadRecord,
   refresh: (names) => refreshRelationships(names),
+  afterDelete: () => window.location.assign(pageUrl(`/collections/${segment(collection.name)}`)),
 });
 new ActionsMenu(document.querySelector("[data-actions]"), context);
 renderRecord();
@@ -192,3 +196,5 @@ onChange((change) => {
     if (tab.table && !tab.panel.hidden) refreshTable(tab.table);
   }
 });
+editing = new RecordEditing(document.querySelector("[data-actions]"), context, data.record_actions);
+editing.decorate(fieldsList);
