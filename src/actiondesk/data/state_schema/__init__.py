@@ -23,6 +23,7 @@ from actiondesk.data.state_schema.base import (
     state_metadata,
 )
 from actiondesk.data.state_schema.runs import meta_table, runs_table
+from actiondesk.data.state_schema.views import saved_views_table
 
 __all__ = [
     "LongBinary",
@@ -39,6 +40,7 @@ __all__ = [
     "policies_table",
     "roles_table",
     "runs_table",
+    "saved_views_table",
     "state_metadata",
     "users_table",
 ]
