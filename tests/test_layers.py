@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("selections", "services"),
     ("catalog",),
     ("runs",),
-    ("background",),
+    ("background", "exports"),
     ("approvals",),
     ("execution", "settings"),
     ("http",),

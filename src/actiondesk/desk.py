@@ -25,6 +25,7 @@ from actiondesk.data.datasource import Datasource
 from actiondesk.data.state import StateStore
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.exports.service import ExportService
 from actiondesk.http.app import build_app
 from actiondesk.http.dependencies import Services
 from actiondesk.http.middleware.body_limit import BodyLimit
@@ -126,6 +127,7 @@ class Desk:
         )
         self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
                                          self.approvals, self.background)
+        self.exports = ExportService(self.records, self.runs)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -156,7 +158,8 @@ class Desk:
             records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
-            audit=self.audit, remote=self.remote, template_dirs=self.template_dirs,
+            audit=self.audit, remote=self.remote, exports=self.exports,
+            template_dirs=self.template_dirs,
         )
 
     def action(

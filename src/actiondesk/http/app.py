@@ -11,6 +11,7 @@ from actiondesk.http.api import (
     audit,
     auth,
     docs,
+    exports,
     records,
     remote,
     run_events,
@@ -47,7 +48,7 @@ def build_app(services: Services) -> FastAPI:
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.
-    for router in (actions.router, records.router, auth.router, runs.router,
+    for router in (actions.router, records.router, exports.router, auth.router, runs.router,
                    run_events.router, approvals.router, audit.router, settings.router,
                    settings_users.router, remote.router):
         app.include_router(

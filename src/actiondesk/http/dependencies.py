@@ -27,6 +27,7 @@ from actiondesk.catalog.listing import Catalog
 from actiondesk.data.datasource import Datasource
 from actiondesk.errors import ForbiddenError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.exports.service import ExportService
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.service import PermissionSnapshot, PermissionsService
 from actiondesk.remote.service import RemoteService
@@ -62,6 +63,7 @@ class Services:
     tokens: TokenService
     audit: AuditService
     remote: RemoteService
+    exports: ExportService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -94,6 +96,7 @@ PermissionsDep = Annotated[PermissionsService, _part(lambda s: s.permissions)]
 UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
 RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
+ExportsDep = Annotated[ExportService, _part(lambda s: s.exports)]
 
 
 @dataclass(frozen=True)
