@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("actions",),
     ("fields", "permissions", "remote", "version"),
-    ("selections", "services"),
+    ("selections", "services", "views"),
     ("catalog",),
     ("runs",),
     ("background", "exports"),

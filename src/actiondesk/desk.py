@@ -48,6 +48,8 @@ from actiondesk.services.records import RecordsService
 from actiondesk.services.tokens import TokenService
 from actiondesk.services.users import UsersService
 from actiondesk.settings import Settings
+from actiondesk.views.model import code_view
+from actiondesk.views.service import ViewsService
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -128,6 +130,8 @@ class Desk:
         self.actions = ExecutionPipeline(self.catalog, self.forms, self.executor,
                                          self.approvals, self.background)
         self.exports = ExportService(self.records, self.runs)
+        self.views = ViewsService(self.state, self.datasource,
+                                  max_page_size=self.settings.max_page_size)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -158,7 +162,7 @@ class Desk:
             records=self.records, catalog=self.catalog, forms=self.forms, actions=self.actions,
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
-            audit=self.audit, remote=self.remote, exports=self.exports,
+            audit=self.audit, remote=self.remote, exports=self.exports, views=self.views,
             template_dirs=self.template_dirs,
         )
 
@@ -268,6 +272,25 @@ class Desk:
         self.add_action(spec)
         return spec
 
+    def view(
+        self,
+        collection: str,
+        name: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        search: str | None = None,
+        sort: str | Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        page_size: int | None = None,
+        roles: Sequence[str] | None = None,
+    ) -> None:
+        """Declare a saved view of ``collection``, listed under it in the sidebar for every
+        role that reads it (or only ``roles``): a filter (the filter language, as a dict), a
+        search, a sort (``"-capital,name"`` or a list), columns and a page size. Checked
+        against the collection when the desk starts; nobody can change it from the UI."""
+        self.views.declare(code_view(collection, name, filter=filter, search=search, sort=sort,
+                                     columns=columns, page_size=page_size, roles=roles))
+
     def add_action(self, action: Action) -> None:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
@@ -283,6 +306,7 @@ class Desk:
                 return
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
+            problems.extend(self.views.check_declared())
             problems.extend(self.remote.problems())
             if problems:
                 raise ConfigurationError("; ".join(problems), problems)
@@ -305,6 +329,7 @@ class Desk:
         try:
             await self.datasource.connect()
             problems.extend(self.registry.check(self.datasource.collections))
+            problems.extend(self.views.check_declared())
             problems.extend(await self.remote.check())
         except ConfigurationError as exc:
             problems.extend(exc.problems)

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
 from actiondesk.data.datasource import SortKey
@@ -17,6 +20,29 @@ if TYPE_CHECKING:
     from actiondesk.data.datasource import Datasource
 
 DEFAULT_BATCH = 2000
+_MYSQL = mysql.dialect()
+
+
+class _SingleFloat(ColumnElement[float]):
+    """A value as MySQL's 4-byte FLOAT: the column's values read back as the nearest double
+    ("2.7"), which compares greater than the column's own 2.7f; cast, they are equal."""
+
+    inherit_cache = True
+    type = sa.Float()
+
+    def __init__(self, value: Any) -> None:
+        self.value = sa.bindparam(None, value, type_=sa.Float(), unique=True)
+
+
+@compiles(_SingleFloat)
+def _single_float(element: _SingleFloat, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.value, **kw)} AS FLOAT)"
+
+
+def _single_precision(field: Field, dialect: str) -> bool:
+    if dialect not in ("mysql", "mariadb") or not isinstance(field.column.type, sa.Float):
+        return False
+    return str(field.column.type.compile(dialect=_MYSQL)).startswith("FLOAT")
 
 
 def key_fields(collection: Collection, sort: Sequence[SortKey]) -> list[tuple[Field, bool]]:
@@ -40,6 +66,8 @@ def after_clause(keys: Sequence[tuple[Field, bool]], values: Sequence[Any],
     for (field, descending), value in zip(keys, values, strict=True):
         column = field.column
         nulls_first = descending if dialect == "postgresql" else not descending
+        if value is not None and _single_precision(field, dialect):
+            value = _SingleFloat(value)
         if value is None:
             if nulls_first:
                 terms.append(sa.and_(*prefix, column.is_not(None)))

@@ -18,6 +18,7 @@ from actiondesk.http.api import (
     runs,
     settings,
     settings_users,
+    views,
 )
 from actiondesk.http.api.models import ErrorOut
 from actiondesk.http.dependencies import Services, authenticate
@@ -50,7 +51,7 @@ def build_app(services: Services) -> FastAPI:
     # is matched again on every request. The busiest routes come first.
     for router in (actions.router, records.router, exports.router, auth.router, runs.router,
                    run_events.router, approvals.router, audit.router, settings.router,
-                   settings_users.router, remote.router):
+                   settings_users.router, remote.router, views.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

@@ -37,6 +37,7 @@ from actiondesk.services.records import RecordsService
 from actiondesk.services.tokens import ACCESS, SESSION, Claims, TokenService
 from actiondesk.services.users import UnauthorizedError, UsersService
 from actiondesk.settings import Settings
+from actiondesk.views.service import ViewsService
 
 COOKIE = "actiondesk_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -64,6 +65,7 @@ class Services:
     audit: AuditService
     remote: RemoteService
     exports: ExportService
+    views: ViewsService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -97,6 +99,7 @@ UsersDep = Annotated[UsersService, _part(lambda s: s.users)]
 RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
 ExportsDep = Annotated[ExportService, _part(lambda s: s.exports)]
+ViewsDep = Annotated[ViewsService, _part(lambda s: s.views)]
 
 
 @dataclass(frozen=True)

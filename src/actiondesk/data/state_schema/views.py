@@ -16,6 +16,7 @@ saved_views_table = sa.Table(
     sa.Column("owner_id", key_string(200), nullable=False),
     sa.Column("owner_email", sa.String(320), nullable=False),
     sa.Column("shared_roles", sa.JSON(), nullable=False),  # [] for a personal view
+    sa.Column("shared", sa.Boolean(), nullable=False),  # shared_roles is not empty
     sa.Column("filter", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("search", sa.String(200), nullable=True),
     sa.Column("sort", sa.String(500), nullable=True),

@@ -54,6 +54,7 @@ def _collection_data(services: Services, collection: Collection,
         "targets": _targets(services, collection, access),
         "page_size": settings.default_page_size,
         "max_page_size": settings.max_page_size,
+        "can_export": access.can_export(collection.name),
     }
 
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("owner_id", _key(200), nullable=False),
         sa.Column("owner_email", sa.String(320), nullable=False),
         sa.Column("shared_roles", sa.JSON(), nullable=False),
+        sa.Column("shared", sa.Boolean(), nullable=False),
         sa.Column("filter", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("search", sa.String(200), nullable=True),
         sa.Column("sort", sa.String(500), nullable=True),
