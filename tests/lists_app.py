@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
@@ -35,9 +34,9 @@ class ListsSite:
         return client(self.base + "/api", self.tokens[email])
 
 
-def build_desk(data_url: str, state_dir: Path) -> Desk:
-    desk = Desk(database_url=data_url, state_url=f"sqlite:///{state_dir / 'state.db'}",
-                secret_key="lists-secret", models=[metadata])
+def build_desk(data_url: str, state_url: str) -> Desk:
+    desk = Desk(database_url=data_url, state_url=state_url, secret_key="lists-secret",
+                models=[metadata])
     desk.exports.batch_size = 7  # several keyset steps on the sample's 30 companies
     desk.view("companies", "Live companies",
               filter={"field": "status", "operator": "equal", "value": "live"},
@@ -47,8 +46,10 @@ def build_desk(data_url: str, state_dir: Path) -> Desk:
     return desk
 
 
-def serve_lists(data_url: str, state_dir: Path) -> Iterator[ListsSite]:
-    desk = build_desk(data_url, state_dir)
+def serve_lists(data_url: str) -> Iterator[ListsSite]:
+    """Served with actiondesk's tables in the same database, so the runs and views are
+    stored on the backend under test."""
+    desk = build_desk(data_url, data_url)
     users = provision(desk, roles=ROLES,
                       users={email: (role, PASSWORD if email.startswith("sam") else None)
                              for email, role in USERS.items()})

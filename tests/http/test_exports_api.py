@@ -44,7 +44,7 @@ def site(request: pytest.FixtureRequest,
     folder = tmp_path_factory.mktemp("exports-" + request.param)
     with scratch_database(request.param, folder) as url:
         asyncio.run(_seed(url))
-        yield from serve_lists(url, folder)
+        yield from serve_lists(url)
 
 
 @pytest.fixture
