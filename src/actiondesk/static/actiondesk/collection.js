@@ -3,6 +3,8 @@
 import { ActionContext, ActionsMenu } from "./actions.js";
 import { api, segment } from "./api.js";
 import { nouns, pageData } from "./dom.js";
+import { ExportMenu } from "./export_menu.js";
+import { SavedViews } from "./saved_views.js";
 import { RecordsTable } from "./table.js";
 
 const data = pageData();
@@ -34,6 +36,8 @@ function toUrl(state) {
   if (state.sort) params.set("sort", state.sort);
   if (state.page > 1) params.set("page", String(state.page));
   if (state.pageSize !== data.page_size) params.set("page_size", String(state.pageSize));
+  const view = new URLSearchParams(window.location.search).get("view");
+  if (view) params.set("view", view);
   const query = params.toString();
   window.history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : ""));
 }
@@ -66,4 +70,6 @@ const context = new ActionContext({
   reload: () => table.load(),
 });
 new ActionsMenu(actionsAnchor, context);
-table.load();
+const tools = document.querySelector("[data-list-tools]");
+if (data.can_export) new ExportMenu(tools, { collection: collection.name, table });
+new SavedViews(tools, document.querySelector("[data-view-title]"), { collection: collection.name, roles: data.roles, table }).start();
