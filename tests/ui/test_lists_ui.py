@@ -10,6 +10,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ def test_export_downloads_the_list_on_screen(new_page: Any, demo_site: Site,
         menu.locator("[data-export-format=csv]").click()
     path = download.value.path()
     assert download.value.suggested_filename.startswith("companies-")
-    rows = list(csv.reader(io.StringIO(open(path, encoding="utf-8").read())))
+    rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
     shown = page.locator("thead [data-sort-field]")
     header = [shown.nth(i).get_attribute("data-sort-field") for i in range(shown.count())]
     live = demo_site.rows("SELECT name FROM companies WHERE status = 'live' ORDER BY name DESC")
@@ -61,7 +62,7 @@ def test_export_downloads_the_list_on_screen(new_page: Any, demo_site: Site,
     with page.expect_download() as jsonl:
         page.locator("[data-export-button]").click()
         menu.locator("[data-export-format=jsonl]").click()
-    lines = open(jsonl.value.path(), encoding="utf-8").read().splitlines()
+    lines = Path(jsonl.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(live) and "values" in json.loads(lines[0])
 
 
@@ -83,7 +84,8 @@ def test_a_view_declared_in_code_opens_from_the_sidebar(new_page: Any, demo_site
     expect(page).to_have_url(re.compile(r"view=code-companies-pending-companies"))
     wait_for_table(page)
     expect(page.locator("[data-view-name]")).to_have_text("Pending companies")
-    expect(page.locator("[data-view-title]")).to_have_text("View: Pending companies · from the code")
+    expect(page.locator("[data-view-title]")).to_have_text(
+        "View: Pending companies · from the code")
     expect(page.locator("[data-filter-chip]")).to_contain_text("pending")
     expect(page.locator("thead [data-sort-field]")).to_have_count(5)
     pending = demo_site.rows("SELECT count(*) FROM companies WHERE status = 'pending'")[0][0]

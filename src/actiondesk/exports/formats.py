@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from actiondesk.data.schema import Field, FieldType
+from actiondesk.data.record_ids import encode_id
+from actiondesk.data.schema import Collection, Field, FieldType
 from actiondesk.data.state import dumps
+from actiondesk.data.values import json_converter
 
 ExportFormat = Literal["csv", "jsonl"]
 # OWASP "CSV injection": a cell starting with one of these is a formula (or may become one
 # once a spreadsheet trims a tab or carriage return).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMERIC = frozenset({FieldType.INTEGER, FieldType.NUMBER, FieldType.DECIMAL})
+_AS_STORED = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.ENUM})
 
 
 @dataclass(frozen=True)
@@ -44,46 +47,69 @@ def csv_line(cells: Sequence[Any]) -> str:
 
 
 class RowWriter:
-    """Writes serialized records (``{"id", "values"}``) of the chosen fields."""
+    """Writes rows of the chosen fields, read as ``needed`` lists them (the chosen fields,
+    then the primary key's others: a JSON line carries the record's id)."""
 
-    def __init__(self, fields: Sequence[Field], format: ExportFormat) -> None:
+    def __init__(self, collection: Collection, fields: Sequence[Field],
+                 format: ExportFormat) -> None:
+        self.collection = collection
         self.fields = list(fields)
         self.format = format
-        # A number field's value is a number: "-5" is not a formula, and stays a number.
-        self._guarded = [f.type not in _NUMERIC for f in self.fields]
+        chosen = {f.name for f in self.fields}
+        self.needed = self.fields + [collection.fields[n] for n in collection.primary_key
+                                     if n not in chosen]
+        names = [f.name for f in self.needed]
+        self._key_at = [names.index(n) for n in collection.primary_key]
+        self._cells = [_csv_cell(f) for f in self.fields]
+        self._values = [json_converter(f) for f in self.fields]
 
     def header(self) -> str:
         if self.format == "csv":
             return csv_line([f.name for f in self.fields])
         return ""
 
-    def lines(self, records: Iterable[Mapping[str, Any]]) -> str:
+    def lines(self, rows: Iterable[Sequence[Any]]) -> str:
         out = io.StringIO()
         if self.format == "csv":
-            writer = csv.writer(out)
-            for record in records:
-                values = record["values"]
-                writer.writerow([
-                    _cell(values[f.name], guarded)
-                    for f, guarded in zip(self.fields, self._guarded, strict=True)
-                ])
-        else:
-            for record in records:
-                values = record["values"]
-                out.write(dumps({"id": record["id"],
-                                 "values": {f.name: values[f.name] for f in self.fields}}))
-                out.write("\n")
+            cells = self._cells
+            csv.writer(out).writerows(
+                ["" if v is None else cell(v) for cell, v in zip(cells, row, strict=False)]
+                for row in rows
+            )
+            return out.getvalue()
+        names = [f.name for f in self.fields]
+        for row in rows:
+            record_id = encode_id(self.collection, [row[i] for i in self._key_at])
+            values = {name: None if v is None else convert(v)
+                      for name, convert, v in zip(names, self._values, row, strict=False)}
+            out.write(dumps({"id": record_id, "values": values}))
+            out.write("\n")
         return out.getvalue()
 
 
-def _cell(value: Any, guarded: bool) -> str:
-    if value is None:
-        return ""
-    if value is True or value is False:
-        return "true" if value else "false"
-    text = dumps(value) if isinstance(value, dict | list) else str(value)
-    if guarded or not text.startswith(FORMULA_STARTS):
-        return safe_cell(text)
+def _csv_cell(field: Field) -> Callable[[Any], str]:
+    """The function writing one non-null value of ``field`` as a safe CSV cell."""
+    convert = json_converter(field)
+    if field.type is FieldType.BOOLEAN:
+        return lambda v: "true" if v else "false"
+    if field.type is FieldType.JSON:
+        return lambda v: safe_cell(dumps(v) if isinstance(v, dict | list) else str(v))
+    if field.type in _NUMERIC:
+        return lambda v: _number_cell(str(convert(v)))
+    if field.type in _AS_STORED:
+        return _text_cell
+    return lambda v: safe_cell(str(convert(v)))
+
+
+def _text_cell(value: Any) -> str:
+    # The hot path of a text column: one call per cell.
+    text = value if type(value) is str else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _number_cell(text: str) -> str:
+    if not text.startswith(FORMULA_STARTS):
+        return text
     # SQLite stores any text in a number column: only a real number keeps its sign.
     try:
         float(text)

@@ -84,15 +84,19 @@ async def ordered_batches(
     datasource: Datasource,
     collection: Collection,
     *,
+    fields: Sequence[Field],
     where: ColumnElement[bool] | None,
     sort: Sequence[SortKey],
     size: int = DEFAULT_BATCH,
 ) -> AsyncIterator[list[sa.Row[Any]]]:
-    """The rows matching ``where`` in the list's order, ``size`` at a time. Each batch is read
-    on its own connection, so a slow reader holds no connection or snapshot in between."""
+    """The rows matching ``where`` in the list's order, ``size`` at a time, each starting with
+    the values of ``fields`` (then the sort keys it needs). Each batch is read on its own
+    connection, so a slow reader holds no connection or snapshot in between."""
     order = datasource.order_by(collection, sort)  # checks the sort fields first
     keys = key_fields(collection, sort)
-    base = sa.select(collection.table).order_by(*order).limit(size)
+    selected = list(fields) + [f for f, _ in keys if f not in fields]
+    key_at = [selected.index(f) for f, _ in keys]
+    base = sa.select(*(f.column for f in selected)).order_by(*order).limit(size)
     if where is not None:
         base = base.where(where)
     after: list[Any] | None = None
@@ -106,5 +110,5 @@ async def ordered_batches(
             yield rows
         if len(rows) < size:
             return
-        last = rows[-1]._mapping
-        after = [last[field.name] for field, _ in keys]
+        last = rows[-1]
+        after = [last[i] for i in key_at]

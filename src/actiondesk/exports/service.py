@@ -123,7 +123,8 @@ class ExportService:
                                    f"export.{FORMATS[fmt].extension}"),
             media_type=FORMATS[fmt].media_type,
         )
-        export._rest = self._stream(export, collection, where, sort, RowWriter(fields, fmt))
+        export._rest = self._stream(export, collection, where, sort,
+                                    RowWriter(collection, fields, fmt))
         # Started here, so the run is finished (and its lease let go) however the download
         # ends, even if the client leaves before the body starts.
         export._first = await anext(export._rest)
@@ -136,9 +137,9 @@ class ExportService:
                                          "{rows} row(s): the client went away")
         try:
             yield writer.header()  # "" for JSON lines: the first step only starts the run
-            async for rows in ordered_batches(datasource, collection, where=where, sort=sort,
-                                              size=self.batch_size):
-                chunk = writer.lines(datasource.serialize(collection, r) for r in rows)
+            async for rows in ordered_batches(datasource, collection, fields=writer.needed,
+                                              where=where, sort=sort, size=self.batch_size):
+                chunk = writer.lines(rows)
                 export.rows += len(rows)
                 yield chunk
             outcome = ("succeeded", 200, "exported {rows} row(s)")
