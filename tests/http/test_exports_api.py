@@ -170,3 +170,15 @@ def test_an_export_is_audited_as_a_run(site: ListsSite) -> None:
     assert run["selection"] == {"export": "csv", "filter": flt, "search": None,
                                 "sort": "name", "columns": ["id", "name"]}
     assert run["message"] == "exported 10 row(s)"
+
+
+def test_the_right_is_set_on_the_role_through_the_settings_api(site: ListsSite) -> None:
+    with site.api() as admin:
+        refused(admin.put("/settings/roles/auditor", json={"read_all": True,
+                                                           "can_export": "sometimes"}),
+                422, "can_export")
+        made = admin.put("/settings/roles/auditor", json={"read_all": True, "can_export": True})
+        assert made.status_code == 200, made.text
+        assert made.json()["can_export"] is True
+        assert admin.get("/settings/roles/reader").json()["can_export"] is False
+        assert admin.delete("/settings/roles/auditor").status_code == 204
