@@ -51,6 +51,7 @@ ADMIN = ("admin@demo.example", "admin-demo-2026")
 SUPPORT = ("support@demo.example", "support-demo-2026")
 BADGE = "/api/approvals/badge"
 BASELINE = "/api/me"
+VIEWS = "/api/views"  # the saved views of the sidebar, on every page (views_nav.js)
 
 
 @dataclass
@@ -68,6 +69,13 @@ class Page:
 
 
 def pages(approval_id: str, run_id: str) -> list[Page]:
+    found = _pages(approval_id, run_id)
+    for page in found:
+        page.data.append(VIEWS)
+    return found
+
+
+def _pages(approval_id: str, run_id: str) -> list[Page]:
     return [
         Page("home", "/", [BADGE]),
         Page("collection", "/collections/transactions",

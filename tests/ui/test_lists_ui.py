@@ -92,7 +92,9 @@ def test_a_view_declared_in_code_opens_from_the_sidebar(new_page: Any, demo_site
     expect(page.locator("[data-count]")).to_contain_text(f"{pending} compan")
     expect(link).to_have_attribute("aria-current", "page")
     expect(page.locator("[data-delete-view]")).to_have_count(0)  # nobody edits the code's
-    screenshot(page, "companies-code-view")
+    for width, height in ((1440, 900), (1024, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        screenshot(page, f"companies-code-view-{width}")
 
 
 def test_save_share_open_select_all_and_delete_a_view(new_page: Any, demo_site: Site,
