@@ -189,7 +189,9 @@ def test_pages_load_only_what_they_show(admin: Any, demo_site: Site) -> None:
     wait_for_table(admin)
     expect(admin.locator("[data-badge-count]")).to_be_attached()
     admin.wait_for_load_state("networkidle")
-    assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records"]
+    # The sidebar's saved views come from /api/views on every page.
+    assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records",
+                             "/api/views"]
     # The actions (and their state for the selection) load when the menu opens.
     calls.clear()
     open_menu(admin)
@@ -200,7 +202,8 @@ def test_pages_load_only_what_they_show(admin: Any, demo_site: Site) -> None:
     wait_for_table(admin, admin.locator("[data-tab-panel=customers]"))
     admin.wait_for_load_state("networkidle")
     assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records/1/"
-                             "relationships/customers", "/api/collections/customers"]
+                             "relationships/customers", "/api/collections/customers",
+                             "/api/views"]
 
 
 # -- collection view ------------------------------------------------------------------------
