@@ -29,6 +29,7 @@ class ListsSite:
     base: str
     desk: Desk
     tokens: dict[str, str]  # by email
+    data_url: str  # actiondesk's tables are in it too
 
     def api(self, email: str = "admin@lists.example") -> httpx.Client:
         return client(self.base + "/api", self.tokens[email])
@@ -55,4 +56,4 @@ def serve_lists(data_url: str) -> Iterator[ListsSite]:
                              for email, role in USERS.items()})
     tokens = {email: access_token(desk, user) for email, user in users.items()}
     with live_server(desk) as base:
-        yield ListsSite(base, desk, tokens)
+        yield ListsSite(base, desk, tokens, data_url)

@@ -16,9 +16,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from actiondesk import Desk
+from actiondesk.actions.caller import Caller
 from actiondesk.data.urls import to_async_url
+from actiondesk.exports.service import ExportQuery
+from actiondesk.permissions.access import Access
+from actiondesk.runs.records import RunRecord
+from tests.auth_support import with_started
 from tests.databases import BACKENDS, scratch_database
-from tests.lists_app import ListsSite, serve_lists
+from tests.lists_app import ListsSite, build_desk, serve_lists
 from tests.sample_schema import companies, create_and_seed, orders
 from tests.support import refused
 
@@ -182,3 +188,20 @@ def test_the_right_is_set_on_the_role_through_the_settings_api(site: ListsSite) 
         assert made.json()["can_export"] is True
         assert admin.get("/settings/roles/reader").json()["can_export"] is False
         assert admin.delete("/settings/roles/auditor").status_code == 204
+
+
+def test_a_download_left_early_is_audited_as_cancelled(site: ListsSite) -> None:
+    async def leave_early(desk: Desk) -> RunRecord:
+        access = Access(Caller(id="x1", email="quitter@lists.example", role="admin"),
+                        await desk.permissions.snapshot(), dev_mode=False)
+        export = await desk.exports.start("companies", ExportQuery(sort="-id"), "csv", access)
+        chunks = export.chunks()
+        assert (await anext(chunks)).startswith("id,name")
+        assert (await anext(chunks)).count("\n") == 7
+        await chunks.aclose()  # what the server does when the client goes away
+        return await desk.runs.get(export.run_id)
+
+    desk = build_desk(site.data_url, site.data_url)
+    run = with_started(desk, leave_early)
+    assert run.status == "cancelled" and run.record_count == 7
+    assert run.message == "the download stopped after 7 row(s): the client went away"
