@@ -173,7 +173,7 @@ def test_an_export_is_audited_as_a_run(site: ListsSite) -> None:
     assert run["status"] == "succeeded" and run["action_slug"] == "export.csv"
     assert run["caller"]["email"] == "sam@lists.example"
     assert run["record_count"] == 10 == len(csv_rows(response)) - 1
-    assert run["selection"] == {"export": "csv", "filter": flt, "search": None,
+    assert run["selection"] == {"export": "csv", "all_records": True, "filter": flt, "search": None,
                                 "sort": "name", "columns": ["id", "name"]}
     assert run["message"] == "exported 10 row(s)"
 

@@ -64,6 +64,12 @@ def test_export_downloads_the_list_on_screen(new_page: Any, demo_site: Site,
         menu.locator("[data-export-format=jsonl]").click()
     lines = Path(jsonl.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(live) and "values" in json.loads(lines[0])
+    # Each export is a run in the audit, shown like a select-all of the list's filter.
+    runs = page.request.get(demo_site.url + "/api/runs?action=export.csv").json()["runs"]
+    page.goto(demo_site.url + f"/runs/{runs[0]['id']}")
+    expect(page.locator("[data-selection]")).to_contain_text(
+        f"All {len(live)} companies matching the list's filter")
+    screenshot(page, "export-run")
 
 
 def test_no_export_button_without_the_right(new_page: Any, demo_site: Site,

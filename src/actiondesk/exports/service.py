@@ -105,6 +105,7 @@ class ExportService:
         parsed = parse_filter_text(query.filter)
         described = {
             "export": fmt,
+            "all_records": True,  # shown as a select-all of the list's filter by the run page
             "filter": parsed.to_json() if parsed is not None else None,
             "search": query.search or None,
             "sort": query.sort or None,
