@@ -120,6 +120,19 @@ def test_save_share_open_select_all_and_delete_a_view(new_page: Any, demo_site: 
     sidebar_link = page.locator("[data-sidebar-views=users] a", has_text="Invited users")
     expect(sidebar_link).to_have_attribute("aria-current", "page")
 
+    # The owner changes the list and saves the changes into the view.
+    view_id = page.url.rsplit("view=", 1)[1]
+    page.locator("[data-sort-field=lastname]").click()
+    expect(page.locator("[data-sort-field=lastname]")).to_have_attribute("data-direction", "asc")
+    page.locator("[data-save-view]").click()
+    expect(dialog.get_by_label("Name")).to_have_value("Invited users")
+    expect(dialog.get_by_label("manager")).to_be_checked()
+    dialog.locator("[data-save-view-submit]").click()
+    expect(page).to_have_url(re.compile(rf"view={view_id}"))
+    wait_for_table(page)
+    saved = page.request.get(demo_site.url + f"/api/collections/users/views/{view_id}").json()
+    assert saved["sort"] == "lastname" and saved["filter"] == INVITED
+
     # A bad name is refused in the dialog, naming the field; nothing else changes.
     page.locator("[data-save-view]").click()
     dialog.get_by_label("Name").fill("Invited users")
