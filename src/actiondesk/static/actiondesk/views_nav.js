@@ -24,7 +24,7 @@ async function showViews() {
     if (!link) continue;
     const items = list.map((view) => h("li", {},
       h("a", { href: `${href}?view=${encodeURIComponent(view.id)}`, "aria-current": view.id === here ? "page" : null, dataset: { viewLink: view.id } }, view.name)));
-    link.parentElement.append(h("ul", { class: "sidebar-sublist", "aria-label": `Views of ${link.textContent}`, dataset: { sidebarViews: collection } }, items));
+    link.parentElement.append(h("ul", { class: "sidebar-sublist", dataset: { sidebarViews: collection } }, items));
     if (here && list.some((v) => v.id === here)) link.removeAttribute("aria-current");
   }
 }
