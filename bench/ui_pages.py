@@ -52,6 +52,7 @@ SUPPORT = ("support@demo.example", "support-demo-2026")
 BADGE = "/api/approvals/badge"
 UNREAD = "/api/notifications/unread"  # the notifications badge, on every page too
 BASELINE = "/api/me"
+VIEWS = "/api/views"  # the saved views of the sidebar, on every page (views_nav.js)
 
 
 @dataclass
@@ -69,6 +70,13 @@ class Page:
 
 
 def pages(approval_id: str, run_id: str, caller_id: str) -> list[Page]:
+    found = _pages(approval_id, run_id, caller_id)
+    for page in found:
+        page.data.append(VIEWS)
+    return found
+
+
+def _pages(approval_id: str, run_id: str, caller_id: str) -> list[Page]:
     return [
         Page("home", "/", [
             "/api/approvals?box=to_review&page_size=5", f"/api/runs?caller={caller_id}&page_size=5",

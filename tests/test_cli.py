@@ -110,10 +110,10 @@ def test_users_and_tokens_commands(tmp_path: Path, pythonpath: str) -> None:
     _provision_admin(tmp_path, sample_db)
     env = {"PYTHONPATH": pythonpath}
     role = run(["roles", "create", "myadmin:desk", "support", "--read", "companies",
-                "--read", "transactions"], tmp_path, **env)
+                "--read", "transactions", "--export"], tmp_path, **env)
     assert role.returncode == 0, role.stderr
     roles = run(["roles", "list", "myadmin:desk"], tmp_path, **env)
-    assert "support" in roles.stdout and "companies, transactions" in roles.stdout
+    assert "support" in roles.stdout and "companies, transactions, exports" in roles.stdout
     created = run(["users", "create", "myadmin:desk", "ops@test.example", "--role", "admin",
                    "--first-name", "Op", "--password", "long-enough-pass"], tmp_path, **env)
     assert created.returncode == 0, created.stderr

@@ -29,6 +29,7 @@ from actiondesk.editing import Editing, record_actions
 from actiondesk.editing.options import editing_of, problems_of
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.exports.service import ExportService
 from actiondesk.http.app import build_app
 from actiondesk.http.dependencies import Services
 from actiondesk.http.middleware.body_limit import BodyLimit
@@ -52,6 +53,8 @@ from actiondesk.services.records import RecordsService
 from actiondesk.services.tokens import TokenService
 from actiondesk.services.users import UsersService
 from actiondesk.settings import Settings
+from actiondesk.views.model import code_view
+from actiondesk.views.service import ViewsService
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -142,6 +145,9 @@ class Desk:
             timeout=self.settings.notify_timeout, public_url=self.settings.public_url,
         ))
         self.approvals.on_news(self.notifications.tell)
+        self.exports = ExportService(self.records, self.runs)
+        self.views = ViewsService(self.state, self.datasource,
+                                  max_page_size=self.settings.max_page_size)
         self.remote = RemoteService(self.registry, self.datasource, self.state,
                                     refresh_interval=self.settings.remote_refresh_interval)
         self._env_providers = {p.name for p in self.settings.remote_providers}
@@ -176,7 +182,7 @@ class Desk:
             runs=self.runs, background=self.background, approvals=self.approvals,
             permissions=self.permissions, users=self.users, tokens=self.tokens,
             audit=self.audit, remote=self.remote, activity=self.activity,
-            notifications=self.notifications,
+            notifications=self.notifications, exports=self.exports, views=self.views,
             template_dirs=self.template_dirs,
         )
 
@@ -336,6 +342,25 @@ class Desk:
                     self.registry.remove(name, spec.slug)
                 self.registry.add(spec, collections)
 
+    def view(
+        self,
+        collection: str,
+        name: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        search: str | None = None,
+        sort: str | Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        page_size: int | None = None,
+        roles: Sequence[str] | None = None,
+    ) -> None:
+        """Declare a saved view of ``collection``, listed under it in the sidebar for every
+        role that reads it (or only ``roles``): a filter (the filter language, as a dict), a
+        search, a sort (``"-capital,name"`` or a list), columns and a page size. Checked
+        against the collection when the desk starts; nobody can change it from the UI."""
+        self.views.declare(code_view(collection, name, filter=filter, search=search, sort=sort,
+                                     columns=columns, page_size=page_size, roles=roles))
+
     def add_action(self, action: Action) -> None:
         """Register an action spec (what ``@desk.action`` does)."""
         self.registry.add(action, self.datasource.declared_collections())
@@ -351,6 +376,7 @@ class Desk:
                 return
             await self.datasource.connect()
             problems = self.registry.check(self.datasource.collections)
+            problems.extend(self.views.check_declared())
             problems.extend(self.remote.problems())
             problems.extend(self._editing_problems())
             if problems:
@@ -377,6 +403,7 @@ class Desk:
             await self.datasource.connect()
             problems.extend(self.registry.check(self.datasource.collections))
             problems.extend(self._editing_problems())
+            problems.extend(self.views.check_declared())
             problems.extend(await self.remote.check())
         except ConfigurationError as exc:
             problems.extend(exc.problems)

@@ -745,7 +745,7 @@ async def test_settings_api(api: httpx.AsyncClient, service: PermissionsService)
                         json={"description": "Front line", "readable": ["companies"]})
     assert put.status_code == 200, put.text
     assert put.json() == {"name": "support", "description": "Front line", "is_admin": False,
-                          "read_all": False, "readable": ["companies"]}
+                          "read_all": False, "readable": ["companies"], "can_export": False}
     assert (await api.get("/settings/roles")).json()["roles"] == [put.json()]
     assert (await api.get("/settings/roles/support")).json() == put.json()
     assert (await api.get("/settings/roles/ghost")).status_code == 404

@@ -189,8 +189,9 @@ def test_pages_load_only_what_they_show(admin: Any, demo_site: Site) -> None:
     wait_for_table(admin)
     expect(admin.locator("[data-badge-count]")).to_be_attached()
     admin.wait_for_load_state("networkidle")
+    # The sidebar's saved views come from /api/views on every page.
     assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records",
-                             "/api/notifications/unread"]
+                             "/api/notifications/unread", "/api/views"]
     # The actions (and their state for the selection) load when the menu opens.
     calls.clear()
     open_menu(admin)
@@ -202,7 +203,7 @@ def test_pages_load_only_what_they_show(admin: Any, demo_site: Site) -> None:
     admin.wait_for_load_state("networkidle")
     assert sorted(calls) == ["/api/approvals/badge", "/api/collections/companies/records/1/"
                              "relationships/customers", "/api/collections/customers",
-                             "/api/notifications/unread"]
+                             "/api/notifications/unread", "/api/views"]
 
 
 # -- collection view ------------------------------------------------------------------------

@@ -3,11 +3,9 @@ canonical form, and no cell a spreadsheet would take for a formula."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import decimal
-import io
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from actiondesk.actions.forms import FormField, FormFieldType
@@ -17,6 +15,7 @@ from actiondesk.approvals.model import EXPORT_COLUMNS, ApprovalRecord
 from actiondesk.approvals.store import ApprovalStore, Where
 from actiondesk.data.state import dumps
 from actiondesk.errors import NotFoundError
+from actiondesk.exports.formats import csv_line
 
 _EXPORT_PAGE = 500
 
@@ -25,13 +24,13 @@ async def csv_lines(
     approvals: ApprovalStore, registry: ActionRegistry, where: Where
 ) -> AsyncIterator[str]:
     """The header, then one line per request matching ``where``, oldest first."""
-    yield _csv_line(EXPORT_COLUMNS)
+    yield csv_line(EXPORT_COLUMNS)
     after: ApprovalRecord | None = None
     while True:
         found = await approvals.oldest_after(where, after, _EXPORT_PAGE)
         for approval in found:
             decided = approval.decided
-            yield _csv_line([
+            yield csv_line([
                 approval.id, _iso(approval.created_at), approval.action_slug,
                 approval.collection, approval.requester_email, approval.record_count,
                 dumps(_canonical(registry, approval)), approval.status,
@@ -85,14 +84,3 @@ def _canonical_value(spec: FormField | None, value: Any) -> Any:
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(dt.UTC).isoformat()
-
-
-def _csv_line(cells: Sequence[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([_safe_cell("" if c is None else str(c)) for c in cells])
-    return out.getvalue()
-
-
-def _safe_cell(text: str) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet: shown as text instead.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -174,6 +174,8 @@ def create_role(
     read: Annotated[list[str] | None, typer.Option(help="A collection it may read "
                                                     "(repeat the option).")] = None,
     description: Annotated[str | None, typer.Option()] = None,
+    export: Annotated[bool, typer.Option("--export", help="May export the lists it reads "
+                                         "(CSV, JSON lines).")] = False,
 ) -> None:
     """Create or replace a role (policies per action: the settings API or
     `actiondesk permissions import`)."""
@@ -181,7 +183,7 @@ def create_role(
 
     desk = load_desk(target)
     spec = RoleSpec(name, description, is_admin=admin, read_all=read_all,
-                    readable=frozenset(read or ()))
+                    readable=frozenset(read or ()), can_export=export)
     with_state(desk, lambda: desk.permissions.put_role(spec))
     typer.echo(f"role {name} saved")
 
@@ -192,4 +194,5 @@ def list_roles(target: TargetArg) -> None:
     desk = load_desk(target)
     for role in with_state(desk, desk.permissions.list_roles):
         reads = "everything" if role.read_all else ", ".join(sorted(role.readable)) or "nothing"
-        typer.echo(f"{role.name:<16} {'admin' if role.is_admin else '':<6} reads {reads}")
+        exports = ", exports" if role.can_export else ""
+        typer.echo(f"{role.name:<16} {'admin' if role.is_admin else '':<6} reads {reads}{exports}")

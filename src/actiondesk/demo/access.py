@@ -26,11 +26,11 @@ DEMO_LOGINS = (
 
 ROLES = (
     RoleSpec("admin", "Runs the desk: settings, users, every action.", is_admin=True,
-             read_all=True),
+             read_all=True, can_export=True),
     RoleSpec("support", "Customer support: companies, customers, transactions.",
              readable=frozenset({"companies", "customers", "transactions", "users"})),
     RoleSpec("manager", "Operations manager: every action; approves support's requests.",
-             read_all=True),
+             read_all=True, can_export=True),
 )
 
 _ALL_ACTIONS = (

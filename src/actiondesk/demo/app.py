@@ -30,6 +30,11 @@ def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None =
     register_demo_actions(desk)
     declare_demo_display(desk)
     register_background_demo(desk)
+    desk.view("companies", "Pending companies", sort="-created_at",
+              filter={"field": "status", "operator": "equal", "value": "pending"},
+              columns=["id", "name", "status", "industry", "created_at"])
+    desk.view("transactions", "To validate", sort="-amount",
+              filter={"field": "status", "operator": "equal", "value": "to_validate"})
     return desk
 
 

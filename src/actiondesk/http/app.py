@@ -12,6 +12,7 @@ from actiondesk.http.api import (
     audit,
     auth,
     docs,
+    exports,
     notifications,
     record_writes,
     records,
@@ -20,6 +21,7 @@ from actiondesk.http.api import (
     runs,
     settings,
     settings_users,
+    views,
 )
 from actiondesk.http.api.models import ErrorOut
 from actiondesk.http.dependencies import Services, authenticate
@@ -50,10 +52,10 @@ def build_app(services: Services) -> FastAPI:
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.
-    for router in (actions.router, records.router, record_writes.router, auth.router, runs.router,
-                   run_events.router, approvals.router, audit.router, settings.router,
-                   settings_users.router, remote.router, activity.router,
-                   notifications.router):
+    for router in (actions.router, records.router, exports.router, record_writes.router,
+                   auth.router, runs.router, run_events.router, approvals.router, audit.router,
+                   settings.router, settings_users.router, remote.router, activity.router,
+                   notifications.router, views.router):
         app.include_router(
             router, prefix="/api", dependencies=[Depends(authenticate)],
             responses={401: {"model": ErrorOut, "description": "Not signed in."}},

@@ -28,6 +28,7 @@ from actiondesk.catalog.listing import Catalog
 from actiondesk.data.datasource import Datasource
 from actiondesk.errors import ForbiddenError
 from actiondesk.execution.pipeline import ExecutionPipeline
+from actiondesk.exports.service import ExportService
 from actiondesk.notifications.service import NotificationsService
 from actiondesk.permissions.access import Access
 from actiondesk.permissions.service import PermissionSnapshot, PermissionsService
@@ -38,6 +39,7 @@ from actiondesk.services.records import RecordsService
 from actiondesk.services.tokens import ACCESS, SESSION, Claims, TokenService
 from actiondesk.services.users import UnauthorizedError, UsersService
 from actiondesk.settings import Settings
+from actiondesk.views.service import ViewsService
 
 COOKIE = "actiondesk_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -66,6 +68,8 @@ class Services:
     remote: RemoteService
     activity: ActivityService
     notifications: NotificationsService
+    exports: ExportService
+    views: ViewsService
     template_dirs: tuple[str, ...] = ()
 
 
@@ -100,6 +104,8 @@ RemoteDep = Annotated[RemoteService, _part(lambda s: s.remote)]
 AuditDep = Annotated[AuditService, _part(lambda s: s.audit)]
 ActivityDep = Annotated[ActivityService, _part(lambda s: s.activity)]
 NotificationsDep = Annotated[NotificationsService, _part(lambda s: s.notifications)]
+ExportsDep = Annotated[ExportService, _part(lambda s: s.exports)]
+ViewsDep = Annotated[ViewsService, _part(lambda s: s.views)]
 
 
 @dataclass(frozen=True)

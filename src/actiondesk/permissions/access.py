@@ -38,6 +38,16 @@ class Access:
     def _not_read(self, collection: str) -> str:
         return f"role {self.caller.role!r} may not read collection {collection!r}"
 
+    def can_export(self, collection: str) -> bool:
+        return self.dev_mode or self.snapshot.can_export(self.caller.role, collection)
+
+    def require_export(self, collection: str) -> None:
+        """403 unless the caller may read the collection and their role may export."""
+        self.require_read(collection)
+        if not self.can_export(collection):
+            raise ForbiddenError(f"role {self.caller.role!r} may not export lists (can_export "
+                                 "is off for the role)")
+
     def readable(self, names: Iterable[str]) -> list[str]:
         return [n for n in names if self.can_read(n)]
 

@@ -196,6 +196,7 @@ def _read_role(data: Any) -> tuple[RoleSpec | None, dict[str, str]]:
         is_admin=r.flag("is_admin", False),
         read_all=r.flag("read_all", False),
         readable=r.names("readable"),
+        can_export=r.flag("can_export", False),
     )
     errors = {**role_problems(role), **r.errors}
     return (role if name is not None else None), errors
@@ -265,7 +266,7 @@ def role_problems(role: RoleSpec) -> dict[str, str]:
         or "\x00" in role.description
     ):
         errors["description"] = f"must be text of at most {MAX_DESCRIPTION} characters"
-    for flag in ("is_admin", "read_all"):
+    for flag in ("is_admin", "read_all", "can_export"):
         if not isinstance(getattr(role, flag), bool):
             errors[flag] = "must be true or false"
     if not isinstance(role.readable, set | frozenset) or len(role.readable) > MAX_READABLE:

@@ -29,7 +29,7 @@ SLUG_MAX = 120
 NO_COLLECTION = ""
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-ROLE_KEYS = ("name", "description", "is_admin", "read_all", "readable")
+ROLE_KEYS = ("name", "description", "is_admin", "read_all", "readable", "can_export")
 POLICY_KEYS = ("role", "collection", "action", "rule", "condition", "condition_on",
                 "can_approve", "approvals_required", "self_approval")
 SETTING_KEYS = ("collection", "action", "visible", "enabled_if")
@@ -78,6 +78,7 @@ class RoleSpec:
     is_admin: bool = False  # may use the settings API, sees every run
     read_all: bool = False  # may read every collection
     readable: frozenset[str] = frozenset()  # else: the collections it may read
+    can_export: bool = False  # may download the lists it reads (CSV, JSON lines)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class RoleSpec:
             "is_admin": self.is_admin,
             "read_all": self.read_all,
             "readable": sorted(self.readable),
+            "can_export": self.can_export,
         }
 
 
@@ -172,6 +174,12 @@ class PermissionSnapshot:
             return True
         spec = self.roles.get(role)
         return spec is not None and (spec.read_all or collection in spec.readable)
+
+    def can_export(self, role: str, collection: str) -> bool:
+        if self.dev_mode:
+            return True
+        spec = self.roles.get(role)
+        return spec is not None and spec.can_export and self.can_read(role, collection)
 
     def setting(self, collection: str | None, action: str) -> ActionSetting:
         """The action's settings; visible with no extra condition when none are stored."""

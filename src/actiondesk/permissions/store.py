@@ -78,7 +78,7 @@ async def put_roles(conn: AsyncConnection, roles: list[RoleSpec]) -> None:
     await conn.execute(sa.delete(roles_table).where(role_cols.name.in_([r.name for r in roles])))
     await conn.execute(sa.insert(roles_table), [
         {"name": r.name, "description": r.description, "is_admin": r.is_admin,
-         "read_all": r.read_all, "readable": sorted(r.readable)}
+         "read_all": r.read_all, "readable": sorted(r.readable), "can_export": r.can_export}
         for r in roles
     ])
 
@@ -137,6 +137,7 @@ def _role_of(m: RowMapping) -> RoleSpec:
         read_all=bool(m["read_all"]),
         readable=frozenset(str(c) for c in readable) if isinstance(readable, list) else
         frozenset(),
+        can_export=bool(m["can_export"]),
     )
 
 

@@ -225,10 +225,12 @@ class RunsService(RunReads):
         result_mime: str | None = None,
         owner: str | None = None,
         done_count: int | None = None,
+        record_count: int | None = None,
     ) -> None:
         """Record the outcome of a running run, with its finish time and duration. With
         ``owner`` (a background runner), only while it holds the run's lease, with how many
         records it did (``done_count``); the typed values the run was queued with are dropped.
+        ``record_count`` is for a run that learns its size as it goes (an export).
 
         Raises NotFoundError for an unknown run and ValueError if it is already finished.
         An inline run's outcome that the state database is out of reach for is kept and
@@ -251,6 +253,8 @@ class RunsService(RunReads):
         }
         if owner is not None and done_count is not None:
             outcome["done_count"] = done_count
+        if record_count is not None:
+            outcome["record_count"] = record_count
         # The start time is remembered by the process that began the run, which saves a
         # read; another process (a resumed run) reads it.
         known_start = self._started_at.pop(run_id, None)

@@ -28,6 +28,7 @@ from actiondesk.data.state_schema.base import (
     state_metadata,
 )
 from actiondesk.data.state_schema.runs import meta_table, runs_table
+from actiondesk.data.state_schema.views import saved_views_table
 
 __all__ = [
     "LongBinary",
@@ -47,6 +48,7 @@ __all__ = [
     "roles_table",
     "run_records_table",
     "runs_table",
+    "saved_views_table",
     "state_metadata",
     "users_table",
 ]

@@ -38,6 +38,8 @@ roles_table = sa.Table(
     sa.Column("is_admin", sa.Boolean(), nullable=False),
     sa.Column("read_all", sa.Boolean(), nullable=False),
     sa.Column("readable", sa.JSON(), nullable=False),
+    # Migration 0006: may download the lists the role reads (CSV, JSON lines).
+    sa.Column("can_export", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.PrimaryKeyConstraint("name", name="pk_actiondesk_roles"),
     mysql_charset="utf8mb4",
 )

@@ -29,6 +29,9 @@ class RoleIn(BaseModel):
         description="Without read_all: the collections the role may read.",
         max_length=1000,
     )
+    can_export: bool = Field(
+        default=False, description="May export the lists it reads (CSV, JSON lines)."
+    )
 
 
 class RoleOut(BaseModel):
@@ -37,6 +40,7 @@ class RoleOut(BaseModel):
     is_admin: bool
     read_all: bool
     readable: list[str]
+    can_export: bool = False
 
 
 class RoleData(RoleIn):

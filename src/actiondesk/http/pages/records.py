@@ -62,6 +62,8 @@ def _collection_data(services: Services, collection: Collection,
         "targets": _targets(services, collection, access),
         "page_size": settings.default_page_size,
         "max_page_size": settings.max_page_size,
+        "can_export": access.can_export(collection.name),
+        "roles": sorted(access.snapshot.roles),  # who a saved view may be shared with
     }
 
 

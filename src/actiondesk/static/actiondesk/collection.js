@@ -5,6 +5,8 @@ import { api, segment } from "./api.js";
 import { nouns, pageData } from "./dom.js";
 import { onChange } from "./sync.js";
 import { newButton } from "./record_edit.js";
+import { ExportMenu } from "./export_menu.js";
+import { SavedViews } from "./saved_views.js";
 import { RecordsTable } from "./table.js";
 import { refreshTable } from "./table_refresh.js";
 
@@ -37,6 +39,8 @@ function toUrl(state) {
   if (state.sort) params.set("sort", state.sort);
   if (state.page > 1) params.set("page", String(state.page));
   if (state.pageSize !== data.page_size) params.set("page_size", String(state.pageSize));
+  const view = new URLSearchParams(window.location.search).get("view");
+  if (view) params.set("view", view);
   const query = params.toString();
   window.history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : ""));
 }
@@ -70,7 +74,9 @@ const context = new ActionContext({
 });
 new ActionsMenu(actionsAnchor, context);
 newButton(actionsAnchor, context, data.record_actions);
-table.load();
+const tools = document.querySelector("[data-list-tools]");
+if (data.can_export) new ExportMenu(tools, { collection: collection.name, table });
+new SavedViews(tools, document.querySelector("[data-view-title]"), { collection: collection.name, roles: data.roles, table }).start();
 // An action run in another tab may have changed any collection (a new related row, a status).
 onChange((change) => {
   if (change.type === "records") refreshTable(table);

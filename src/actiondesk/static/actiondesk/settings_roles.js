@@ -27,6 +27,7 @@ function openForm(role) {
   const description = h("textarea", { class: "textarea", name: "description", rows: 2, value: role?.description || "" });
   const isAdmin = h("input", { type: "checkbox", name: "is_admin", checked: Boolean(role?.is_admin) });
   const readAll = h("input", { type: "checkbox", name: "read_all", checked: Boolean(role?.read_all) });
+  const canExport = h("input", { type: "checkbox", name: "can_export", checked: Boolean(role?.can_export) });
   const legendId = uid("readable");
   const boxes = data.collections.map((c) => h("label", { class: "checkbox-row" },
     h("input", { type: "checkbox", name: "readable", value: c, checked: Boolean(role?.readable?.includes(c)) }), humanize(c)));
@@ -49,6 +50,7 @@ function openForm(role) {
     field({ name: "is_admin", label: "Administers the desk (settings, users, everybody's runs)", control: isAdmin }).wrapper,
     field({ name: "read_all", label: "Reads every collection", control: readAll }).wrapper,
     readable,
+    field({ name: "can_export", label: "Exports the lists it reads (CSV, JSON lines)", control: canExport }).wrapper,
     h("div", { class: "form-buttons" }, h("button", { type: "button", class: "button", onclick: closeForm }, "Cancel"), submit));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -63,6 +65,7 @@ function openForm(role) {
       is_admin: isAdmin.checked,
       read_all: readAll.checked,
       readable: readAll.checked ? [] : [...readable.querySelectorAll("input:checked")].map((b) => b.value),
+      can_export: canExport.checked,
     };
     submit.disabled = true;
     try {

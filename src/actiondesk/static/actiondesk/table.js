@@ -295,6 +295,20 @@ export class RecordsTable {
       h("button", { type: "button", class: "link-button", onclick: () => this.showRefusal(null) }, "Dismiss"));
   }
 
+  /** Show a saved view: its filter, search, sort, page size and columns (not stored as the
+   * user's own column choice); then load its first page. */
+  applyView(view) {
+    const known = new Set(this.fields.map((f) => f.name));
+    Object.assign(this.state, { filter: view.filter || null, search: view.search || "", sort: view.sort || "", page: 1 });
+    if (view.page_size) this.state.pageSize = view.page_size;
+    const columns = (view.columns || []).filter((n) => known.has(n));
+    this.columns = columns.length ? columns : this.loadColumns();
+    this.searchInput.value = this.state.search;
+    this.renderFilterButton();
+    this.renderFilterSummary();
+    return this.changed();
+  }
+
   /** Back to the unfiltered first page (for a list whose own state the server refuses). */
   reset() {
     Object.assign(this.state, { filter: null, search: "", sort: "", page: 1 });
