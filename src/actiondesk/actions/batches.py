@@ -26,13 +26,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from actiondesk.actions.selection import (
     DEFAULT_BATCH_SIZE,
-    Row,
     Selection,
     pk_after,
     pk_in,
-    row_dicts,
 )
 from actiondesk.data.record_ids import decode_id, encode_id
+from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
 
 MAX_BATCH_SIZE = 100_000
 
@@ -49,24 +48,29 @@ class LeaseLost(Exception):
 class Batch:
     """One batch of selected records and the transaction it is processed in.
 
-    ``rows`` are the records (dicts), ``keys`` their primary keys, ``where`` a clause matching
-    exactly them (for one set-based statement), ``conn`` a connection to the user's database
-    inside the batch's transaction: write with it so the work commits with the checkpoint.
-    With ``ctx.batches(rows=False)`` the records are not read: ``rows`` and ``keys`` are
-    empty, ``where`` is a primary-key range, and ``size`` says how many records it holds.
+    ``rows`` are the records (read-only mappings, straight from the driver), ``keys`` their
+    primary keys (tuples, built when asked for), ``where`` a clause matching exactly them (for
+    one set-based statement), ``conn`` a connection to the user's database inside the batch's
+    transaction: write with it so the work commits with the checkpoint. With
+    ``ctx.batches(rows=False)`` the records are not read: ``rows`` and ``keys`` are empty,
+    ``where`` is a primary-key range, and ``size`` says how many records it holds.
     """
 
-    rows: list[Row]
-    keys: list[tuple[Any, ...]]
+    rows: Rows
     where: ColumnElement[bool]
     conn: AsyncConnection
     number: int
     size: int
+    key_names: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> list[tuple[Any, ...]]:
+        return [self.rows.key(i, self.key_names) for i in range(len(self.rows))]
 
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[Row]:
+    def __iter__(self) -> Iterator[Record]:
         return iter(self.rows)
 
 
@@ -158,7 +162,7 @@ class BatchCursor:
         )).scalar_one())
         return rest, None
 
-    async def _read(self, conn: AsyncConnection) -> tuple[list[Row], Any, str]:
+    async def _read(self, conn: AsyncConnection) -> tuple[Rows, Any, str]:
         """The next batch's rows, the position after it and that position as a checkpoint."""
         selection = self.selection
         collection = selection.collection
@@ -167,15 +171,15 @@ class BatchCursor:
             while True:
                 keys, last = await selection.key_page(after, self.size)  # type: ignore[attr-defined]
                 if last == after:
-                    return [], after, str(after)
+                    return EMPTY, after, str(after)
                 after = last
                 if keys:
-                    rows = row_dicts(await conn.execute(selection.rows_query(keys)))  # type: ignore[attr-defined]
+                    rows = driver_rows(await conn.execute(selection.rows_query(keys)))  # type: ignore[attr-defined]
                     return rows, last, str(last)
-        rows = row_dicts(await conn.execute(selection.batch_query(self.size, self._after)))
+        rows = await selection.page(conn, self.size, self._after)
         if not rows:
-            return [], self._after, ""
-        key = tuple(rows[-1][n] for n in collection.primary_key)
+            return EMPTY, self._after, ""
+        key = rows.key(-1, collection.primary_key)
         return rows, key, encode_id(collection, list(key))
 
     # -- iteration ---------------------------------------------------------------------------
@@ -215,13 +219,16 @@ class BatchCursor:
         if len(rows) < self.size and not self._frozen:
             self._exhausted = True
         collection = self.selection.collection
-        keys = [tuple(row[n] for n in collection.primary_key) for row in rows]
+        names = tuple(collection.primary_key)
         # A key range for a live selection (no parameter per record: any size works).
-        where = pk_in(collection, keys) if self._frozen else self._range(after)
+        if self._frozen:
+            where = pk_in(collection, [rows.key(i, names) for i in range(len(rows))])
+        else:
+            where = self._range(after)
         self._after = after
         self.batches += 1
-        return Batch(rows=rows, keys=keys, where=where, conn=conn, number=self.batches,
-                     size=len(rows)), token
+        return Batch(rows=rows, where=where, conn=conn, number=self.batches,
+                     size=len(rows), key_names=names), token
 
     async def _next_range(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
         count, upto = await self._bounds(conn)
@@ -239,7 +246,7 @@ class BatchCursor:
         self._after = upto
         self.batches += 1
         token = encode_id(self.selection.collection, list(upto))
-        return Batch(rows=[], keys=[], where=where, conn=conn, number=self.batches,
+        return Batch(rows=EMPTY, where=where, conn=conn, number=self.batches,
                      size=count), token
 
     async def _commit_open(self) -> None:
