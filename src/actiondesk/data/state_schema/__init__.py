@@ -22,6 +22,7 @@ from actiondesk.data.state_schema.base import (
     key_string,
     state_metadata,
 )
+from actiondesk.data.state_schema.partitions import run_partitions_table
 from actiondesk.data.state_schema.runs import meta_table, runs_table
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "meta_table",
     "policies_table",
     "roles_table",
+    "run_partitions_table",
     "runs_table",
     "state_metadata",
     "users_table",
