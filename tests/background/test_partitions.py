@@ -150,3 +150,15 @@ def test_max_parallel_runs_at_most_that_many_partitions_at_once(
     assert run["result"] == {"success": f"{ITEMS:,} records processed in {PARTS} partitions"}
     assert max(seen) <= 2
     assert counters(url) == [1] * ITEMS
+
+
+def test_a_partitioned_run_leaves_a_slot_to_small_runs(api: Api, url: str) -> None:
+    """With 4 runs at once per process, partitions take at most 3: a small run queued while
+    the big one goes on is executed before the big one ends."""
+    big = api.start("split", values={"batch": 2, "delay": 0.3})
+    api.wait(big["id"], lambda r: r["progress"]["done"] >= 4)
+    small = api.wait(api.start("process", ids=["1", "2", "3"], values={"batch": 3})["id"])
+    assert small["status"] == "succeeded"
+    assert api.run(big["id"])["status"] == "running"
+    assert api().post(f"/runs/{big['id']}/cancel").status_code == 200
+    assert api.wait(big["id"])["status"] == "cancelled"

@@ -197,14 +197,17 @@ class Partitions:
 
     # -- queue -------------------------------------------------------------------------------
 
-    async def due(self, limit: int, skip: set[str]) -> list[str]:
+    async def due(self, limit: int, skip: set[str], run_id: str | None = None) -> list[str]:
         """Partitions waiting for a runner (queued, or running with an expired lease), the
-        first partition of every run before the second of any, within ``max_parallel``."""
+        first partition of every run before the second of any, within ``max_parallel``;
+        only those of ``run_id`` if given."""
         if limit <= 0:
             return []
         now = utcnow()
         waiting = sa.or_(_p.status == "queued",
                          sa.and_(_p.status == "running", _p.lease_expires_at < now))
+        if run_id is not None:
+            waiting = sa.and_(waiting, _p.run_id == run_id)
         query = (
             sa.select(_p.run_id, _p.number, _t.collection, _t.action_slug)
             .select_from(run_partitions_table.join(runs_table, _t.id == _p.run_id))
@@ -383,6 +386,17 @@ class Partitions:
         return ended.rowcount == 1
 
     # -- the run's end -----------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """End the runs whose partitions all ended but whose last runner stopped before it
+        could end the run."""
+        ended = sa.select(_p.run_id).where(_p.run_id == _t.id, _p.status.not_in(ENDED))
+        async with self.host.store.read() as conn:
+            stuck = (await conn.scalars(
+                sa.select(_t.id).where(_t.status == "running", _t.lease_owner == PARTITIONED,
+                                       ~sa.exists(ended)))).all()
+        for run_id in stuck:
+            await self.finish_run(run_id)
 
     async def finish_run(self, run_id: str) -> None:
         """End the run once every partition has ended (whoever sees it first writes it)."""

@@ -134,6 +134,7 @@ class BackgroundRuns:
         while True:
             try:
                 await self.runs.sweep_abandoned()
+                await self.partitions.sweep()
                 await self.sweep()
             except Exception as exc:
                 if not lost_database(exc):
@@ -213,6 +214,14 @@ class BackgroundRuns:
         room = min(limit - len(runs),
                    max(1, self.config.concurrency - 1) - sum("/" in k for k in skip))
         return runs + await self.partitions.due(room, skip)
+
+    async def run_here(self, run_id: str) -> None:
+        """Execute a run in this process, and its partitions if it is split (``actiondesk
+        run`` without a server); what another process holds is left to it."""
+        await self.execute(run_id)
+        limit = max(1, self.config.concurrency)
+        while keys := await self.partitions.due(limit, set(), run_id):
+            await asyncio.gather(*(self.execute(key) for key in keys))
 
     async def lease_left(self, key: str) -> float | None:
         """Seconds until the lease of a running run (or partition) expires; None when it is
