@@ -94,6 +94,12 @@ def test_a_run_is_split_in_key_ranges_and_its_result_combined(
         (None, str(size)), (str(size), str(2 * size)), (str(2 * size), str(3 * size)),
         (str(3 * size), None)]
     assert [p["result"]["value"]["first"] for p in parts] == [1, 31, 61, 91]
+    shown = run["partitions"]
+    assert [(p["number"], p["status"], p["total"], p["done"], p["attempts"]) for p in shown] \
+        == [(n, "succeeded", size, size, 1) for n in range(1, PARTS + 1)]
+    assert all(p["finished_at"] >= p["started_at"] for p in shown)
+    listed = api().get("/runs", params={"action": "split"}).json()["runs"]
+    assert listed[0]["id"] == run["id"] and listed[0]["partitions"] is None
 
 
 def test_partitions_keep_to_the_selection(api: Api, url: str) -> None:
@@ -109,13 +115,13 @@ def test_partitions_keep_to_the_selection(api: Api, url: str) -> None:
                                         "from 21"}
 
 
-def test_a_failed_partition_fails_the_run_and_is_named(api: Api, url: str, state: str) -> None:
+def test_a_failed_partition_fails_the_run_and_is_named(api: Api, url: str) -> None:
     run = api.wait(api.start("split", values={"batch": 10, "fail": 95})["id"])
     assert run["status"] == "failed", run
     assert run["message"].startswith(
         f"partition 4 of {PARTS} failed: RuntimeError: boom at 95 ("), run["message"]
-    parts = partitions(state, run["id"])
-    assert [p["status"] for p in parts] == ["succeeded"] * 3 + ["failed"]
+    assert [p["status"] for p in run["partitions"]] == ["succeeded"] * 3 + ["failed"]
+    assert run["partitions"][3]["message"] == "RuntimeError: boom at 95"
     # The others ran to their end; the failed partition's batch was rolled back, and the
     # batch holding 95 is its first (91-100).
     assert counters(url)[:90] == [1] * 90 and counters(url)[90:] == [0] * 30
