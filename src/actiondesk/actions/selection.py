@@ -147,19 +147,20 @@ class Selection:
 
     async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[Rows]:
         """The selected records, ``size`` at a time, in primary-key order (keyset paging:
-        memory stays flat whatever the selection's size). Each batch is read on its own
-        connection, so a handler may update the rows it was given between batches. A batch
+        memory stays flat whatever the selection's size). The batches are read on one
+        connection outside any transaction (autocommit reads; SQLite takes no lock between
+        two reads), so a handler may update the rows it was given between batches. A batch
         is a sequence of read-only records (``row["name"]``), as the driver returned them."""
         after: tuple[Any, ...] | None = None
-        while True:
-            async with self.datasource.read() as conn:
+        async with self.datasource.read() as conn:
+            while True:
                 rows = await self.page(conn, size, after)
-            if not rows:
-                return
-            yield rows
-            if len(rows) < size:
-                return
-            after = rows.key(-1, self.collection.primary_key)
+                if not rows:
+                    return
+                yield rows
+                if len(rows) < size:
+                    return
+                after = rows.key(-1, self.collection.primary_key)
 
     async def records(self, limit: int = 100) -> list[Row]:
         """Up to ``limit`` selected records (for forms and small actions)."""
