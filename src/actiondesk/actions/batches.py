@@ -121,6 +121,7 @@ class BatchCursor:
         token = control.take_checkpoint() if control is not None else None
         self._after: Any = self._parse(token)
         self._open: tuple[AsyncConnection, AsyncTransaction, int, str | None] | None = None
+        self._conn: AsyncConnection | None = None
         self._exhausted = False
 
     # -- where the selection is read from --------------------------------------------------
@@ -190,10 +191,18 @@ class BatchCursor:
     async def __anext__(self) -> Batch:
         await self._commit_open()
         if self._exhausted:
+            await self._release()
             raise StopAsyncIteration
         if self.control is not None:
-            await self.control.check()
-        conn = await self.engine.connect()
+            try:
+                await self.control.check()
+            except BaseException:
+                await self._release()
+                raise
+        # One connection for the whole walk, one transaction per batch.
+        if self._conn is None:
+            self._conn = await self.engine.connect()
+        conn = self._conn
         transaction = await conn.begin()
         try:
             if self.rows:
@@ -202,15 +211,20 @@ class BatchCursor:
                 batch = await self._next_range(conn)
         except BaseException:
             await transaction.rollback()
-            await conn.close()
+            await self._release()
             raise
         if batch is None:
             await transaction.rollback()
-            await conn.close()
+            await self._release()
             self._exhausted = True
             raise StopAsyncIteration
         self._open = (conn, transaction, batch[0].size, batch[1])
         return batch[0]
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
     async def _next_rows(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
         rows, after, token = await self._read(conn)
@@ -261,19 +275,21 @@ class BatchCursor:
             else:
                 await transaction.commit()
             self.done = done
-        finally:
-            await conn.close()
+        except BaseException:
+            await self._release()
+            raise
 
     async def close(self, ok: bool) -> None:
-        """After the handler: commit the batch it was given (``ok``) or roll it back."""
-        if self._open is None:
-            return
-        if ok:
-            await self._commit_open()
-            return
-        conn, transaction, _, _ = self._open
-        self._open = None
+        """After the handler: commit the batch it was given (``ok``) or roll it back, and
+        give the connection back."""
         try:
+            if self._open is None:
+                return
+            if ok:
+                await self._commit_open()
+                return
+            _, transaction, _, _ = self._open
+            self._open = None
             await transaction.rollback()
         finally:
-            await conn.close()
+            await self._release()
