@@ -62,7 +62,7 @@ def test_migrate(tmp_path: Path, pythonpath: str) -> None:
     for _ in range(2):
         result = run(["migrate", "myadmin:desk"], tmp_path, PYTHONPATH=pythonpath)
         assert result.returncode == 0, result.stderr
-        assert "revision exports_views" in result.stdout
+        assert "revision run_partitions" in result.stdout
     assert (tmp_path / "state.db").exists()
 
 

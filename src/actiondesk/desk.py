@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from actiondesk.actions.forms import FormField
 from actiondesk.actions.registry import ActionRegistry
-from actiondesk.actions.spec import Action, EnabledIf, Handler, make_action
+from actiondesk.actions.spec import Action, Combine, EnabledIf, Handler, make_action
 from actiondesk.actions.spec import Scope as ActionScope
 from actiondesk.activity.service import ActivityService
 from actiondesk.approvals.workflow import ApprovalsService
@@ -201,6 +201,10 @@ class Desk:
         disabled_reason: str | None = None,
         background: bool = False,
         background_above: int | None = None,
+        parallel: bool = False,
+        partitions: int | None = None,
+        combine: Combine | None = None,
+        max_parallel: int | None = None,
     ) -> Callable[[Handler], Action]:
         """Declare an action; the decorated function is its handler.
 
@@ -208,8 +212,11 @@ class Desk:
         without one). ``enabled_if`` is a filter on the record (``Condition(...)``, a filter
         dict) or a function of the record; ``disabled_reason`` is what users are told when
         it does not hold. ``background=True`` queues every run for a runner (execute answers
-        202 with the run), ``background_above=N`` only runs on more than N records. The
-        decorator returns the frozen ``Action`` spec.
+        202 with the run), ``background_above=N`` only runs on more than N records.
+        ``parallel=True`` (one partition per 100,000 records) or ``partitions=N`` split a
+        background run into key-range partitions run by any number of workers, at most
+        ``max_parallel`` at once, their results merged by ``combine``. The decorator returns
+        the frozen ``Action`` spec.
         """
 
         def register(handler: Handler) -> Action:
@@ -218,6 +225,8 @@ class Desk:
                 description=description, submit_label=submit_label, form=form,
                 download=download, enabled_if=enabled_if, disabled_reason=disabled_reason,
                 background=background, background_above=background_above,
+                parallel=parallel, partitions=partitions, combine=combine,
+                max_parallel=max_parallel,
             )
             self.add_action(spec)
             return spec

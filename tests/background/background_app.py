@@ -36,7 +36,9 @@ items = sa.Table(
 )
 
 ITEMS = 120
-SLUGS = ("process", "explode", "touch", "sync-touch", "refuse-politely", "first-batches")
+SLUGS = ("process", "explode", "touch", "sync-touch", "refuse-politely", "first-batches",
+         "split", "split-slowly")
+PARTS = 4
 ROLES = [RoleSpec("admin", is_admin=True, read_all=True), RoleSpec("ops", read_all=True),
          RoleSpec("viewer", read_all=True), RoleSpec("clerk", read_all=True),
          RoleSpec("boss", read_all=True)]
@@ -126,6 +128,32 @@ def build_desk(
                                .values(counter=items.c.counter + 1))
         await asyncio.sleep(float(ctx.values.get("delay") or 0))
         return Success("hung")
+
+    def combine(parts: list[dict[str, Any]]) -> Success:
+        return Success(f"{sum(p['done'] for p in parts)} processed in {len(parts)} partitions, "
+                       f"from {parts[0]['first']}")
+
+    async def split_handler(ctx: ActionContext) -> dict[str, Any]:
+        delay = float(ctx.values.get("delay") or 0)
+        fail = ctx.values.get("fail")
+        batches = ctx.batches(size=int(ctx.values.get("batch") or 10))
+        first = None
+        async for batch in batches:
+            first = batch.rows[0]["id"] if first is None else first
+            await batch.conn.execute(
+                items.update().where(batch.where)
+                .values(counter=items.c.counter + 1, status="done"))
+            if fail is not None and fail in batch.rows.column("id"):
+                raise RuntimeError(f"boom at {fail}")
+            if delay:
+                await asyncio.sleep(delay)
+        return {"done": batches.done, "first": first}
+
+    partition_form = [f.Number("delay"), f.Number("batch"), f.Number("fail")]
+    desk.action("items", name="Split", scope="bulk", partitions=PARTS, combine=combine,
+                form=partition_form)(split_handler)
+    desk.action("items", name="Split slowly", scope="bulk", partitions=PARTS, max_parallel=2,
+                form=partition_form)(split_handler)
 
     @desk.action(name="Count down", background=True)
     async def count_down(ctx: ActionContext) -> Success:

@@ -50,6 +50,16 @@ def test_run_queues_executes_and_shows_progress(tmp_path: Path) -> None:
     assert followed.returncode == 0 and followed.stdout.endswith("processed\n")
 
 
+def test_run_executes_a_partitioned_run_here(tmp_path: Path) -> None:
+    env = _setup(tmp_path)
+    done = _cli(["run", TARGET, "items", "split", "--all", "--as", OPS, "--value", "batch=7"],
+                env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].endswith(
+        f"succeeded: {ITEMS} processed in 4 partitions, from 1")
+    assert counters(env["ACTIONDESK_DATABASE_URL"]) == [1] * ITEMS
+
+
 def test_run_with_ids_a_filter_and_an_inline_action(tmp_path: Path) -> None:
     env = _setup(tmp_path)
     inline = _cli(["run", TARGET, "items", "touch", "--ids", "1,2", "--ids", "3", "--as", OPS],

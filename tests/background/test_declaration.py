@@ -49,6 +49,33 @@ def test_the_spec_says_when_it_runs_in_the_background(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
+    ({"parallel": "yes"}, "parallel must be True or False, not 'yes'"),
+    ({"partitions": 1}, "partitions must be a whole number from 2 to 64, not 1"),
+    ({"partitions": 65}, "partitions must be a whole number from 2 to 64, not 65"),
+    ({"parallel": True, "partitions": 4}, "give parallel=True .* or partitions=N, not both"),
+    ({"partitions": 4, "scope": "single"}, "only a bulk action can be parallel"),
+    ({"combine": len}, "combine and max_parallel are for partitioned actions"),
+    ({"parallel": True, "combine": "sum"}, "combine must be a function"),
+    ({"parallel": True, "max_parallel": 0}, "max_parallel must be a whole number >= 1, not 0"),
+])
+def test_bad_partition_options_are_refused(desk: Desk, options: dict[str, Any],
+                                           message: str) -> None:
+    options.setdefault("scope", "bulk")
+    with pytest.raises(ConfigurationError, match=message):
+        desk.action("items", name="Bad", **options)(handler)
+
+
+def test_partitioned_actions_run_in_the_background_split_by_size(desk: Desk) -> None:
+    fixed = desk.action("items", name="Fixed", scope="bulk", partitions=8)(handler)
+    auto = desk.action("items", name="Auto", scope="bulk", parallel=True)(handler)
+    assert fixed.runs_in_background(1) and fixed.to_json()["parallel"] is True
+    assert fixed.to_json()["background"] is True
+    assert [fixed.partition_count(n) for n in (1, 5, 8, 10**7)] == [1, 5, 8, 8]
+    assert [auto.partition_count(n) for n in (10, 100_000, 100_001, 10**7, 10**9)] == [
+        1, 1, 2, 64, 64]
+
+
+@pytest.mark.parametrize(("options", "message"), [
     ({"runner": "celery"}, "runner must be one of inprocess, procrastinate, not 'celery'"),
     ({"runner_concurrency": 0}, "runner_concurrency must be a whole number >= 1"),
     ({"run_lease": dt.timedelta(milliseconds=10)}, "run_lease must be at least 1 second"),

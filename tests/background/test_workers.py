@@ -107,6 +107,34 @@ def test_a_killed_worker_s_run_resumes_on_another_worker(pg: str, tmp_path: Path
     assert counters(pg) == [1] * count, "every record processed exactly once"
 
 
+def test_partitions_run_on_several_workers_and_a_killed_worker_s_resume(
+        pg: str, tmp_path: Path) -> None:
+    """One partitioned run on two workers; one is SIGKILLed mid-run: its partitions are
+    resumed from their checkpoints by the other, every record processed exactly once."""
+    from tests.background.test_partitions import partitions
+
+    count = 400
+    asyncio.run(create_items(pg, count))
+    desk, tokens = _server(pg)
+    log = tmp_path / "workers.log"
+    with (live_server(desk) as base, api_of(base, tokens) as api,
+          _worker(pg, log) as first, _worker(pg, log)):
+        queued = api.start("split", values={"batch": 5, "delay": 0.1})
+        api.wait(queued["id"], lambda r: r["progress"]["done"] >= 60)
+        running = [p for p in partitions(pg, queued["id"]) if p["status"] == "running"]
+        kill(first)
+        run = api.wait(queued["id"], timeout=180)
+    assert run["status"] == "succeeded", (run, log.read_text()[-3000:])
+    # (A resumed partition's handler starts after its checkpoint: its "first" is later.)
+    assert run["result"]["success"].startswith(f"{count} processed in 4 partitions, from ")
+    assert run["progress"]["done"] == count
+    assert counters(pg) == [1] * count, "every record processed exactly once"
+    parts = partitions(pg, queued["id"])
+    assert len(running) >= 2 and {p["status"] for p in parts} == {"succeeded"}
+    assert any(p["attempts"] == 2 for p in parts), parts
+    assert {p["done_count"] for p in parts} == {count // 4}
+
+
 def test_the_worker_refuses_a_desk_without_postgresql(tmp_path: Path) -> None:
     from actiondesk import ConfigurationError
 

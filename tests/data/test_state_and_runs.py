@@ -91,7 +91,7 @@ async def test_start_migrates_to_head_and_again_is_a_no_op(state_url: str) -> No
             # The migration and the table definitions the code uses describe the same schema.
             assert await conn.run_sync(_schema_diff) == []
         assert {"actiondesk_runs", "actiondesk_meta", VERSION_TABLE} <= tables
-        assert await first.revision() == head_revision() == "exports_views"
+        assert await first.revision() == head_revision() == "run_partitions"
         run_id = await new_run(RunsService(first))
     finally:
         await first.close()
@@ -99,7 +99,7 @@ async def test_start_migrates_to_head_and_again_is_a_no_op(state_url: str) -> No
     again = StateStore(state_url)
     try:
         await again.start()
-        assert await again.revision() == "exports_views"
+        assert await again.revision() == "run_partitions"
         assert (await RunsService(again).get(run_id)).action_slug == "mark-live"
     finally:
         await again.close()
@@ -109,7 +109,7 @@ async def test_concurrent_starts_on_a_new_database_both_succeed(state_url: str) 
     stores = [StateStore(state_url) for _ in range(3)]
     try:
         await asyncio.gather(*(s.start() for s in stores))
-        assert [await s.revision() for s in stores] == ["exports_views"] * 3
+        assert [await s.revision() for s in stores] == ["run_partitions"] * 3
     finally:
         for s in stores:
             await s.close()

@@ -26,13 +26,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from actiondesk.actions.selection import (
     DEFAULT_BATCH_SIZE,
-    Row,
     Selection,
     pk_after,
     pk_in,
-    row_dicts,
 )
 from actiondesk.data.record_ids import decode_id, encode_id
+from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
 
 MAX_BATCH_SIZE = 100_000
 
@@ -49,24 +48,29 @@ class LeaseLost(Exception):
 class Batch:
     """One batch of selected records and the transaction it is processed in.
 
-    ``rows`` are the records (dicts), ``keys`` their primary keys, ``where`` a clause matching
-    exactly them (for one set-based statement), ``conn`` a connection to the user's database
-    inside the batch's transaction: write with it so the work commits with the checkpoint.
-    With ``ctx.batches(rows=False)`` the records are not read: ``rows`` and ``keys`` are
-    empty, ``where`` is a primary-key range, and ``size`` says how many records it holds.
+    ``rows`` are the records (read-only mappings, straight from the driver), ``keys`` their
+    primary keys (tuples, built when asked for), ``where`` a clause matching exactly them (for
+    one set-based statement), ``conn`` a connection to the user's database inside the batch's
+    transaction: write with it so the work commits with the checkpoint. With
+    ``ctx.batches(rows=False)`` the records are not read: ``rows`` and ``keys`` are empty,
+    ``where`` is a primary-key range, and ``size`` says how many records it holds.
     """
 
-    rows: list[Row]
-    keys: list[tuple[Any, ...]]
+    rows: Rows
     where: ColumnElement[bool]
     conn: AsyncConnection
     number: int
     size: int
+    key_names: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> list[tuple[Any, ...]]:
+        return [self.rows.key(i, self.key_names) for i in range(len(self.rows))]
 
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[Row]:
+    def __iter__(self) -> Iterator[Record]:
         return iter(self.rows)
 
 
@@ -117,6 +121,7 @@ class BatchCursor:
         token = control.take_checkpoint() if control is not None else None
         self._after: Any = self._parse(token)
         self._open: tuple[AsyncConnection, AsyncTransaction, int, str | None] | None = None
+        self._conn: AsyncConnection | None = None
         self._exhausted = False
 
     # -- where the selection is read from --------------------------------------------------
@@ -158,7 +163,7 @@ class BatchCursor:
         )).scalar_one())
         return rest, None
 
-    async def _read(self, conn: AsyncConnection) -> tuple[list[Row], Any, str]:
+    async def _read(self, conn: AsyncConnection) -> tuple[Rows, Any, str]:
         """The next batch's rows, the position after it and that position as a checkpoint."""
         selection = self.selection
         collection = selection.collection
@@ -167,15 +172,15 @@ class BatchCursor:
             while True:
                 keys, last = await selection.key_page(after, self.size)  # type: ignore[attr-defined]
                 if last == after:
-                    return [], after, str(after)
+                    return EMPTY, after, str(after)
                 after = last
                 if keys:
-                    rows = row_dicts(await conn.execute(selection.rows_query(keys)))  # type: ignore[attr-defined]
+                    rows = driver_rows(await conn.execute(selection.rows_query(keys)))  # type: ignore[attr-defined]
                     return rows, last, str(last)
-        rows = row_dicts(await conn.execute(selection.batch_query(self.size, self._after)))
+        rows = await selection.page(conn, self.size, self._after)
         if not rows:
-            return [], self._after, ""
-        key = tuple(rows[-1][n] for n in collection.primary_key)
+            return EMPTY, self._after, ""
+        key = rows.key(-1, collection.primary_key)
         return rows, key, encode_id(collection, list(key))
 
     # -- iteration ---------------------------------------------------------------------------
@@ -186,10 +191,18 @@ class BatchCursor:
     async def __anext__(self) -> Batch:
         await self._commit_open()
         if self._exhausted:
+            await self._release()
             raise StopAsyncIteration
         if self.control is not None:
-            await self.control.check()
-        conn = await self.engine.connect()
+            try:
+                await self.control.check()
+            except BaseException:
+                await self._release()
+                raise
+        # One connection for the whole walk, one transaction per batch.
+        if self._conn is None:
+            self._conn = await self.engine.connect()
+        conn = self._conn
         transaction = await conn.begin()
         try:
             if self.rows:
@@ -198,15 +211,20 @@ class BatchCursor:
                 batch = await self._next_range(conn)
         except BaseException:
             await transaction.rollback()
-            await conn.close()
+            await self._release()
             raise
         if batch is None:
             await transaction.rollback()
-            await conn.close()
+            await self._release()
             self._exhausted = True
             raise StopAsyncIteration
         self._open = (conn, transaction, batch[0].size, batch[1])
         return batch[0]
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
     async def _next_rows(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
         rows, after, token = await self._read(conn)
@@ -215,13 +233,16 @@ class BatchCursor:
         if len(rows) < self.size and not self._frozen:
             self._exhausted = True
         collection = self.selection.collection
-        keys = [tuple(row[n] for n in collection.primary_key) for row in rows]
+        names = tuple(collection.primary_key)
         # A key range for a live selection (no parameter per record: any size works).
-        where = pk_in(collection, keys) if self._frozen else self._range(after)
+        if self._frozen:
+            where = pk_in(collection, [rows.key(i, names) for i in range(len(rows))])
+        else:
+            where = self._range(after)
         self._after = after
         self.batches += 1
-        return Batch(rows=rows, keys=keys, where=where, conn=conn, number=self.batches,
-                     size=len(rows)), token
+        return Batch(rows=rows, where=where, conn=conn, number=self.batches,
+                     size=len(rows), key_names=names), token
 
     async def _next_range(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
         count, upto = await self._bounds(conn)
@@ -239,7 +260,7 @@ class BatchCursor:
         self._after = upto
         self.batches += 1
         token = encode_id(self.selection.collection, list(upto))
-        return Batch(rows=[], keys=[], where=where, conn=conn, number=self.batches,
+        return Batch(rows=EMPTY, where=where, conn=conn, number=self.batches,
                      size=count), token
 
     async def _commit_open(self) -> None:
@@ -254,19 +275,21 @@ class BatchCursor:
             else:
                 await transaction.commit()
             self.done = done
-        finally:
-            await conn.close()
+        except BaseException:
+            await self._release()
+            raise
 
     async def close(self, ok: bool) -> None:
-        """After the handler: commit the batch it was given (``ok``) or roll it back."""
-        if self._open is None:
-            return
-        if ok:
-            await self._commit_open()
-            return
-        conn, transaction, _, _ = self._open
-        self._open = None
+        """After the handler: commit the batch it was given (``ok``) or roll it back, and
+        give the connection back."""
         try:
+            if self._open is None:
+                return
+            if ok:
+                await self._commit_open()
+                return
+            _, transaction, _, _ = self._open
+            self._open = None
             await transaction.rollback()
         finally:
-            await conn.close()
+            await self._release()

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from actiondesk.data.rows import Rows, driver_rows
 from actiondesk.data.schema import Collection
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class Selection:
         self.where = where
         self.description = description
         self._id_count = id_count
+        self._pages: dict[tuple[int, bool], sa.Select[Any]] = {}
 
     @property
     def is_id_list(self) -> bool:
@@ -88,8 +91,30 @@ class Selection:
     def key_order(self) -> list[ColumnElement[Any]]:
         return [self.collection.fields[n].column.asc() for n in self.collection.primary_key]
 
-    def _key(self, row: Row) -> tuple[Any, ...]:
-        return tuple(row[n] for n in self.collection.primary_key)
+    def page_query(self, size: int, first: bool) -> sa.Select[Any]:
+        """The keyset page statement of a run: built once per batch size, the position as
+        parameters ``after_0, after_1, ...`` (one per primary-key column), so every batch
+        reuses one compiled statement."""
+        query = self._pages.get((size, first))
+        if query is None:
+            query = sa.select(self.collection.table).where(self.where).order_by(
+                *self.key_order())
+            if not first:
+                after: tuple[Any, ...] = tuple(sa.bindparam(f"after_{i}")
+                                               for i in range(len(self.collection.primary_key)))
+                query = query.where(pk_after(self.collection, after))
+            query = query.limit(size)
+            self._pages[(size, first)] = query
+        return query
+
+    def page_params(self, after: tuple[Any, ...] | None) -> dict[str, Any]:
+        return {} if after is None else {f"after_{i}": v for i, v in enumerate(after)}
+
+    async def page(self, conn: AsyncConnection, size: int, after: tuple[Any, ...] | None
+                   ) -> Rows:
+        """Up to ``size`` selected records after the key ``after``, straight from the driver."""
+        return driver_rows(await conn.execute(self.page_query(size, after is None),
+                                              self.page_params(after)))
 
     def batch_query(self, size: int, after: tuple[Any, ...] | None) -> sa.Select[Any]:
         query = sa.select(self.collection.table).where(self.where).order_by(*self.key_order())
@@ -120,21 +145,22 @@ class Selection:
         it work on both."""
         yield self.where
 
-    async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[list[Row]]:
+    async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[Rows]:
         """The selected records, ``size`` at a time, in primary-key order (keyset paging:
-        memory stays flat whatever the selection's size). Each batch is read on its own
-        connection, so a handler may update the rows it was given between batches."""
+        memory stays flat whatever the selection's size). The batches are read on one
+        connection outside any transaction (autocommit reads; SQLite takes no lock between
+        two reads), so a handler may update the rows it was given between batches. A batch
+        is a sequence of read-only records (``row["name"]``), as the driver returned them."""
         after: tuple[Any, ...] | None = None
-        while True:
-            async with self.datasource.read() as conn:
-                result = await conn.execute(self.batch_query(size, after))
-                rows = row_dicts(result)
-            if not rows:
-                return
-            yield rows
-            if len(rows) < size:
-                return
-            after = self._key(rows[-1])
+        async with self.datasource.read() as conn:
+            while True:
+                rows = await self.page(conn, size, after)
+                if not rows:
+                    return
+                yield rows
+                if len(rows) < size:
+                    return
+                after = rows.key(-1, self.collection.primary_key)
 
     async def records(self, limit: int = 100) -> list[Row]:
         """Up to ``limit`` selected records (for forms and small actions)."""
@@ -155,18 +181,19 @@ class Selection:
 
     def batches_sync(
         self, engine: sa.Engine, size: int = DEFAULT_BATCH_SIZE
-    ) -> Iterator[list[Row]]:
+    ) -> Iterator[Rows]:
         """``batches`` for sync handlers, on the sync engine they are given."""
         after: tuple[Any, ...] | None = None
         while True:
             with engine.connect() as conn:
-                rows = row_dicts(conn.execute(self.batch_query(size, after)))
+                rows = driver_rows(conn.execute(self.page_query(size, after is None),
+                                                self.page_params(after)))
             if not rows:
                 return
             yield rows
             if len(rows) < size:
                 return
-            after = self._key(rows[-1])
+            after = rows.key(-1, self.collection.primary_key)
 
     def records_sync(self, engine: sa.Engine, limit: int = 100) -> list[Row]:
         with engine.connect() as conn:

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from actiondesk.actions.results import Result
 
 Handler: TypeAlias = Callable[["ActionContext"], "Awaitable[Result] | Result"]
+# Builds the result of a partitioned run from what each partition's handler returned.
+Combine: TypeAlias = Callable[[list[Any]], "Result"]
+# ``parallel=True``: one partition per this many selected records, at most MAX_PARTITIONS.
+PARTITION_RECORDS = 100_000
+MAX_PARTITIONS = 64
 RecordCondition: TypeAlias = Callable[[Mapping[str, Any]], bool]
 EnabledIf: TypeAlias = Filter | RecordCondition | None
 # Turns validated form values into the values the handler gets, before any approval
@@ -66,10 +71,30 @@ class Action:
     # Set for the built-in record actions (see actiondesk.editing): edit, bulk-edit, ...
     builtin: str | None = None
     prepare: Prepare | None = None
+    # Partitioned runs (see actiondesk.background.partitions).
+    parallel: bool = False
+    partitions: int | None = None
+    combine: Combine | None = None
+    max_parallel: int | None = None
+
+    @property
+    def partitioned(self) -> bool:
+        return self.parallel or self.partitions is not None
+
+    def partition_count(self, record_count: int) -> int:
+        """How many key-range partitions a run on this many records is split into (1: not
+        split)."""
+        if self.partitions is not None:
+            wanted = self.partitions
+        elif self.parallel:
+            wanted = -(-record_count // PARTITION_RECORDS)
+        else:
+            return 1
+        return max(1, min(wanted, MAX_PARTITIONS, record_count))
 
     def runs_in_background(self, record_count: int | None) -> bool:
         """Whether a run on this many selected records is queued for a runner."""
-        if self.background:
+        if self.background or self.partitioned:
             return True
         return self.background_above is not None and (record_count or 0) > self.background_above
 
@@ -91,9 +116,10 @@ class Action:
             "download": self.download,
             "has_form": bool(self.form),
             **({"remote": self.source.to_json()} if self.source is not None else {}),
-            "background": self.background,
+            "background": self.background or self.partitioned,
             "background_above": self.background_above,
             "builtin": self.builtin,
+            "parallel": self.partitioned,
         }
 
 
@@ -112,6 +138,10 @@ def make_action(
     disabled_reason: str | None,
     background: bool = False,
     background_above: int | None = None,
+    parallel: bool = False,
+    partitions: int | None = None,
+    combine: Combine | None = None,
+    max_parallel: int | None = None,
 ) -> Action:
     """Check a declaration and build its spec; ConfigurationError says what to change."""
     label = name or handler.__name__.replace("_", " ").strip().capitalize()
@@ -164,6 +194,8 @@ def make_action(
     if condition is not None and resolved_scope is Scope.GLOBAL:
         problems.append("enabled_if tests records; a global action has none")
     problems.extend(_background_problems(background, background_above, resolved_scope))
+    problems.extend(_partition_problems(parallel, partitions, combine, max_parallel,
+                                        resolved_scope))
     if problems:
         raise ConfigurationError(
             f"{where}: " + "; ".join(problems), [f"{where}: {p}" for p in problems]
@@ -182,6 +214,10 @@ def make_action(
         disabled_reason=disabled_reason,
         background=background,
         background_above=background_above,
+        parallel=parallel,
+        partitions=partitions,
+        combine=combine,
+        max_parallel=max_parallel,
     )
 
 
@@ -209,4 +245,35 @@ def _background_problems(
                 "background_above counts selected records; a global action has none: use "
                 "background=True"
             )
+    return problems
+
+
+def _whole(value: Any, low: int, high: int | None = None) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int) and value >= low
+            and (high is None or value <= high))
+
+
+def _partition_problems(
+    parallel: Any, partitions: Any, combine: Any, max_parallel: Any, scope: Scope
+) -> list[str]:
+    problems = []
+    if not isinstance(parallel, bool):
+        problems.append(f"parallel must be True or False, not {parallel!r}")
+    if partitions is not None and not _whole(partitions, 2, MAX_PARTITIONS):
+        problems.append(f"partitions must be a whole number from 2 to {MAX_PARTITIONS}, not "
+                        f"{partitions!r}")
+    if parallel is True and partitions is not None:
+        problems.append("give parallel=True (one partition per "
+                        f"{PARTITION_RECORDS:,} records) or partitions=N, not both")
+    split = parallel is True or partitions is not None
+    if split and scope is not Scope.BULK:
+        problems.append("a partitioned run splits its selection: only a bulk action can be "
+                        "parallel or have partitions")
+    if combine is not None and not callable(combine):
+        problems.append("combine must be a function of the partitions' results")
+    if (combine is not None or max_parallel is not None) and not split:
+        problems.append("combine and max_parallel are for partitioned actions: add "
+                        "parallel=True or partitions=N")
+    if max_parallel is not None and not _whole(max_parallel, 1):
+        problems.append(f"max_parallel must be a whole number >= 1, not {max_parallel!r}")
     return problems

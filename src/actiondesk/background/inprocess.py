@@ -39,6 +39,10 @@ class InProcessRunner:
         # The queued row is the queue: nothing else to write.
         return
 
+    async def enqueue_partition(self, conn: AsyncConnection, key: str, slot: str) -> None:
+        # The partition rows are the queue; ``due`` keeps to max_parallel.
+        return
+
     def wake(self) -> None:
         if self._wake is not None:
             self._wake.set()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,9 @@ log = logging.getLogger("actiondesk.background")
 
 QUEUE = "actiondesk"
 TASK = "actiondesk.run"
+# Procrastinate takes the highest priority first.
+RUN_PRIORITY = 0
+PARTITION_PRIORITY = -1
 # Any fixed 64-bit number: the advisory lock serialising the creation of Procrastinate's schema.
 _SCHEMA_LOCK = 0x61637469_6F6E7077
 _t = runs_table.c
@@ -66,15 +68,21 @@ class ProcrastinateRunner:
 
         @self.app.task(name=TASK, queue=QUEUE)
         async def run(run_id: str) -> None:
+            # ``run_id`` is a run's id, or ``RUN_ID/N`` for a partition.
             await self._execute(run_id)
 
         self.task = run
 
     async def enqueue(self, conn: AsyncConnection, run_id: str) -> None:
         raw = await conn.get_raw_connection()
-        await self.task.configure(connection=raw.driver_connection, lock=run_id).defer_async(
-            run_id=run_id
-        )
+        await self.task.configure(connection=raw.driver_connection, lock=run_id,
+                                  priority=RUN_PRIORITY).defer_async(run_id=run_id)
+
+    async def enqueue_partition(self, conn: AsyncConnection, key: str, slot: str) -> None:
+        # Below whole runs: a free worker takes a small run before the next partition.
+        raw = await conn.get_raw_connection()
+        await self.task.configure(connection=raw.driver_connection, lock=slot,
+                                  priority=PARTITION_PRIORITY).defer_async(run_id=key)
 
     def wake(self) -> None:
         return
@@ -129,16 +137,13 @@ class ProcrastinateRunner:
             except Exception:
                 log.exception("could not look for stalled jobs; retrying")
 
-    async def _execute(self, run_id: str) -> None:
-        """Execute the run; when another runner still holds its lease (its worker is being
-        declared dead), wait for the lease to expire and take it over."""
+    async def _execute(self, key: str) -> None:
+        """Execute the run (or partition); when another runner still holds its lease (its
+        worker is being declared dead), wait for the lease to expire and take it over."""
         background = self.background
-        while not await background.execute(run_id):
-            async with background.store.read() as conn:
-                row = (await conn.execute(
-                    sa.select(_t.status, _t.lease_expires_at).where(_t.id == run_id))).first()
-            if row is None or row.status != "running":
+        while not await background.execute(key):
+            wait = await background.lease_left(key)
+            if wait is None:
                 return
-            wait = (row.lease_expires_at - dt.datetime.now(dt.UTC)).total_seconds()
             await asyncio.sleep(min(max(wait, 0.1) + 0.1, self.stalled_after))
 

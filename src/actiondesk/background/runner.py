@@ -18,6 +18,10 @@ class Runner(Protocol):
     async def enqueue(self, conn: AsyncConnection, run_id: str) -> None:
         """Enqueue inside the transaction that records the run."""
 
+    async def enqueue_partition(self, conn: AsyncConnection, key: str, slot: str) -> None:
+        """Enqueue a partition of a run inside the transaction that plans it; partitions of
+        one ``slot`` run one after the other (a run's ``max_parallel``)."""
+
     def wake(self) -> None:
         """A run was just queued by this process."""
 
@@ -37,4 +41,8 @@ class RunHost(Protocol):
         """Runs of ``runner`` waiting for a process."""
 
     async def execute(self, run_id: str) -> bool:
-        """Claim the run and execute it to its end."""
+        """Claim the run (or partition: ``RUN_ID/N``) and execute it to its end."""
+
+    async def lease_left(self, key: str) -> float | None:
+        """Seconds until the lease of a running run or partition expires; None when it is
+        not running."""

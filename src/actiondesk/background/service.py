@@ -30,6 +30,7 @@ from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.results import Rendered
 from actiondesk.actions.spec import Action
 from actiondesk.background.config import RunnerConfig, same_database
+from actiondesk.background.partitions import Partitions, parse_key, splittable
 from actiondesk.background.runner import Runner
 from actiondesk.data.state import runs_table, utcnow
 from actiondesk.errors import (
@@ -91,6 +92,7 @@ class BackgroundRuns:
         self.config = config
         self.owner = self.runs.owner
         self.runner: Runner = self._runner()
+        self.partitions = Partitions(self, self.runner.name, self.runner.enqueue_partition)
         self._sweeper: asyncio.Task[None] | None = None
         self._run_ended: list[RunEnded] = []
         self._sweeps: list[Sweep] = []
@@ -132,6 +134,7 @@ class BackgroundRuns:
         while True:
             try:
                 await self.runs.sweep_abandoned()
+                await self.partitions.sweep()
                 await self.sweep()
             except Exception as exc:
                 if not lost_database(exc):
@@ -205,7 +208,33 @@ class BackgroundRuns:
         )
         async with self.store.read() as conn:
             found = (await conn.scalars(query)).all()
-        return [run_id for run_id in found if run_id not in skip][:limit]
+        runs = [run_id for run_id in found if run_id not in skip][:limit]
+        # Partitions come after whole runs, and leave a slot of the process to them: a
+        # huge partitioned run does not starve small runs.
+        room = min(limit - len(runs),
+                   max(1, self.config.concurrency - 1) - sum("/" in k for k in skip))
+        return runs + await self.partitions.due(room, skip)
+
+    async def run_here(self, run_id: str) -> None:
+        """Execute a run in this process, and its partitions if it is split (``actiondesk
+        run`` without a server); what another process holds is left to it."""
+        await self.execute(run_id)
+        limit = max(1, self.config.concurrency)
+        while keys := await self.partitions.due(limit, set(), run_id):
+            await asyncio.gather(*(self.execute(key) for key in keys))
+
+    async def lease_left(self, key: str) -> float | None:
+        """Seconds until the lease of a running run (or partition) expires; None when it is
+        not running (any more)."""
+        if parse_key(key) is not None:
+            return await self.partitions.lease_left(key)
+        async with self.store.read() as conn:
+            row = (await conn.execute(
+                sa.select(_t.status, _t.lease_expires_at).where(_t.id == key))).first()
+        if row is None or row.status != "running" or row.lease_expires_at is None:
+            return None
+        left: float = (row.lease_expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+        return left
 
     async def unserved(self, older_than: dt.timedelta, *, workers: bool = False) -> list[str]:
         """Why background runs wait in vain, a sentence per runner: runs that have waited
@@ -247,6 +276,8 @@ class BackgroundRuns:
     async def execute(self, run_id: str) -> bool:
         """Claim the run and execute it to its end; False when another process holds it or
         it is no longer waiting."""
+        if parse_key(run_id) is not None:
+            return await self.partitions.execute(run_id)
         claimed = await self._claim(run_id)
         if claimed is None:
             return False
@@ -326,6 +357,11 @@ class BackgroundRuns:
                                              control)
             await self.notify_end(run.id)
             return
+        if action.partitioned and splittable(selection):
+            assert selection is not None  # noqa: S101 - splittable
+            if await self.partitions.plan(run, action, selection):
+                self.runner.wake()
+                return
         parent = run.selection.get("parent")
         job = Job(action, Caller.from_json(run.caller), selection, values,
                   ParentContext(**parent) if parent else None)

@@ -124,7 +124,7 @@ async def _run(
     worker = None
     if desk.background.config.runner == "inprocess":
         # No server may be running: execute it here unless one claims it first.
-        worker = asyncio.create_task(desk.background.execute(outcome.run_id))
+        worker = asyncio.create_task(desk.background.run_here(outcome.run_id))
     try:
         run = await _follow(desk, outcome.run_id, sys.stdout)
     finally:

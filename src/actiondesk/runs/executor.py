@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from actiondesk.actions.batches import LeaseLost, RunCancelled
+from actiondesk.actions.batches import LeaseLost, RunCancelled, RunControl
 from actiondesk.actions.caller import Caller, ParentContext
 from actiondesk.actions.context import ActionContext
 from actiondesk.actions.form_values import FormValidationError, json_value
@@ -24,6 +24,7 @@ from actiondesk.actions.results import (
     Error,
     File,
     Rendered,
+    Result,
     UnsafeResultError,
     iterate_file,
     render,
@@ -127,14 +128,7 @@ class Executor:
         lease raises LeaseLost without writing anything.
         """
         action = job.action
-        context = ActionContext(
-            caller=job.caller, action=action,
-            collection=self.datasource.collection(action.collection)
-            if action.collection is not None else None,
-            selection=job.selection, values=job.values, parent=job.parent,
-            db=self.datasource.engine if action.is_async else self.datasource.sync_engine,
-            run_id=run_id, control=control,
-        )
+        context = self.context(run_id, job, control)
         try:
             rendered = render(await context.run_handler())
             if keep_file and rendered.file is not None:
@@ -196,6 +190,24 @@ class Executor:
             result_mime=file.mime if file is not None else None,
         )
         return Outcome(rendered, run_id, status=status)
+
+    def context(self, run_id: str, job: Job, control: RunControl | None) -> ActionContext:
+        """The context a handler of ``job`` receives."""
+        action = job.action
+        return ActionContext(
+            caller=job.caller, action=action,
+            collection=self.datasource.collection(action.collection)
+            if action.collection is not None else None,
+            selection=job.selection, values=job.values, parent=job.parent,
+            db=self.datasource.engine if action.is_async else self.datasource.sync_engine,
+            run_id=run_id, control=control,
+        )
+
+    async def run_partition(self, run_id: str, job: Job, control: RunControl) -> Result:
+        """Run the handler on one partition of a partitioned run (``job.selection`` is the
+        partition) and return what it returned; the partitions' runner records the outcome
+        and ends the run when every partition has ended."""
+        return await self.context(run_id, job, control).run_handler()
 
     async def finish_early(
         self, run_id: str, status: RunStatus, message: str,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from actiondesk.data.state import StateStore, runs_table
+from actiondesk.data.state_schema import run_partitions_table
 from actiondesk.errors import BadRequestError, NotFoundError
 
 # approval_requested: the request was frozen for approval instead of run (the approval's
@@ -144,6 +145,23 @@ class RunReads:
         if row is None:
             raise NotFoundError(f"no run {run_id!r}")
         return run_record(row._mapping)
+
+    async def partitions(self, run_id: str) -> list[dict[str, Any]] | None:
+        """The partitions of a partitioned run, in order (None for a run not split)."""
+        check_run_id(run_id)
+        _p = run_partitions_table.c
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(_p.number, _p.status, _p.record_count, _p.done_count, _p.attempts,
+                          _p.message, _p.started_at, _p.finished_at)
+                .where(_p.run_id == run_id).order_by(_p.number))).all()
+        if not rows:
+            return None
+        return [{"number": r.number, "status": r.status, "total": r.record_count,
+                 "done": r.done_count, "attempts": r.attempts, "message": r.message,
+                 "started_at": r.started_at.isoformat() if r.started_at else None,
+                 "finished_at": r.finished_at.isoformat() if r.finished_at else None}
+                for r in rows]
 
     async def get_file(self, run_id: str) -> tuple[bytes, str, str] | None:
         """The file a run returned as ``(content, filename, mime)``; None if it returned none.

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from actiondesk.actions.results import ActionError
 from actiondesk.actions.selection import DEFAULT_BATCH_SIZE, Row, Selection, pk_in
 from actiondesk.data.record_ids import decode_id
+from actiondesk.data.rows import Rows, driver_rows
 from actiondesk.data.schema import Collection
 from actiondesk.data.state_schema.approvals import approval_records_table
 from actiondesk.errors import NotFoundError
@@ -140,16 +141,16 @@ class FrozenSelection(Selection):
         async for keys in self.key_batches(size):
             yield pk_in(self.collection, keys)
 
-    async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[list[Row]]:
+    async def batches(self, size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[Rows]:
         async for keys in self.key_batches(size):
             async with self.datasource.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in await conn.execute(self.rows_query(keys))]
+                rows = driver_rows(await conn.execute(self.rows_query(keys)))
             if rows:
                 yield rows
 
     async def records(self, limit: int = 100) -> list[Row]:
         async for rows in self.batches(limit):
-            return rows
+            return rows.dicts()
         return []
 
     def count_sync(self, engine: sa.Engine) -> int:
@@ -157,7 +158,7 @@ class FrozenSelection(Selection):
 
     def batches_sync(
         self, engine: sa.Engine, size: int = DEFAULT_BATCH_SIZE
-    ) -> Iterator[list[Row]]:
+    ) -> Iterator[Rows]:
         # A sync handler runs in a worker thread; the frozen ids are read through the event
         # loop that started it.
         after = -1
@@ -169,11 +170,11 @@ class FrozenSelection(Selection):
             if not keys:
                 continue
             with engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(self.rows_query(keys))]
+                rows = driver_rows(conn.execute(self.rows_query(keys)))
             if rows:
                 yield rows
 
     def records_sync(self, engine: sa.Engine, limit: int = 100) -> list[Row]:
         for rows in self.batches_sync(engine, limit):
-            return rows
+            return rows.dicts()
         return []

@@ -27,6 +27,7 @@ from actiondesk.data.state_schema.base import (
     key_string,
     state_metadata,
 )
+from actiondesk.data.state_schema.partitions import run_partitions_table
 from actiondesk.data.state_schema.runs import meta_table, runs_table
 from actiondesk.data.state_schema.views import saved_views_table
 
@@ -46,6 +47,7 @@ __all__ = [
     "notifications_table",
     "policies_table",
     "roles_table",
+    "run_partitions_table",
     "run_records_table",
     "runs_table",
     "saved_views_table",

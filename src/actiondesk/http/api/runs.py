@@ -79,7 +79,10 @@ async def list_runs(
 async def get_run(run_id: str, runs: RunsDep, access: CurrentAccess) -> dict[str, Any]:
     run = await runs.get(run_id)
     require_own(access, run.caller)
-    return run.to_json()
+    found = run.to_json()
+    if run.background:
+        found["partitions"] = await runs.partitions(run_id)
+    return found
 
 
 @router.post(

@@ -19,6 +19,17 @@ class ProgressOut(BaseModel):
     updated_at: str | None = Field(description="When progress was last written (ISO 8601).")
 
 
+class PartitionOut(BaseModel):
+    number: int = Field(description="1 to the number of partitions, in key order.")
+    status: str = Field(description="queued, running, succeeded, error, failed or cancelled")
+    total: int | None = Field(description="Records planned in its key range.")
+    done: int = Field(description="Records done (committed batches).")
+    attempts: int = Field(description="How many times a runner took it (resumes + 1).")
+    message: str | None = Field(description="Why it failed or answered an error.")
+    started_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    finished_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
 class WebhookOutcomeIn(BaseModel):
     """What the browser saw when it called the webhook a run answered with."""
 
@@ -78,6 +89,9 @@ class RunOut(BaseModel):
     attempts: int | None = Field(description="How many times a runner took it (resumes + 1).")
     cancel_requested: bool
     progress: ProgressOut | None = Field(description="None for a run done during its request.")
+    partitions: list[PartitionOut] | None = Field(
+        default=None, description="GET /api/runs/{id} of a partitioned run: its partitions "
+        "(None otherwise, and in lists).")
     webhook: WebhookOutcomeOut | None = Field(
         default=None, description="For a webhook result: whether the caller's browser "
         "delivered it (POST /api/runs/{id}/webhook); None until it reports.")
