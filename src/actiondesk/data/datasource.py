@@ -19,6 +19,12 @@ from actiondesk.data.collections import (
     matches,
     tables_and_names,
 )
+from actiondesk.data.inline_sqlite import (
+    Busy,
+    InlineSqlite,
+    is_file_url,
+    reset_sqlite_when_needed,
+)
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType
 from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
@@ -70,6 +76,7 @@ class Datasource:
         self._engine_options = dict(engine_options or {})
         self._engine: AsyncEngine | None = None
         self._sync_engine: sa.Engine | None = None
+        self._inline: InlineSqlite | None = None
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         self.problems: list[str] = []
@@ -82,8 +89,12 @@ class Datasource:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
             options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.dialect)}
+            if self.dialect == "sqlite":
+                options["pool_reset_on_return"] = None  # see reset_sqlite_when_needed
             options.update(self._engine_options)
             self._engine = create_async_engine(self.url, **options)
+            if self.dialect == "sqlite" and options["pool_reset_on_return"] is None:
+                reset_sqlite_when_needed(self._engine)
         return self._engine
 
     @property
@@ -94,6 +105,28 @@ class Datasource:
             options.update(self._engine_options)
             self._sync_engine = sa.create_engine(to_sync_url(self.url), **options)
         return self._sync_engine
+
+    @property
+    def inline(self) -> InlineSqlite | None:
+        """A SQLite file's connection on the event loop's thread, for short reads that must
+        not wait (see ``data.inline_sqlite``); None for other databases, and when
+        ``engine_options`` shape the connections (that one would not have them)."""
+        if (self._inline is None and self._collections and not self._engine_options
+                and is_file_url(self.url)):
+            self._inline = InlineSqlite(self.url)
+        return self._inline
+
+    async def scalar(self, query: sa.Select[Any]) -> Any:
+        """The one value ``query`` reads (inline on a SQLite file when nobody holds its
+        lock)."""
+        inline = self.inline
+        if inline is not None:
+            try:
+                return inline.read(lambda conn: conn.execute(query).scalar_one())
+            except Busy:
+                pass
+        async with self.read() as conn:
+            return (await conn.execute(query)).scalar_one()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -178,6 +211,9 @@ class Datasource:
         return list(metadata.sorted_tables)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            await self._inline.close()
+            self._inline = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

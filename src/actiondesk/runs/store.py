@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.inline_sqlite import Busy
 from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
 from actiondesk.errors import (
@@ -184,8 +185,8 @@ class RunsService(RunReads):
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             if handover is None:
-                await self._writes.run(_inserting(row, background),
-                                       one_statement=background is None)
+                await self._write(_inserting(row, background),
+                                  _inserting_inline(row) if background is None else None)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
@@ -268,25 +269,42 @@ class RunsService(RunReads):
         self, run_id: str, known_start: dt.datetime | None, outcome: dict[str, Any],
         owner: str | None,
     ) -> None:
-        async def write(conn: AsyncConnection) -> None:
-            started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
+        def finishing(started_at: dt.datetime | None) -> tuple[sa.Executable, dict[str, Any]]:
             if started_at is None:
                 raise NotFoundError(f"no run {run_id!r}")
             values = {**outcome,
                       "duration_ms": _duration_ms(started_at, outcome["finished_at"])}
             if owner is None:
-                done = await conn.execute(_FINISH, {"running_id": run_id,
-                                                    "owner_id": self.owner, **values})
-            else:
-                done = await conn.execute(
-                    sa.update(runs_table)
+                return _FINISH, {"running_id": run_id, "owner_id": self.owner, **values}
+            return (sa.update(runs_table)
                     .where(_t.id == run_id, _t.status == "running", _t.lease_owner == owner)
-                    .values(request_values=None, **values)
-                )
-            if done.rowcount != 1:
-                raise ValueError(f"run {run_id} is already finished")
+                    .values(request_values=None, **values)), {}
 
-        await self._writes.run(write, one_statement=known_start is not None)
+        async def write(conn: AsyncConnection) -> None:
+            started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
+            _finished(run_id, await conn.execute(*finishing(started_at)))
+
+        def write_inline(conn: sa.Connection) -> None:
+            started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
+            _finished(run_id, conn.execute(*finishing(started_at)))
+
+        await self._write(write, write_inline, one_statement=known_start is not None)
+
+    async def _write(self, write: Callable[[AsyncConnection], Awaitable[None]],
+                     inline: Callable[[sa.Connection], None] | None = None, *,
+                     one_statement: bool = True) -> None:
+        """A write of the audit: on the loop's thread when the state database allows it and
+        no other connection holds its lock (see ``data.inline_sqlite``), else shared with
+        concurrent runs' writes (``GroupCommit``)."""
+        fast = self.store.inline_writes
+        if fast is not None and inline is not None:
+            try:
+                fast.write(inline)
+            except Busy:
+                pass
+            else:
+                return
+        await self._writes.run(write, one_statement=one_statement)
 
     # -- leases of inline runs ---------------------------------------------------------------
 
@@ -407,7 +425,7 @@ class RunsService(RunReads):
             "finished_at": now,
             "duration_ms": 0,
         }
-        await self._writes.run(_inserting(row), one_statement=True)
+        await self._write(_inserting(row), _inserting_inline(row))
         return run_id
 
     async def report_webhook(
@@ -469,6 +487,18 @@ def _inserting(
             await background.enqueue(conn, row["id"])
 
     return insert
+
+
+def _inserting_inline(row: dict[str, Any]) -> Callable[[sa.Connection], None]:
+    def insert(conn: sa.Connection) -> None:
+        conn.execute(_INSERT, row)
+
+    return insert
+
+
+def _finished(run_id: str, done: sa.CursorResult[Any]) -> None:
+    if done.rowcount != 1:
+        raise ValueError(f"run {run_id} is already finished")
 
 
 def _handing_over(
