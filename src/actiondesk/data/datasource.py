@@ -88,7 +88,7 @@ class Datasource:
         if self._engine is None:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.dialect)}
+            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.url)}
             if self.dialect == "sqlite":
                 options["pool_reset_on_return"] = None  # see reset_sqlite_when_needed
             options.update(self._engine_options)

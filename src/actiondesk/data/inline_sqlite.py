@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,8 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import SingletonThreadPool
 
+from actiondesk.data.urls import is_file_url
+
+__all__ = ["Busy", "InlineSqlite", "is_file_url", "reset_sqlite_when_needed"]
 log = logging.getLogger("actiondesk.data")
 
 T = TypeVar("T")
@@ -38,13 +42,6 @@ CHECKPOINT_EVERY = 500
 
 class Busy(Exception):
     """Another connection holds the lock this statement needs: take the async path."""
-
-
-def is_file_url(url: URL) -> bool:
-    """A SQLite database in a file (an in-memory database is private to its connection)."""
-    database = url.database or ""
-    return (url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-            and "mode=memory" not in database and url.query.get("mode") != "memory")
 
 
 class InlineSqlite:
@@ -56,15 +53,20 @@ class InlineSqlite:
         self.synchronous = synchronous
         self.json_serializer = json_serializer
         self._engine: sa.Engine | None = None
-        self._conn: sa.Connection | None = None
+        # One connection per thread: a desk serves on one loop, but a test or a script may
+        # use it from another thread's loop too.
+        self._local = threading.local()
+        self._opened: list[sa.Connection] = []
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
-        self.disabled = False
 
     def _connection(self) -> sa.Connection:
-        if self._conn is None:
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._engine is None:
             engine = sa.create_engine(
-                self.url, poolclass=StaticPool,
+                self.url, poolclass=SingletonThreadPool, pool_size=20,
                 connect_args={"timeout": 0, "check_same_thread": False},
                 **({"json_serializer": self.json_serializer} if self.json_serializer else {}),
             )
@@ -79,8 +81,9 @@ class InlineSqlite:
                     dbapi_connection.execute(f"PRAGMA synchronous = {synchronous}")
 
             self._engine = engine
-            self._conn = engine.connect()
-        return self._conn
+        conn = self._local.conn = self._engine.connect()
+        self._opened.append(conn)
+        return conn
 
     def read(self, read: Callable[[sa.Connection], T]) -> T:
         """``read(conn)`` outside any transaction; Busy when it would wait."""
@@ -141,9 +144,11 @@ class InlineSqlite:
         if self._checkpoint is not None:
             with contextlib.suppress(Exception):
                 await self._checkpoint
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in self._opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._opened.clear()
+        self._local = threading.local()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -111,7 +111,7 @@ class StateStore:
             # No pre-ping: it costs three round trips per checkout; a dropped connection is
             # invalidated on its first error and the pool reconnects.
             return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps,
-                                       **pool_options(self.dialect))
+                                       **pool_options(self.url))
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps,

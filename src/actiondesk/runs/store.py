@@ -293,9 +293,12 @@ class RunsService(RunReads):
     async def _write(self, write: Callable[[AsyncConnection], Awaitable[None]],
                      inline: Callable[[sa.Connection], None] | None = None, *,
                      one_statement: bool = True) -> None:
-        """A write of the audit: on the loop's thread when the state database allows it and
-        no other connection holds its lock (see ``data.inline_sqlite``), else shared with
-        concurrent runs' writes (``GroupCommit``)."""
+        """A write of the audit. SQLite: on the loop's thread when no other connection holds
+        the file's lock (see ``data.inline_sqlite``), else shared with concurrent runs' writes
+        (``GroupCommit``: one writer at a time anyway). A server database: a write of one
+        statement in autocommit on a pooled connection of its own, in parallel with the
+        others' (the server shares their log flushes itself; funnelling them through one
+        connection made every write wait for the round trips of the writes before it)."""
         fast = self.store.inline_writes
         if fast is not None and inline is not None:
             try:
@@ -304,6 +307,10 @@ class RunsService(RunReads):
                 pass
             else:
                 return
+        if one_statement and self.store.dialect != "sqlite":
+            async with self.store.autocommit() as conn:
+                await write(conn)
+            return
         await self._writes.run(write, one_statement=one_statement)
 
     # -- leases of inline runs ---------------------------------------------------------------
