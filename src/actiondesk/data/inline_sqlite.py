@@ -99,12 +99,14 @@ class InlineSqlite:
             # Ends SQLAlchemy's transaction bookkeeping; no statement is sent outside one.
             conn.commit()
 
-    def write(self, write: Callable[[sa.Connection], T]) -> T:
+    def write(self, write: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
         """``write(conn)`` in one transaction holding the write lock, committed; Busy when
-        another connection holds that lock (nothing was written)."""
+        another connection holds that lock (nothing was written). ``one_statement``: it
+        executes a single statement, which is a transaction by itself (no BEGIN/COMMIT)."""
         conn = self._connection()
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not one_statement:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
         except sa.exc.OperationalError as exc:
             conn.rollback()
             if _is_busy(exc):

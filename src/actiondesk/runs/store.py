@@ -186,7 +186,8 @@ class RunsService(RunReads):
         try:
             if handover is None:
                 await self._write(_inserting(row, background),
-                                  _inserting_inline(row) if background is None else None)
+                                  _inserting_inline(row) if background is None else None,
+                                  one_statement=background is None)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
@@ -302,7 +303,7 @@ class RunsService(RunReads):
         fast = self.store.inline_writes
         if fast is not None and inline is not None:
             try:
-                fast.write(inline)
+                fast.write(inline, one_statement=one_statement)
             except Busy:
                 pass
             else:
