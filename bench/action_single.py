@@ -21,10 +21,10 @@ with a bearer token, on a random id of 10,000 records chosen in Lua per request.
 Every round runs every system at every concurrency for ``--seconds``, the systems' order
 rotating from round to round; the ratios to the floor and to the hand-written endpoint
 (SQLite: the one at actiondesk's default ``synchronous=NORMAL``) are taken within a round,
-then the median over rounds. After each wrk run the sum of the ``marks`` column is read back: it must
-have grown by at least the number of 2xx answers (a loud MISMATCH otherwise). Server CPU per
-request comes from ``/proc/<pid>/stat`` (all its threads). SQL statements per action are
-counted separately, in this process, on the same apps (see ``_statements.py``).
+then the median over rounds. After each wrk run the sum of the ``marks`` column is read
+back: it must have grown by at least the number of 2xx answers (a loud MISMATCH otherwise).
+Server CPU per request comes from ``/proc/<pid>/stat`` (all its threads). SQL statements per
+action are counted separately, in this process, on the same apps (see ``_statements.py``).
 
 Prints a table per backend and concurrency, a summary like the issue's, and writes it all to
 ``test-artifacts/bench/action_single.json`` with the machine, the date and the git commit.

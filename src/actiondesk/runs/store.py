@@ -31,8 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.inline_sqlite import Busy
-from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
@@ -42,6 +40,7 @@ from actiondesk.errors import (
     NotFoundError,
     lost_database,
 )
+from actiondesk.runs.audit_writes import AuditWrites, check_one_finished, inserting_inline
 from actiondesk.runs.records import (
     NO_COLLECTION,
     RUN_STATUSES,
@@ -126,8 +125,7 @@ class RunsService(RunReads):
         # Outcomes the state database was out of reach for, written when it is back.
         self._unwritten: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
         self._keeper: asyncio.Task[None] | None = None
-        # Concurrent runs share the audit's transactions; each is answered once committed.
-        self._writes = GroupCommit(store.write, store.autocommit)
+        self._writes = AuditWrites(store)
 
     async def begin(
         self,
@@ -185,9 +183,9 @@ class RunsService(RunReads):
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             if handover is None:
-                await self._write(_inserting(row, background),
-                                  _inserting_inline(row) if background is None else None,
-                                  one_statement=background is None)
+                inline = inserting_inline(_INSERT, row) if background is None else None
+                await self._writes.run(_inserting(row, background), inline,
+                                       one_statement=background is None)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
@@ -283,36 +281,13 @@ class RunsService(RunReads):
 
         async def write(conn: AsyncConnection) -> None:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
-            _finished(run_id, await conn.execute(*finishing(started_at)))
+            check_one_finished(run_id, await conn.execute(*finishing(started_at)))
 
         def write_inline(conn: sa.Connection) -> None:
             started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
-            _finished(run_id, conn.execute(*finishing(started_at)))
+            check_one_finished(run_id, conn.execute(*finishing(started_at)))
 
-        await self._write(write, write_inline, one_statement=known_start is not None)
-
-    async def _write(self, write: Callable[[AsyncConnection], Awaitable[None]],
-                     inline: Callable[[sa.Connection], None] | None = None, *,
-                     one_statement: bool = True) -> None:
-        """A write of the audit. SQLite: on the loop's thread when no other connection holds
-        the file's lock (see ``data.inline_sqlite``), else shared with concurrent runs' writes
-        (``GroupCommit``: one writer at a time anyway). A server database: a write of one
-        statement in autocommit on a pooled connection of its own, in parallel with the
-        others' (the server shares their log flushes itself; funnelling them through one
-        connection made every write wait for the round trips of the writes before it)."""
-        fast = self.store.inline_writes
-        if fast is not None and inline is not None:
-            try:
-                fast.write(inline, one_statement=one_statement)
-            except Busy:
-                pass
-            else:
-                return
-        if one_statement and self.store.dialect != "sqlite":
-            async with self.store.autocommit() as conn:
-                await write(conn)
-            return
-        await self._writes.run(write, one_statement=one_statement)
+        await self._writes.run(write, write_inline, one_statement=known_start is not None)
 
     # -- leases of inline runs ---------------------------------------------------------------
 
@@ -433,7 +408,7 @@ class RunsService(RunReads):
             "finished_at": now,
             "duration_ms": 0,
         }
-        await self._write(_inserting(row), _inserting_inline(row))
+        await self._writes.run(_inserting(row), inserting_inline(_INSERT, row))
         return run_id
 
     async def report_webhook(
@@ -495,18 +470,6 @@ def _inserting(
             await background.enqueue(conn, row["id"])
 
     return insert
-
-
-def _inserting_inline(row: dict[str, Any]) -> Callable[[sa.Connection], None]:
-    def insert(conn: sa.Connection) -> None:
-        conn.execute(_INSERT, row)
-
-    return insert
-
-
-def _finished(run_id: str, done: sa.CursorResult[Any]) -> None:
-    if done.rowcount != 1:
-        raise ValueError(f"run {run_id} is already finished")
 
 
 def _handing_over(
