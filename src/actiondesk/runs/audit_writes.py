@@ -6,8 +6,9 @@
 - A server database (PostgreSQL, MariaDB): a write of one statement in autocommit on a pooled
   connection of its own, in parallel with the others' (the server shares their log flushes
   itself; funnelling them through one connection made each write wait for the round trips of
-  the writes queued before it). A write of several statements shares a transaction with the
-  concurrent ones (``GroupCommit``).
+  the writes queued before it). Past ``PARALLEL_WRITES`` in flight (the pool would open and
+  close connections of its own for more), and for a write of several statements, they share
+  a transaction with the concurrent ones (``GroupCommit``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from actiondesk.data.state import StateStore
 
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 InlineWrite = Callable[[sa.Connection], Any]
+# Half the state pool's connections (``data.urls.pool_options``): the rest stay for reads.
+PARALLEL_WRITES = 5
 
 
 class AuditWrites:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._shared = GroupCommit(store.write, store.autocommit)
+        self._in_flight = 0
 
     async def run(self, write: Write, inline: InlineWrite | None = None, *,
                   one_statement: bool = True) -> None:
@@ -43,9 +47,14 @@ class AuditWrites:
                 pass
             else:
                 return
-        if one_statement and self.store.dialect != "sqlite":
-            async with self.store.autocommit() as conn:
-                await write(conn)
+        if (one_statement and self.store.dialect != "sqlite"
+                and self._in_flight < PARALLEL_WRITES):
+            self._in_flight += 1
+            try:
+                async with self.store.autocommit() as conn:
+                    await write(conn)
+            finally:
+                self._in_flight -= 1
             return
         await self._shared.run(write, one_statement=one_statement)
 
