@@ -19,15 +19,10 @@ from actiondesk.data.collections import (
     matches,
     tables_and_names,
 )
-from actiondesk.data.inline_sqlite import (
-    Busy,
-    InlineSqlite,
-    is_file_url,
-    reset_sqlite_when_needed,
-)
+from actiondesk.data.inline_sqlite import Busy, InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType
-from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
+from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 

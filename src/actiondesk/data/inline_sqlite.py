@@ -31,9 +31,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import SingletonThreadPool
 
-from actiondesk.data.urls import is_file_url
-
-__all__ = ["Busy", "InlineSqlite", "is_file_url", "reset_sqlite_when_needed"]
 log = logging.getLogger("actiondesk.data")
 
 T = TypeVar("T")
@@ -45,7 +42,7 @@ class Busy(Exception):
 
 
 class InlineSqlite:
-    """One sync connection to a SQLite file, used only from the event loop's thread."""
+    """Sync connections to a SQLite file, one per thread that uses it (the event loop's)."""
 
     def __init__(self, url: URL, *, synchronous: str | None = None,
                  json_serializer: Callable[[Any], str] | None = None) -> None:

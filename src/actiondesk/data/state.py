@@ -29,9 +29,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from actiondesk.data.inline_sqlite import InlineSqlite, is_file_url, reset_sqlite_when_needed
+from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
-from actiondesk.data.urls import pool_options, redact, to_async_url
+from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
 
 VERSION_TABLE = "actiondesk_alembic_version"
