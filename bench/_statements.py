@@ -2,7 +2,8 @@
 raw drivers and for SQLAlchemy, transaction statements included:
 
 - SQLite: ``sqlite3``'s trace callback on every connection opened in this process while
-  ``SqliteTrace`` is active (aiosqlite opens its connections with ``sqlite3.connect``). It
+  ``SqliteTrace`` is active (aiosqlite opens its connections with ``sqlite3.connect``,
+  SQLAlchemy's pysqlite dialect with ``sqlite3.dbapi2.connect``). It
   sees each statement SQLite runs, the ``BEGIN`` the ``sqlite3`` module issues by itself too.
 - PostgreSQL: ``PgWireCounter``, a TCP proxy in front of the server that reads the client's
   protocol messages: each simple ``Query`` counts its statements, each extended-protocol
@@ -69,11 +70,15 @@ def sqlite_trace(tally: Tally) -> Iterator[None]:
         conn.set_trace_callback(tally.add)
         return conn
 
+    # SQLAlchemy's pysqlite dialect (actiondesk's statements run on the event loop's thread)
+    # connects through sqlite3.dbapi2, a module of its own.
     sqlite3.connect = connect  # type: ignore[assignment]
+    sqlite3.dbapi2.connect = connect  # type: ignore[assignment]
     try:
         yield
     finally:
         sqlite3.connect = real_connect
+        sqlite3.dbapi2.connect = real_connect
 
 
 class PgWireCounter:

@@ -19,11 +19,12 @@ with a bearer token, on a random id of 10,000 records chosen in Lua per request.
   actiondesk with data and state in that database.
 
 Every round runs every system at every concurrency for ``--seconds``, the systems' order
-rotating from round to round; the ratio to the floor is taken within a round, then the
-median over rounds. After each wrk run the sum of the ``marks`` column is read back: it must
-have grown by at least the number of 2xx answers (a loud MISMATCH otherwise). Server CPU per
-request comes from ``/proc/<pid>/stat`` (all its threads). SQL statements per action are
-counted separately, in this process, on the same apps (see ``_statements.py``).
+rotating from round to round; the ratios to the floor and to the hand-written endpoint
+(SQLite: the one at actiondesk's default ``synchronous=NORMAL``) are taken within a round,
+then the median over rounds. After each wrk run the sum of the ``marks`` column is read
+back: it must have grown by at least the number of 2xx answers (a loud MISMATCH otherwise).
+Server CPU per request comes from ``/proc/<pid>/stat`` (all its threads). SQL statements per
+action are counted separately, in this process, on the same apps (see ``_statements.py``).
 
 Prints a table per backend and concurrency, a summary like the issue's, and writes it all to
 ``test-artifacts/bench/action_single.json`` with the machine, the date and the git commit.
@@ -105,6 +106,9 @@ class System:
 
 
 FLOOR = "floor"
+# The hand-written endpoint actiondesk is held to ("x hand-written"): on SQLite the one whose
+# state file has actiondesk's default durability (WAL, synchronous=NORMAL).
+HANDWRITTEN_REFERENCE = {"sqlite": "handwritten-normal", "postgresql": "handwritten"}
 SQLITE_SYSTEMS = (
     System(FLOOR, "bare Starlette + aiosqlite (floor)", "floor"),
     System("handwritten-full", "hand-written audited, state synchronous=FULL", "handwritten",
@@ -623,6 +627,7 @@ class Figures:
     rate_min: float
     rate_max: float
     to_floor: float
+    to_handwritten: float  # to HANDWRITTEN_REFERENCE's system, within each round
     p50_ms: float
     p99_ms: float
     cpu_ms: float
@@ -638,6 +643,9 @@ def figures(result: BackendResult, system: str, concurrency: int) -> Figures:
     mine = [s for s in result.samples if s.system == system and s.concurrency == concurrency]
     floors = {s.round: s for s in result.samples
               if s.system == FLOOR and s.concurrency == concurrency}
+    reference = HANDWRITTEN_REFERENCE[result.backend.name]
+    handwritten = {s.round: s for s in result.samples
+                   if s.system == reference and s.concurrency == concurrency}
     rates = [s.rate for s in mine]
 
     def med(values: Sequence[float]) -> float:
@@ -648,6 +656,8 @@ def figures(result: BackendResult, system: str, concurrency: int) -> Figures:
     return Figures(
         rate=med(rates), rate_min=min(rates, default=0.0), rate_max=max(rates, default=0.0),
         to_floor=med([s.rate / floors[s.round].rate for s in mine if floors[s.round].rate]),
+        to_handwritten=med([s.rate / handwritten[s.round].rate for s in mine
+                            if s.round in handwritten and handwritten[s.round].rate]),
         p50_ms=med([s.p50_ms for s in mine]), p99_ms=med([s.p99_ms for s in mine]),
         cpu_ms=med([s.cpu_ms_per_request for s in mine]),
         database_cpu_ms=med([s.database_cpu_ms_per_request for s in mine]),
@@ -663,7 +673,8 @@ def print_details(result: BackendResult, args: argparse.Namespace) -> None:
     for concurrency in args.concurrency:
         print(f"\n{result.backend.title}, c={concurrency}: {args.rounds} round(s) x "
               f"{args.seconds} s, median over rounds (min-max of req/s)")
-        header = (f"{'system':<50} {'req/s':>8} {'min-max':>15} {'x floor':>8} {'p50 ms':>7} "
+        header = (f"{'system':<50} {'req/s':>8} {'min-max':>15} {'x floor':>8} {'x hand':>7} "
+                  f"{'p50 ms':>7} "
                   f"{'p99 ms':>8} {'CPU ms':>7} " + (f"{'db ms':>6} " if postgresql else "")
                   + f"{'wrk %':>6} {'other%':>6} {'non-2xx':>7} {'rows':>5}")
         print(header)
@@ -671,11 +682,15 @@ def print_details(result: BackendResult, args: argparse.Namespace) -> None:
         for system in result.backend.systems:
             f = figures(result, system.key, concurrency)
             print(f"{system.label:<50} {f.rate:>8.1f} {f.rate_min:>7.0f}-{f.rate_max:<7.0f} "
-                  f"{f.to_floor:>8.3f} {f.p50_ms:>7.2f} {f.p99_ms:>8.2f} {f.cpu_ms:>7.3f} "
+                  f"{f.to_floor:>8.3f} {f.to_handwritten:>7.3f} {f.p50_ms:>7.2f} "
+                  f"{f.p99_ms:>8.2f} {f.cpu_ms:>7.3f} "
                   + (f"{f.database_cpu_ms:>6.3f} " if postgresql else "")
                   + f"{f.wrk_percent:>6.0f} {f.other_percent:>6.0f} "
                   f"{f.non_2xx + f.socket_errors:>7} {'ok' if f.updates_match else 'BAD':>5}")
-    print("CPU ms: the server process's CPU per request (all threads); " + (
+    reference = HANDWRITTEN_REFERENCE[result.backend.name]
+    label = next(s.label for s in result.backend.systems if s.key == reference)
+    print(f"x hand: to the {label!r} in the same round; "
+          "CPU ms: the server process's CPU per request (all threads); " + (
         "db ms: all PostgreSQL processes' CPU per request (unpinned; anything else it serves "
         "counts too); " if postgresql else "")
           + "wrk %: the load generator's share of its core; other%: the rest of the machine "
@@ -685,16 +700,17 @@ def print_details(result: BackendResult, args: argparse.Namespace) -> None:
 def summary_lines(result: BackendResult, args: argparse.Namespace) -> list[str]:
     """The issue's table, in Markdown."""
     first = args.concurrency[0]
-    ratio_heads = " | ".join(f"x floor (c={c})" for c in args.concurrency)
+    ratio_heads = " | ".join(f"x floor (c={c}) | x hand-written (c={c})"
+                             for c in args.concurrency)
     lines = [
         f"| system | req/s (c={first}) | {ratio_heads} | p50 ms (c={first}) | "
         f"p99 ms (c={first}) | CPU ms/req (c={first}) | SQL statements per action |",
-        "| --- |" + " ---: |" * (5 + len(args.concurrency)),
+        "| --- |" + " ---: |" * (5 + 2 * len(args.concurrency)),
     ]
     for system in result.backend.systems:
         f = figures(result, system.key, first)
-        ratios = " | ".join(f"{figures(result, system.key, c).to_floor:.3f}"
-                            for c in args.concurrency)
+        ratios = " | ".join(f"{g.to_floor:.3f} | {g.to_handwritten:.3f}" for g in (
+            figures(result, system.key, c) for c in args.concurrency))
         statements = result.statements.get(system.key)
         counted = f"{statements.per_action:.1f}" if statements else "-"
         lines.append(f"| {system.label} | {f.rate:,.0f} | {ratios} | {f.p50_ms:.2f} | "

@@ -115,6 +115,7 @@ class Desk:
         self.state = StateStore(
             self.settings.state_url,
             async_driver="psycopg" if runner_config.runner == "procrastinate" else None,
+            sqlite_synchronous=self.settings.state_sqlite_synchronous,
         )
         self.runs = RunsService(self.state, lease=runner_config.lease)
         self.users = UsersService(self.state)

@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actiondesk.background.config import RUNNERS
+from actiondesk.data.state import SQLITE_SYNCHRONOUS
 from actiondesk.errors import ConfigurationError
 from actiondesk.remote.config import RemoteProvider, providers_from_env
 
@@ -104,6 +105,13 @@ class Settings(BaseSettings):
     state_url: str = Field(
         "sqlite:///actiondesk-state.db",
         description="the desk's own database: users, runs, audit, permissions, approvals")
+    state_sqlite_synchronous: Annotated[
+        str, AfterValidator(str.upper),
+        _holds(lambda s: s in SQLITE_SYNCHRONOUS,
+               f"must be one of {', '.join(SQLITE_SYNCHRONOUS)}, not {{value!r}}"),
+    ] = Field("NORMAL", description="a SQLite state database's durability (it runs in WAL "
+                                    "mode): NORMAL survives a crash of the process, FULL also "
+                                    "a power loss, at the cost of a sync per commit")
     dev_mode: bool = Field(
         False, description="every signed-in user may trigger every action (shown as such)")
     allow_weak_secret_key: bool = Field(

@@ -127,13 +127,11 @@ class Selection:
         return sa.select(sa.func.count()).select_from(self.collection.table).where(where)
 
     async def count(self) -> int:
-        async with self.datasource.read() as conn:
-            return int((await conn.execute(self.count_query())).scalar_one())
+        return int(await self.datasource.scalar(self.count_query()))
 
     async def count_matching(self, clause: ColumnElement[bool]) -> int:
         """How many selected records also meet ``clause`` (one set-based query)."""
-        async with self.datasource.read() as conn:
-            return int((await conn.execute(self.count_query(clause))).scalar_one())
+        return int(await self.datasource.scalar(self.count_query(clause)))
 
     async def where_batches(
         self, size: int = DEFAULT_BATCH_SIZE

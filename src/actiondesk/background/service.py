@@ -51,8 +51,8 @@ from actiondesk.runs.executor import (
     redact,
 )
 from actiondesk.runs.frozen_values import FormChangedError, freeze_values, thaw_values
-from actiondesk.runs.records import RunRecord
-from actiondesk.runs.store import Background, IdempotencyConflict, check_same_request
+from actiondesk.runs.records import RunRecord, check_same_request
+from actiondesk.runs.store import Background, IdempotencyConflict
 from actiondesk.selections.rebuild import rebuild_selection
 
 if TYPE_CHECKING:

@@ -22,10 +22,11 @@ from actiondesk.data.collections import (
 )
 from actiondesk.data.counts import ESTIMATE_ABOVE, CollectionCount, count_collections
 from actiondesk.data.display import CollectionDisplay, DisplayError
+from actiondesk.data.inline_sqlite import Busy, InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType, RelationshipKind
-from actiondesk.data.urls import pool_options, redact, to_async_url, to_sync_url
+from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 
@@ -76,6 +77,7 @@ class Datasource:
         self._engine_options = dict(engine_options or {})
         self._engine: AsyncEngine | None = None
         self._sync_engine: sa.Engine | None = None
+        self._inline: InlineSqlite | None = None
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         self._displays: dict[str, CollectionDisplay] = {}
@@ -89,9 +91,13 @@ class Datasource:
         if self._engine is None:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.dialect)}
+            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.url)}
+            if self.dialect == "sqlite":
+                options["pool_reset_on_return"] = None  # see reset_sqlite_when_needed
             options.update(self._engine_options)
             self._engine = create_async_engine(self.url, **options)
+            if self.dialect == "sqlite" and options["pool_reset_on_return"] is None:
+                reset_sqlite_when_needed(self._engine)
         return self._engine
 
     @property
@@ -102,6 +108,28 @@ class Datasource:
             options.update(self._engine_options)
             self._sync_engine = sa.create_engine(to_sync_url(self.url), **options)
         return self._sync_engine
+
+    @property
+    def inline(self) -> InlineSqlite | None:
+        """A SQLite file's connection on the event loop's thread, for short reads that must
+        not wait (see ``data.inline_sqlite``); None for other databases, and when
+        ``engine_options`` shape the connections (that one would not have them)."""
+        if (self._inline is None and self._collections and not self._engine_options
+                and is_file_url(self.url)):
+            self._inline = InlineSqlite(self.url)
+        return self._inline
+
+    async def scalar(self, query: sa.Select[Any]) -> Any:
+        """The one value ``query`` reads (inline on a SQLite file when nobody holds its
+        lock)."""
+        inline = self.inline
+        if inline is not None:
+            try:
+                return inline.read(lambda conn: conn.execute(query).scalar_one())
+            except Busy:
+                pass
+        async with self.read() as conn:
+            return (await conn.execute(query)).scalar_one()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -223,6 +251,9 @@ class Datasource:
         return list(metadata.sorted_tables)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            await self._inline.close()
+            self._inline = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

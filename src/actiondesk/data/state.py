@@ -29,8 +29,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
-from actiondesk.data.urls import pool_options, redact, to_async_url
+from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
 
 VERSION_TABLE = "actiondesk_alembic_version"
@@ -40,8 +41,11 @@ _PG_MIGRATION_LOCK = 0x61637469_6F6E6465
 _MYSQL_MIGRATION_LOCK = "actiondesk_migrations"
 # The execution option naming how SQLite's BEGIN takes its lock ("IMMEDIATE" for writes).
 SQLITE_BEGIN = "actiondesk_sqlite_begin"
-__all__ = ["SQLITE_BEGIN", "StateStore", "canonical_json", "dumps", "meta_table", "runs_table",
-           "state_metadata", "utcnow"]
+# A SQLite state file runs in WAL mode; ``synchronous`` chooses what a commit survives:
+# NORMAL a crash of the process (the WAL is synced at checkpoints), FULL a power loss too.
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+__all__ = ["SQLITE_BEGIN", "SQLITE_SYNCHRONOUS", "StateStore", "canonical_json", "dumps",
+           "meta_table", "runs_table", "state_metadata", "utcnow"]
 
 
 def _json_default(value: Any) -> Any:
@@ -77,12 +81,18 @@ def utcnow() -> dt.datetime:
 class StateStore:
     """The connection to the state database, migrated to the latest schema on ``start``."""
 
-    def __init__(self, url: str, *, async_driver: str | None = None) -> None:
+    def __init__(self, url: str, *, async_driver: str | None = None,
+                 sqlite_synchronous: str = "NORMAL") -> None:
+        if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            raise ConfigurationError(f"sqlite_synchronous must be one of "
+                                     f"{', '.join(SQLITE_SYNCHRONOUS)}")
+        self.sqlite_synchronous = sqlite_synchronous
         self.url = to_async_url(url)
         if async_driver is not None:
             # The Procrastinate runner enqueues its job on the state connection: psycopg.
             self.url = self.url.set(drivername=f"{self.url.get_backend_name()}+{async_driver}")
         self._engine: AsyncEngine | None = None
+        self._inline: InlineSqlite | None = None
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -101,11 +111,14 @@ class StateStore:
             # No pre-ping: it costs three round trips per checkout; a dropped connection is
             # invalidated on its first error and the pool reconnects.
             return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps,
-                                       **pool_options(self.dialect))
+                                       **pool_options(self.url))
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
-            self.url, connect_args={"timeout": 30}, json_serializer=dumps
+            self.url, connect_args={"timeout": 30}, json_serializer=dumps,
+            pool_reset_on_return=None,
         )
+        reset_sqlite_when_needed(engine)
+        synchronous = self.sqlite_synchronous
         # The sqlite3 module begins transactions late and never for DDL; take that over so
         # transactions mean what they say, and migrations can take the write lock up front.
         # (The recipe from SQLAlchemy's aiosqlite documentation.)
@@ -113,6 +126,11 @@ class StateStore:
         @event.listens_for(engine.sync_engine, "connect")
         def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
             dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            # WAL: readers never wait for the writer, and a commit appends to one file.
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -120,6 +138,21 @@ class StateStore:
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
+
+    @property
+    def inline(self) -> InlineSqlite | None:
+        """A SQLite state file's connection on the event loop's thread, for the short
+        statements of every request (see ``data.inline_sqlite``); None elsewhere."""
+        if self._inline is None and self._started and is_file_url(self.url):
+            self._inline = InlineSqlite(self.url, synchronous=self.sqlite_synchronous,
+                                        json_serializer=dumps)
+        return self._inline
+
+    @property
+    def inline_writes(self) -> InlineSqlite | None:
+        """``inline``, for writes: not with ``synchronous=FULL``, whose every commit syncs the
+        file (that wait belongs on a worker thread, not on the loop)."""
+        return self.inline if self.sqlite_synchronous == "NORMAL" else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -213,6 +246,9 @@ class StateStore:
             return await conn.run_sync(_current_revision)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            await self._inline.close()
+            self._inline = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

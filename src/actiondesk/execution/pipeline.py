@@ -27,7 +27,8 @@ from actiondesk.catalog.forms import Forms
 from actiondesk.catalog.listing import Catalog
 from actiondesk.errors import ClientError, ForbiddenError
 from actiondesk.runs.executor import Executor, Job, Outcome, redact, stored_answer
-from actiondesk.runs.store import Answer, check_same_request
+from actiondesk.runs.records import check_same_request
+from actiondesk.runs.store import Answer
 
 if TYPE_CHECKING:
     from actiondesk.permissions.access import Access

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from actiondesk.http.api import (
     actions,
@@ -49,6 +50,11 @@ def build_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
 
+    # The execute routes first, as plain Starlette endpoints (see execute_endpoint).
+    for path in actions.EXECUTE_PATHS:
+        app.router.routes.append(
+            Route(f"/api{path}", actions.execute_endpoint, methods=["POST"],
+                  include_in_schema=False))
     app.include_router(auth.public_router, prefix="/api")
     # Included one by one rather than through a shared /api router: every level of routers
     # is matched again on every request. The busiest routes come first.

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.request_batching import FreshRead
 from actiondesk.data.schema import Collection
 from actiondesk.data.state import StateStore, meta_table
 from actiondesk.data.state_schema.access import (
@@ -64,8 +63,8 @@ from actiondesk.permissions.model import (
     Rule,
     describe_action,
 )
+from actiondesk.permissions.stamp import PermissionStamp
 from actiondesk.permissions.store import (
-    as_int,
     bump,
     bump_version,
     is_stamp,
@@ -102,7 +101,6 @@ __all__ = [
 ]
 
 
-_READ_STAMP = sa.select(meta_table.c.value).where(is_stamp())
 _ACTIVE_ADMINS = sa.select(sa.func.count()).select_from(
     users_table.join(roles_table, users_table.c.role == roles_table.c.name)
 ).where(users_table.c.active == sa.true(), roles_table.c.is_admin == sa.true())
@@ -138,12 +136,12 @@ class PermissionsService:
         self.reloads = 0  # how many times the tables were read, for tests and diagnostics
         self._cached: PermissionSnapshot | None = None
         self._stamp_ready = False
-        self._read_stamp = FreshRead(self._stamp)
+        self.stamp = PermissionStamp(store)
 
     async def snapshot(self) -> PermissionSnapshot:
         """The current permissions: one small read (shared by concurrent requests, each
         getting a read that began after it asked), and a reload only after a change."""
-        version = await self._read_stamp()
+        version = await self.stamp.current()
         cached = self._cached
         if cached is None or cached.version != version:
             async with self.store.read() as conn:
@@ -155,10 +153,6 @@ class PermissionsService:
         if cached.dev_mode != self.dev_mode:
             cached = self._cached = cached.with_dev_mode(self.dev_mode)
         return cached
-
-    async def _stamp(self) -> int:
-        async with self.store.read() as conn:
-            return as_int(await conn.scalar(_READ_STAMP))
 
     async def bump(self, conn: AsyncConnection | None = None) -> int:
         """Increment the version stamp and return it; inside ``conn``'s transaction if given.

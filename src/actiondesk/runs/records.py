@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from actiondesk.data.state import StateStore, runs_table
+from actiondesk.data.state import StateStore, canonical_json, runs_table
 from actiondesk.data.state_schema import run_partitions_table
-from actiondesk.errors import BadRequestError, NotFoundError
+from actiondesk.errors import BadRequestError, ConflictError, NotFoundError
 
 # approval_requested: the request was frozen for approval instead of run (the approval's
 # execution is a run of its own).
@@ -304,4 +305,18 @@ def check_no_nul(name: str, value: str | None) -> None:
     if value is not None and "\x00" in value:
         raise BadRequestError(
             f"{name} must not contain NUL characters", fields={name: "contains a NUL character"}
+        )
+
+
+def check_same_request(
+    run: RunRecord, selection: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """ConflictError (409) when ``run``, found by an idempotency key, was asked for other
+    records or values than this request (``values`` as audited: secrets redacted)."""
+    asked = {"selection": dict(selection), "values": dict(values)}
+    if canonical_json(asked) != canonical_json({"selection": run.selection, "values": run.values}):
+        raise ConflictError(
+            "this Idempotency-Key was used for a different request (other records or "
+            "values); use a new key",
+            detail={"run_id": run.id},
         )

@@ -31,8 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.request_batching import GroupCommit
-from actiondesk.data.state import StateStore, canonical_json, runs_table, utcnow
+from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
     ClientError,
@@ -41,6 +40,7 @@ from actiondesk.errors import (
     NotFoundError,
     lost_database,
 )
+from actiondesk.runs.audit_writes import AuditWrites, check_one_finished, inserting_inline
 from actiondesk.runs.record_index import NOT_INDEXED, RecordIndex, index_of
 from actiondesk.runs.records import (
     NO_COLLECTION,
@@ -126,8 +126,7 @@ class RunsService(RunReads):
         # Outcomes the state database was out of reach for, written when it is back.
         self._unwritten: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
         self._keeper: asyncio.Task[None] | None = None
-        # Concurrent runs share the audit's transactions; each is answered once committed.
-        self._writes = GroupCommit(store.write, store.autocommit)
+        self._writes = AuditWrites(store)
 
     async def begin(
         self,
@@ -186,8 +185,10 @@ class RunsService(RunReads):
             row.update(lease_owner=self.owner, lease_expires_at=started_at + self.lease)
         try:
             if handover is None:
-                await self._writes.run(_inserting(row, background, index),
-                                       one_statement=background is None and not index.keys)
+                single = background is None and not index.keys
+                inline = inserting_inline(_INSERT, row) if single else None
+                await self._writes.run(_inserting(row, background, index), inline,
+                                       one_statement=single)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
@@ -274,25 +275,26 @@ class RunsService(RunReads):
         self, run_id: str, known_start: dt.datetime | None, outcome: dict[str, Any],
         owner: str | None,
     ) -> None:
-        async def write(conn: AsyncConnection) -> None:
-            started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
+        def finishing(started_at: dt.datetime | None) -> tuple[sa.Executable, dict[str, Any]]:
             if started_at is None:
                 raise NotFoundError(f"no run {run_id!r}")
             values = {**outcome,
                       "duration_ms": _duration_ms(started_at, outcome["finished_at"])}
             if owner is None:
-                done = await conn.execute(_FINISH, {"running_id": run_id,
-                                                    "owner_id": self.owner, **values})
-            else:
-                done = await conn.execute(
-                    sa.update(runs_table)
+                return _FINISH, {"running_id": run_id, "owner_id": self.owner, **values}
+            return (sa.update(runs_table)
                     .where(_t.id == run_id, _t.status == "running", _t.lease_owner == owner)
-                    .values(request_values=None, **values)
-                )
-            if done.rowcount != 1:
-                raise ValueError(f"run {run_id} is already finished")
+                    .values(request_values=None, **values)), {}
 
-        await self._writes.run(write, one_statement=known_start is not None)
+        async def write(conn: AsyncConnection) -> None:
+            started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
+            check_one_finished(run_id, await conn.execute(*finishing(started_at)))
+
+        def write_inline(conn: sa.Connection) -> None:
+            started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
+            check_one_finished(run_id, conn.execute(*finishing(started_at)))
+
+        await self._writes.run(write, write_inline, one_statement=known_start is not None)
 
     # -- leases of inline runs ---------------------------------------------------------------
 
@@ -414,7 +416,9 @@ class RunsService(RunReads):
             "duration_ms": 0,
         }
         row.update((index := index_of(selection)).columns())
-        await self._writes.run(_inserting(row, None, index), one_statement=not index.keys)
+        inline = None if index.keys else inserting_inline(_INSERT, row)
+        await self._writes.run(_inserting(row, None, index), inline,
+                               one_statement=not index.keys)
         return run_id
 
     async def report_webhook(
@@ -467,6 +471,7 @@ class RunsService(RunReads):
                                .values(result=result))
         return await self.get(run_id)
 
+
 def _inserting(
     row: dict[str, Any], background: Background | None = None, index: RecordIndex = NOT_INDEXED,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
@@ -497,20 +502,6 @@ def _handing_over(
         ))
 
     return hand_over
-
-
-def check_same_request(
-    run: RunRecord, selection: Mapping[str, Any], values: Mapping[str, Any]
-) -> None:
-    """ConflictError (409) when ``run``, found by an idempotency key, was asked for other
-    records or values than this request (``values`` as audited: secrets redacted)."""
-    asked = {"selection": dict(selection), "values": dict(values)}
-    if canonical_json(asked) != canonical_json({"selection": run.selection, "values": run.values}):
-        raise ConflictError(
-            "this Idempotency-Key was used for a different request (other records or "
-            "values); use a new key",
-            detail={"run_id": run.id},
-        )
 
 
 def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:

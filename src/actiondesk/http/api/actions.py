@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from actiondesk.actions.document import ActionRequest, ExecuteBody, parse_action_request
@@ -20,8 +21,16 @@ from actiondesk.http.api.models import (
     ResultOut,
 )
 from actiondesk.http.api.runs_models import RunQueuedOut
-from actiondesk.http.dependencies import CatalogDep, CurrentAccess, ServicesDep
+from actiondesk.http.dependencies import (
+    CatalogDep,
+    CurrentAccess,
+    Services,
+    ServicesDep,
+    authenticate,
+)
+from actiondesk.permissions.access import Access
 from actiondesk.runs.executor import Outcome
+from actiondesk.runs.store import MAX_IDEMPOTENCY_KEY
 
 router = APIRouter(tags=["actions"])
 
@@ -63,7 +72,7 @@ IdsParam = Annotated[
 ]
 IdempotencyHeader = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
+    Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY,
            description="A retried request with the same key returns the first answer "
            "(result, approval request or queued run) instead of acting twice."),
 ]
@@ -164,6 +173,32 @@ async def action_form(request: Request, collection: str, slug: str, services: Se
 async def global_action_form(request: Request, slug: str, services: ServicesDep,
                              access: CurrentAccess) -> Any:
     return await _form(request, services, access, None, slug)
+
+
+async def execute_endpoint(request: Request) -> Response:
+    """Both execute routes, served as plain Starlette endpoints (``build_app`` puts them
+    first): the busiest route skips FastAPI's dependency solving. The same steps in the same
+    order as the FastAPI routes below, which stay to document them in the OpenAPI schema:
+    the caller (``authenticate``, as the routers' dependency), the Idempotency-Key header
+    (at most 200 characters), then the execution."""
+    services: Services = request.app.state.services
+    auth = await authenticate(request, services)
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise RequestValidationError([{
+            "type": "string_too_long", "loc": ("header", "Idempotency-Key"),
+            "msg": f"String should have at most {MAX_IDEMPOTENCY_KEY} characters",
+            "input": key, "ctx": {"max_length": MAX_IDEMPOTENCY_KEY},
+        }])
+    permissions = services.permissions
+    access = Access(caller=auth.caller, snapshot=auth.snapshot or await permissions.snapshot(),
+                    dev_mode=permissions.dev_mode)
+    params = request.path_params
+    return await _execute(request, services, access, params.get("collection"), params["slug"],
+                          key)
+
+
+EXECUTE_PATHS = ("/collections/{collection}/actions/{slug}", "/actions/{slug}")
 
 
 @router.post("/collections/{collection}/actions/{slug}", responses=_EXECUTE_RESPONSES,

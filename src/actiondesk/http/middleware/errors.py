@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from actiondesk.errors import ClientError, lost_database
 
@@ -112,6 +113,13 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _client_disconnected(request: Request, exc: Exception) -> JSONResponse:
+    # The client went away while sending its body: nothing ran, and nobody reads the answer.
+    log.info("the client disconnected before sending its whole request: %s %s",
+             request.method, request.url.path)
+    return error_response(400, "the client disconnected before sending its whole request")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal server error; the details are in the server log")
@@ -123,4 +131,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(Exception, _unexpected_error)
