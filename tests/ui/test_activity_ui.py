@@ -94,6 +94,10 @@ def test_notifications_tell_the_approver_and_then_the_requester(
 
     manager.get_by_label("Message to the requester (optional)").fill("Use the yearly plan")
     manager.locator("[data-decide=reject]").click()
+    # Rejecting is confirmed in the dialog that asks why; it carries the message typed above.
+    dialog = manager.locator("dialog[data-reject-dialog]")
+    expect(dialog.get_by_label("Why you reject it")).to_have_value("Use the yearly plan")
+    dialog.locator("[data-confirm-reject]").click()
     expect(manager.locator("[data-detail=status]")).to_have_text("Rejected")
 
     support = new_page(demo_site, *SUPPORT)

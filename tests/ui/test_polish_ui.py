@@ -187,8 +187,9 @@ def test_success_toasts_leave_and_errors_stack(admin: Any, demo_site: Site) -> N
     settled(page)
     make_live(page, demo_site, first, meanwhile=True)
     make_live(page, demo_site, second, meanwhile=True)
-    # The stale tab shows the records as they are now: live, not the status it had.
-    expect(page.locator(f"tr[data-id='{first}']")).to_contain_text("live")
+    # The stale tab shows the records as they are now: live (its label), not the status it had.
+    row = page.locator(f"tr[data-id='{first}']")
+    expect(row.get_by_role("cell", name="Live", exact=True)).to_be_visible()
     make_live(page, demo_site, third, meanwhile=False)
     stack = page.locator("[data-error-stack]")
     expect(stack).to_have_count(1)
@@ -417,6 +418,6 @@ def test_the_record_page_marks_what_its_action_changed(admin: Any, demo_site: Si
     admin.locator("[data-actions-menu] [data-action=mark-as-live]").click()
     admin.locator("dialog[data-action-dialog=mark-as-live] [data-submit]").click()
     status = admin.locator("[data-record-fields] dd[data-field=status]")
-    expect(status).to_have_text("live")
+    expect(status).to_have_text("Live")  # the label of the value live
     expect(status).to_have_class(re.compile(r"\bis-changed\b"))
     expect(admin.locator("[data-record-fields] dd.is-changed")).to_have_count(1)

@@ -16,7 +16,8 @@ const panel = h("section", { class: "card card-section", hidden: true, "aria-lab
 const listRoot = h("div", { dataset: { users: "" } });
 clear(root).append(panel, listRoot);
 
-const openButton = h("button", { type: "button", class: "button button-primary", dataset: { newUserButton: "" }, "aria-expanded": "false", "aria-controls": "new-user" }, "New user");
+// Enabled once the roles are known: a form opened before that would offer no role to choose.
+const openButton = h("button", { type: "button", class: "button button-primary", disabled: true, dataset: { newUserButton: "" }, "aria-expanded": "false", "aria-controls": "new-user" }, "New user");
 openButton.addEventListener("click", () => toggleForm(panel.hidden));
 document.querySelector("[data-page-actions]").append(openButton);
 
@@ -133,6 +134,7 @@ async function load() {
     const [found, known] = await Promise.all([api.get("/settings/users"), api.get("/settings/roles")]);
     users = found.users;
     roles = known.roles;
+    openButton.disabled = false;
   } catch (error) {
     clear(listRoot).append(errorState(`The users could not be loaded: ${error.message}`, load));
     return;
