@@ -46,7 +46,8 @@ async def test_the_state_file_runs_in_wal_with_the_chosen_synchronous(tmp_path: 
 
 def test_the_readme_example_chooses_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (example,) = blocks(section("### The state database on SQLite"), "sh")
-    assignment = example.text.split()[0]
+    export, assignment = example.text.split()[:2]
+    assert export == "export"
     name, value = assignment.split("=")
     monkeypatch.setenv(name, value)
     desk = Desk(database_url=f"sqlite:///{tmp_path / 'data.db'}",
