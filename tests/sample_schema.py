@@ -121,5 +121,12 @@ async def create_and_seed(url: str) -> None:
             await conn.execute(orders.insert(), orders_)
             await conn.execute(order_lines.insert(), lines)
             await conn.execute(audit_log.insert(), [{"message": "hello"}])
+            if conn.dialect.name == "postgresql":
+                # Explicit ids do not advance the sequences: a record created next would
+                # collide with id 1.
+                for table in (companies, transactions):
+                    await conn.execute(sa.select(sa.func.setval(
+                        sa.func.pg_get_serial_sequence(table.name, "id"),
+                        sa.select(sa.func.max(table.c.id)).scalar_subquery())))
     finally:
         await engine.dispose()

@@ -4,6 +4,7 @@ may do, compared here with what the server answers each demo user."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -12,12 +13,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from actiondesk.demo.access import DEMO_LOGINS
 from actiondesk.demo.app import create_demo_desk
+from actiondesk.editing import BUILTIN_SLUGS
 from tests.doc_blocks import BASH, block_named, commands, section
 from tests.live_server import free_port, wait_until_serving
 
@@ -98,7 +101,7 @@ def test_readme_demo_token_example_runs_as_written(demo: DemoServer) -> None:
     rules = {a["slug"]: a["rule"] for a in httpx.Response(200, text=result.stdout)
              .json()["actions"]}
     assert rules == {"mark-as-live": "trigger", "show-some-activity": "trigger",
-                     "add-new-transaction": "approval"}
+                     "add-new-transaction": "approval", "edit": "trigger"}
 
 
 def _printed_access(printed: str, email: str) -> dict[str, str]:
@@ -122,9 +125,25 @@ def _slugs(listed: str | None, every: set[str]) -> set[str]:
     return {re.sub(r" \(only when .*\)$", "", part) for part in listed.split(", ")}
 
 
+def _named(action: dict[str, Any], collection: str | None) -> str:
+    """As the logins name an action: a built-in record action with its collection."""
+    return f"{collection}/{action['slug']}" if action.get("builtin") else action["slug"]
+
+
+async def _every_action(path: Path) -> set[str]:
+    """Every action of the demo desk once started (the record actions are added at start-up)."""
+    desk = create_demo_desk(path, secret_key="Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test")
+    await desk.start()
+    try:
+        return {_named({"slug": a.slug, "builtin": a.builtin}, a.collection)
+                for a in desk.registry.all()}
+    finally:
+        await desk.stop()
+
+
 def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) -> None:
-    every = {a.slug for a in create_demo_desk(demo.directory / "unused.db",
-                                                  secret_key="Vq3x9Lm2Rt8Wz5Ny7Pb4Hc6Jd1Kf0Gs-cli-test").registry.all()}
+    every = asyncio.run(_every_action(demo.directory / "actiondesk-demo.db"))
+    assert {"companies/edit", "customers/delete", "transactions/create"} <= every
     admin = _demo("--print-token", cwd=demo.directory).stdout.strip()
     policies = httpx.get(demo.url + "/api/settings/policies",
                          headers={"Authorization": f"Bearer {admin}"}).json()["policies"]
@@ -136,7 +155,8 @@ def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) 
             rules: dict[str, str] = {}
             for collection in client.get("/api/collections").json()["collections"]:
                 listed = client.get(f"/api/collections/{collection['name']}/actions")
-                rules.update({a["slug"]: a["rule"] for a in listed.json()["actions"]})
+                rules.update({_named(a, collection["name"]): a["rule"]
+                              for a in listed.json()["actions"]})
             rules.update({a["slug"]: a["rule"] for a in client.get("/api/actions")
                           .json()["actions"]})
         printed = _printed_access(demo.printed, login.email)
@@ -145,7 +165,9 @@ def test_printed_logins_say_what_the_server_lets_each_role_do(demo: DemoServer) 
         assert _slugs(printed.get("runs once approved"), every) == {
             s for s, r in rules.items() if r == "approval"}, login.role
         assert _slugs(printed.get("approves"), every) == {
-            p["action"] for p in policies if p["role"] == login.role and p["can_approve"]
+            _named({"slug": p["action"], "builtin": p["action"] in BUILTIN_SLUGS},
+                   p["collection"])
+            for p in policies if p["role"] == login.role and p["can_approve"]
         }, login.role
     support = _printed_access(demo.printed, "support@demo.example")
     approved = support["runs once approved"]

@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from actiondesk import ActionContext, Condition, Desk, Success
+from actiondesk import ActionContext, Condition, Desk, Editing, Success
 from actiondesk import fields as f
 from actiondesk.permissions.service import ActionSetting, Policy, RoleSpec
 from tests.auth_support import access_token, bearer, provision
 from tests.databases import BACKENDS, scratch_database
 from tests.live_server import live_server
 from tests.sample_schema import create_and_seed, metadata
-from tests.support import jsonapi, refused
+from tests.support import jsonapi, record, refused
 
 SECRET = "matrix-secret"
 EMAILS = {role: f"{role}@matrix.test" for role in ("admin", "support", "viewer", "auditor")}
@@ -60,6 +60,16 @@ POLICIES = [
     Policy("auditor", "transactions", "tally"),
     Policy("auditor", "transactions", "reassign"),
     # viewer: no policy at all
+    # The built-in record actions of transactions (edit, bulk-edit, create, delete).
+    *(Policy("admin", "transactions", slug) for slug in ("edit", "bulk-edit", "create",
+                                                          "delete")),
+    Policy("support", "transactions", "edit", rule="approval", condition=BIG_AMOUNT,
+           condition_on="values"),
+    Policy("support", "transactions", "create"),
+    Policy("support", "transactions", "delete", rule="hidden"),
+    # no policy for support on bulk-edit: hidden by default
+    Policy("auditor", "transactions", "create"),
+    Policy("auditor", "transactions", "delete", rule="approval"),
 ]
 SETTINGS = [
     ActionSetting("companies", "retired", visible=False),
@@ -75,7 +85,8 @@ async def report(ctx: ActionContext) -> Success:
 
 
 def make_desk(url: str, state_url: str) -> Desk:
-    desk = Desk(database_url=url, state_url=state_url, secret_key=SECRET, models=[metadata])
+    desk = Desk(database_url=url, state_url=state_url, secret_key=SECRET, models=[metadata],
+                collections={"transactions": Editing()})
     desk.action("companies", name="Touch", scope="bulk")(report)
     desk.action("companies", name="Refund", scope="bulk")(report)
     desk.action("companies", name="Charge", form=[f.Decimal("amount", required=True)])(report)
@@ -313,6 +324,43 @@ CASES: list[Case | Any] = [
     execute("auditor", "reassign", ["3"], 403, NOT_READ, "'companies'",
             collection="transactions", name="to-unreadable-reference",
             values={"company": "2"}),
+    # the built-in record actions (transaction i: amount i * 10.50, emitted by company
+    # 1 + i % 3), governed like any action: forms first, then executions
+    form("support", "edit", ["8"], 200, collection="transactions"),
+    form("support", "create", [], 200, collection="transactions", name="new"),
+    form("support", "delete", ["5"], 404, "rule: hidden", "'support'",
+         collection="transactions"),
+    form("support", "bulk-edit", ["5"], 404, "hidden by default", "'support'",
+         collection="transactions"),
+    form("viewer", "edit", ["8"], 403, NOT_READ, "'transactions'", collection="transactions"),
+    execute("support", "edit", ["8"], 200, collection="transactions", name="small",
+            values={"amount": "90.00", "_original": {"amount": "84.00"}}),
+    execute("support", "edit", ["8"], 403, "needs approval", "form values",
+            collection="transactions", name="big",
+            values={"amount": "5000.00", "_original": {"amount": "90.00"}}),
+    execute("admin", "edit", ["8"], 200, collection="transactions", name="big",
+            values={"amount": "5000.00", "_original": {"amount": "90.00"}}),
+    execute("viewer", "edit", ["8"], 403, NOT_READ, "'transactions'",
+            collection="transactions"),
+    execute("support", "create", [], 200, collection="transactions", name="new",
+            values={"emitter_company_id": "2", "beneficiary_company_id": "10",
+                    "amount": "1.00"}),
+    # a reference to a collection the caller may not read: refused as for declared actions
+    execute("auditor", "create", [], 403, NOT_READ, "'companies'", collection="transactions",
+            name="to-unreadable-reference",
+            values={"emitter_company_id": "2", "beneficiary_company_id": "10",
+                    "amount": "1.00"}),
+    execute("support", "bulk-edit", ["11", "14"], 404, "hidden by default", "'support'",
+            collection="transactions", values={"_field": "amount", "amount": "7.00"}),
+    execute("admin", "bulk-edit", ["11", "14"], 200, collection="transactions",
+            values={"_field": "amount", "amount": "7.00"}),
+    execute("support", "delete", ["5"], 404, "rule: hidden", "'support'",
+            collection="transactions"),
+    execute("viewer", "delete", ["5"], 403, NOT_READ, "'transactions'",
+            collection="transactions"),
+    execute("auditor", "delete", ["5"], 403, "needs approval", "rule: approval", "'auditor'",
+            collection="transactions"),
+    execute("admin", "delete", ["5"], 200, collection="transactions"),
     # runs: one's own, or every run for admins
     get("runs", "support", "/runs", 200),
     get("runs", "admin", "/runs", 200, params={"status": "refused"}),
@@ -367,8 +415,9 @@ def test_matrix(matrix: Matrix, case: Case) -> None:
             "/actions/", "/actions/no-such-"), json=case.body)
         assert unknown.status_code == 404
         slug = path.split("/actions/", 1)[1].removesuffix("/form")
-        assert unknown.json() == {"error": f"no action 'no-such-{slug}' on companies"}
-        assert body == {"error": f"no action '{slug}' on companies"}
+        collection = path.split("/")[2]
+        assert unknown.json() == {"error": f"no action 'no-such-{slug}' on {collection}"}
+        assert body == {"error": f"no action '{slug}' on {collection}"}
         assert "x-actiondesk-run-id" not in response.headers
         # The admins' audit keeps the real reason.
         now = forbidden_events(matrix, "/api" + path, email, kind)
@@ -387,6 +436,31 @@ def test_matrix(matrix: Matrix, case: Case) -> None:
         # not read is refused before its action is looked up: no run names it.)
         now = forbidden_events(matrix, "/api" + path, email)
         assert len(now) == len(audited) + 1 and body["error"] in now
+
+
+def test_the_built_in_actions_changed_only_what_was_allowed(matrix: Matrix) -> None:
+    """After the matrix: each allowed record action wrote, each refused one wrote nothing;
+    the thin record routes give the same answers as the actions they stand for."""
+    admin, support = matrix.api("admin"), matrix.api("support")
+    assert record(admin, "transactions", "8")["amount"] in ("5000.00", "5000", 5000)
+    assert refused(admin.get("/collections/transactions/records/5"), 404)
+    amounts = {record(admin, "transactions", i)["amount"] for i in ("11", "14")}
+    assert {str(a).removesuffix(".00") for a in amounts} == {"7"}
+    small = {"field": "amount", "operator": "equal", "value": 1}
+    made = admin.get("/collections/transactions/records",
+                     params={"filter": json.dumps(small)}).json()["records"]
+    # support's; not the auditor's
+    assert [str(m["values"]["emitter_company_id"]) for m in made] == ["2"]
+    gone = support.delete("/collections/transactions/records/8")
+    assert refused(gone, 404) == {"error": "no action 'delete' on transactions"}
+    big = support.patch("/collections/transactions/records/8", json={
+        "values": {"amount": "9000.00"}, "original": {"amount": "5000.00"}})
+    # As the action answers: it needs an approval, and here no role may approve it.
+    assert "needs approval" in refused(big, 403)["error"]
+    assert record(admin, "transactions", "8")["amount"] in ("5000.00", "5000", 5000)
+    unread = matrix.api("viewer").patch("/collections/transactions/records/8", json={
+        "values": {"amount": "1.00"}, "original": {"amount": "5000.00"}})
+    assert NOT_READ in refused(unread, 403)["error"]
 
 
 # -- what is listed ------------------------------------------------------------------------
@@ -419,8 +493,13 @@ def test_only_visible_actions_are_listed(matrix: Matrix) -> None:
     # support: trigger and approval rules are listed; hidden and no-policy actions are not.
     assert set(listed(matrix, "support")) == {"touch", "refund", "charge", "flag"}
     assert listed(matrix, "viewer") == {}
-    for role in ("admin", "support", "auditor"):
-        assert set(listed(matrix, role, "transactions")) == {"tally", "reassign"}
+    # The built-in record actions too: hidden unless a policy lets the role see them.
+    assert set(listed(matrix, "admin", "transactions")) == {
+        "tally", "reassign", "edit", "bulk-edit", "create", "delete"}
+    assert set(listed(matrix, "support", "transactions")) == {
+        "tally", "reassign", "edit", "create"}
+    assert set(listed(matrix, "auditor", "transactions")) == {
+        "tally", "reassign", "create", "delete"}
 
 
 def test_the_actions_list_tells_each_rule(matrix: Matrix) -> None:

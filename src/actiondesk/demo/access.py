@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actiondesk.actions.condition_text import condition_sentence
+from actiondesk.actions.spec import Action
 from actiondesk.data.filters import Condition
 from actiondesk.desk import Desk
 from actiondesk.permissions.service import Policy, RoleSpec
@@ -41,6 +42,9 @@ _ALL_ACTIONS = (
     ("accounts", "account-transfer"), ("accounts", "audit-balances"),
     ("transactions", "notify-slack"),
 )
+# The built-in record actions of the collections the demo lets edit (app.DEMO_EDITING).
+_EDITABLE = ("companies", "customers", "transactions")
+_RECORD_ACTIONS = ("edit", "bulk-edit", "create", "delete")
 
 
 def _policies() -> list[Policy]:
@@ -56,6 +60,20 @@ def _policies() -> list[Policy]:
         condition=Condition("amount", "greater_than", 1000), condition_on="values",
     ))
     policies.append(Policy("support", "companies", "add-new-transaction", "approval"))
+    policies.extend(Policy(role, collection, action, "trigger", can_approve=True)
+                    for role in ("admin", "manager") for collection in _EDITABLE
+                    for action in _RECORD_ACTIONS)
+    # Support edits one record at a time; a big transaction, or a new one, waits for an
+    # approver; deleting stays with admins and managers.
+    policies.append(Policy("support", "companies", "edit", "trigger"))
+    policies.append(Policy("support", "customers", "edit", "trigger"))
+    policies.append(Policy(
+        "support", "transactions", "edit", "approval",
+        condition=Condition("amount", "greater_than", 1000), condition_on="values",
+    ))
+    policies.append(Policy("support", "transactions", "create", "approval"))
+    policies.extend(Policy("support", collection, "delete", "hidden")
+                    for collection in _EDITABLE)
     return policies
 
 
@@ -97,19 +115,25 @@ async def describe_logins(desk: Desk) -> list[str]:
                                                                        action.collection):
                 continue
             decision = snapshot.decide(login.role, action.collection, action.slug)
+            named = _named(action)
             if decision.rule == "trigger":
-                runs.append(action.slug)
+                runs.append(named)
             elif decision.rule == "approval":
-                approved.append(action.slug + _when(decision.policy))
+                approved.append(named + _when(decision.policy))
             if any(p.role == login.role for p in snapshot.approvers(action.collection,
                                                                     action.slug)):
-                approves.append(action.slug)
+                approves.append(named)
         every = len(actions)
         lines.append(f"      runs: {_listed(runs, every)}")
         if approved:
             lines.append(f"      runs once approved: {', '.join(approved)}")
         lines.append(f"      approves: {_listed(approves, every)}")
     return lines
+
+
+def _named(action: Action) -> str:
+    """A built-in record action's slug is the same on every collection: name the collection."""
+    return f"{action.collection}/{action.slug}" if action.builtin else action.slug
 
 
 def _reads(role: RoleSpec | None) -> str:

@@ -9,8 +9,18 @@ from actiondesk.demo.background import register_background_demo
 from actiondesk.demo.display import declare_demo_display
 from actiondesk.demo.models import DemoBase
 from actiondesk.desk import Desk
+from actiondesk.editing import Editing
 
 DEFAULT_DEMO_PATH = Path("actiondesk-demo.db")
+
+
+# The collections whose records can be edited, created and deleted (who may do what is in the
+# demo's policies, demo/access.py). Ids and the Stripe id are never typed in.
+DEMO_EDITING = {
+    "companies": Editing(read_only=["created_at"]),
+    "customers": Editing(read_only=["stripe_id", "created_at"]),
+    "transactions": Editing(read_only=["created_at"], defaults={"status": "to_validate"}),
+}
 
 
 def demo_database_url(path: Path) -> str:
@@ -25,6 +35,7 @@ def create_demo_desk(path: Path = DEFAULT_DEMO_PATH, *, secret_key: str | None =
         state_url=f"sqlite:///{state}",
         secret_key=secret_key,
         models=[DemoBase],
+        collections=DEMO_EDITING,
         title="actiondesk demo",
     )
     register_demo_actions(desk)

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the demo dataset (companies, customers, transactions, users, accounts)."""
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +12,16 @@ TRANSACTION_STATUSES: tuple[str, ...] = ("to_validate", "validated", "rejected")
 USER_STATUSES: tuple[str, ...] = ("active", "inactive", "invited")
 USER_TEAMS: tuple[str, ...] = ("Operations", "Support", "Sales", "Finance")
 ACCOUNT_CURRENCIES: tuple[str, ...] = ("EUR", "USD", "GBP")
+
+
+# Python-side defaults (the tables are unchanged): the demo's New forms leave these read-only
+# fields out, and the insert fills them.
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def _stripe_id() -> str:
+    return "cus_" + secrets.token_hex(7)
 
 
 class DemoBase(DeclarativeBase):
@@ -30,7 +41,7 @@ class Company(DemoBase):
     industry: Mapped[str] = mapped_column(String(60))
     headquarter: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
     emitted_transactions: Mapped[list["Transaction"]] = relationship(
         back_populates="emitter_company", foreign_keys="Transaction.emitter_company_id"
@@ -51,9 +62,9 @@ class Customer(DemoBase):
     firstname: Mapped[str] = mapped_column(String(80))
     lastname: Mapped[str] = mapped_column(String(80))
     email: Mapped[str] = mapped_column(String(200), unique=True)
-    stripe_id: Mapped[str] = mapped_column(String(40))
+    stripe_id: Mapped[str] = mapped_column(String(40), default=_stripe_id)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
     company: Mapped[Company | None] = relationship(back_populates="customers")
 
@@ -86,7 +97,7 @@ class Transaction(DemoBase):
     vat_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
     fee_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
     reference: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
     emitter_company: Mapped[Company] = relationship(
         back_populates="emitted_transactions", foreign_keys=[emitter_company_id]
