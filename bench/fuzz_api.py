@@ -132,6 +132,9 @@ class Tally:
     exit_code: int = 0
     # Errors of the fuzzer itself (a hook or the schema): they stop a phase, so they fail the run.
     runtime_errors: int = 0
+    # Requests uvicorn refuses before the app sees them (its plain-text "Invalid HTTP request
+    # received." 400): a request line longer than it accepts. Not the app's answer to check.
+    refused_by_server: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +145,7 @@ class Tally:
             "examples": self.examples[:30], "seconds": round(self.seconds, 1),
             "schemathesis_exit_code": self.exit_code,
             "runtime_errors": self.runtime_errors,
+            "refused_by_the_http_server": self.refused_by_server,
         }
 
 
@@ -181,6 +185,11 @@ def run_schemathesis(args: argparse.Namespace, base: str, state_url: str, role: 
     return tally
 
 
+# uvicorn (h11 and httptools alike) refuses a request line past ~16 KiB: a query of 20,000
+# four-byte characters, percent-encoded, is ~240 KB.
+MAX_REQUEST_LINE = 16 * 1024
+
+
 def tally_ndjson(role: str, path: Path) -> Tally:
     """Requests, status codes and failed checks, from schemathesis' event stream."""
     tally = Tally(role)
@@ -202,6 +211,9 @@ def tally_ndjson(role: str, path: Path) -> Tally:
                 where = f"{request['method']} {request['uri']}"
                 if status is not None and status >= 500:
                     tally.server_errors.append(f"{status} {where}")
+                if status == 400 and len(request["uri"]) > MAX_REQUEST_LINE:
+                    tally.refused_by_server += 1
+                    continue
                 failed = [c["name"] for c in recorder.get("checks", {}).get(case_id, [])
                           if c["status"] == "failure"]
                 for name in failed:
