@@ -27,10 +27,12 @@ def environment(data_url: str, state_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``actiondesk <args>``; stopped (SIGTERM, then SIGKILL) on the way out."""
+def process(args: list[str], env: dict[str, str], log: Path, *,
+            command: list[str] = CLI, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``actiondesk <args>`` (or ``command + args``) in ``cwd``; stopped (SIGTERM, then
+    SIGKILL) on the way out."""
     with log.open("ab") as out:
-        proc = subprocess.Popen(CLI + args, cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen(command + args, cwd=cwd, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
         yield proc

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.background.processes import process
 from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,19 +141,6 @@ def started(nginx: str, database_url: str, variables: Mapping[str, str],
                        procs)
 
 
-@contextmanager
-def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``argv`` started in deploy/ (where the image's WORKDIR has app.py); stopped (SIGTERM,
-    then SIGKILL) on the way out."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(argv, cwd=DEPLOY, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def _process(argv: list[str], env: dict[str, str], log: Path) -> Any:
+    """``argv`` started in deploy/ (where the image's WORKDIR has app.py), stopped after."""
+    return process(argv, env, log, command=[], cwd=DEPLOY)
