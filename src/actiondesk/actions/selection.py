@@ -35,6 +35,11 @@ def pk_in(collection: Collection, keys: Sequence[tuple[Any, ...]]) -> ColumnElem
     if not keys:
         return sa.false()
     columns = [collection.fields[n].column for n in collection.primary_key]
+    if len(keys) == 1:
+        # One record (the most common selection): a plain comparison, which the statements
+        # built on it compile and cache like any other.
+        return sa.and_(*(column == value for column, value in zip(columns, keys[0],
+                                                                   strict=True)))
     if len(columns) == 1:
         return columns[0].in_([k[0] for k in keys])
     return sa.tuple_(*columns).in_([tuple(k) for k in keys])

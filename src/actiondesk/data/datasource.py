@@ -22,10 +22,12 @@ from actiondesk.data.collections import (
 )
 from actiondesk.data.counts import ESTIMATE_ABOVE, CollectionCount, count_collections
 from actiondesk.data.display import CollectionDisplay, DisplayError
+from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.inline_sqlite import Busy, InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType, RelationshipKind
+from actiondesk.data.sqlite_driver import engine_options as sqlite_engine_options
 from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url, to_sync_url
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
@@ -78,6 +80,7 @@ class Datasource:
         self._engine: AsyncEngine | None = None
         self._sync_engine: sa.Engine | None = None
         self._inline: InlineSqlite | None = None
+        self._exists: dict[str, sa.Select[Any]] = {}
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         self._displays: dict[str, CollectionDisplay] = {}
@@ -91,7 +94,8 @@ class Datasource:
         if self._engine is None:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.url)}
+            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.url),
+                                       **sqlite_engine_options(self.url)}
             if self.dialect == "sqlite":
                 options["pool_reset_on_return"] = None  # see reset_sqlite_when_needed
             options.update(self._engine_options)
@@ -408,6 +412,26 @@ class Datasource:
                 for name, value in zip(collection.primary_key, values, strict=True)
             )
         )
+
+    async def has_row(self, collection: Collection, pk: Sequence[Any]) -> bool:
+        """Whether the record of primary key ``pk`` exists: one statement compiled once per
+        collection (on a SQLite file, sent straight to the driver on the loop's thread)."""
+        query = self._exists.get(collection.name)
+        if query is None:
+            query = self._exists[collection.name] = sa.select(sa.literal(1)).where(*(
+                collection.fields[name].column == sa.bindparam(f"key_{i}")
+                for i, name in enumerate(collection.primary_key)
+            ))
+        params = {f"key_{i}": value for i, value in enumerate(pk)}
+        inline = self.inline
+        if inline is not None:
+            try:
+                return inline.read(
+                    lambda conn: sqlite_execute(conn, query, params).fetchone() is not None)
+            except Busy:
+                pass
+        async with self.read() as conn:
+            return (await conn.execute(query, params)).first() is not None
 
     async def get_row(self, collection: Collection, pk: Sequence[Any]) -> sa.Row[Any] | None:
         query = sa.select(collection.table).where(self.pk_clause(collection, pk))

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
+from actiondesk.data.sqlite_driver import engine_options as sqlite_engine_options
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
 from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
@@ -115,7 +116,7 @@ class StateStore:
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps,
-            pool_reset_on_return=None,
+            pool_reset_on_return=None, **sqlite_engine_options(self.url),
         )
         reset_sqlite_when_needed(engine)
         synchronous = self.sqlite_synchronous

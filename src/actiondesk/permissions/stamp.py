@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from actiondesk.data.driver_statements import sqlite_scalar
 from actiondesk.data.inline_sqlite import Busy
 from actiondesk.data.request_batching import FreshRead
 from actiondesk.data.state import StateStore, meta_table
@@ -40,7 +41,7 @@ class PermissionStamp:
         inline = self.store.inline
         if inline is not None:
             try:
-                return as_int(inline.read(lambda conn: conn.scalar(_READ_STAMP)))
+                return as_int(inline.read(lambda conn: sqlite_scalar(conn, _READ_STAMP)))
             except Busy:
                 pass
         return await self._shared()

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.inline_sqlite import Busy
 from actiondesk.data.request_batching import GroupCommit
 from actiondesk.data.state import StateStore
@@ -60,9 +61,9 @@ class AuditWrites:
 
 
 def inserting_inline(statement: sa.Insert, row: dict[str, Any]) -> InlineWrite:
-    return lambda conn: conn.execute(statement, row)
+    return lambda conn: sqlite_execute(conn, statement, row)
 
 
-def check_one_finished(run_id: str, done: sa.CursorResult[Any]) -> None:
-    if done.rowcount != 1:
+def check_one_finished(run_id: str, rowcount: int) -> None:
+    if rowcount != 1:
         raise ValueError(f"run {run_id} is already finished")

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
@@ -288,11 +289,14 @@ class RunsService(RunReads):
 
         async def write(conn: AsyncConnection) -> None:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
-            check_one_finished(run_id, await conn.execute(*finishing(started_at)))
+            check_one_finished(run_id, (await conn.execute(*finishing(started_at))).rowcount)
 
         def write_inline(conn: sa.Connection) -> None:
             started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
-            check_one_finished(run_id, conn.execute(*finishing(started_at)))
+            statement, params = finishing(started_at)
+            done = (sqlite_execute(conn, statement, params).rowcount if statement is _FINISH
+                    else conn.execute(statement, params).rowcount)
+            check_one_finished(run_id, done)
 
         await self._writes.run(write, write_inline, one_statement=known_start is not None)
 

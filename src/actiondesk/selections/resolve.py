@@ -162,7 +162,10 @@ class SelectionResolver:
         description = {"ids": list(request.ids), "parent": parent_json}
         selection = Selection(self.datasource, collection, where, description=description,
                               id_count=len(keys))
-        found = await selection.count()
+        if len(keys) == 1 and scope_clause is None:
+            found = int(await self.datasource.has_row(collection, keys[0]))
+        else:
+            found = await selection.count()
         if found != len(keys):
             missing = await _missing(selection, request.ids)
             where_text = f" related to {parent_json['id']}" if parent_json else ""

@@ -18,6 +18,9 @@ from actiondesk.services.users import UnauthorizedError, User
 SESSION = "session"
 ACCESS = "access"
 ALGORITHM = "HS256"
+# Tokens verified recently, kept so a script's every request does not pay the signature check
+# and the parsing again; the expiry is still checked on every use.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class TokenService:
         self._secret = hashlib.sha256(b"actiondesk-tokens:" + secret.encode()).digest()
         self._external_secret = external_secret
         self.session_ttl = session_ttl
+        self._verified: dict[tuple[str, str], Claims] = {}
 
     def session(self, user: User) -> tuple[str, str]:
         """A session token and its CSRF token."""
@@ -60,6 +64,18 @@ class TokenService:
 
     def verify(self, token: str, kind: str) -> Claims:
         """The claims of one of our tokens; 401 if forged, expired or of another kind."""
+        known = self._verified.get((token, kind))
+        if known is None:
+            known = self._verify(token, kind)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[(token, kind)] = known
+        elif known.expires_at <= dt.datetime.now(dt.UTC):
+            self._verified.pop((token, kind), None)
+            raise UnauthorizedError("the token has expired; sign in again")
+        return known
+
+    def _verify(self, token: str, kind: str) -> Claims:
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM],
