@@ -22,7 +22,7 @@ from actiondesk.data.collections import (
 )
 from actiondesk.data.counts import ESTIMATE_ABOVE, CollectionCount, count_collections
 from actiondesk.data.display import CollectionDisplay, DisplayError
-from actiondesk.data.driver_statements import sqlite_execute
+from actiondesk.data.driver_statements import autocommit_first, sqlite_execute
 from actiondesk.data.inline_sqlite import Busy, InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
@@ -431,7 +431,7 @@ class Datasource:
             except Busy:
                 pass
         async with self.read() as conn:
-            return (await conn.execute(query, params)).first() is not None
+            return await autocommit_first(conn, query, params) is not None
 
     async def get_row(self, collection: Collection, pk: Sequence[Any]) -> sa.Row[Any] | None:
         query = sa.select(collection.table).where(self.pk_clause(collection, pk))

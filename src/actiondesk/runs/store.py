@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.driver_statements import sqlite_execute
+from actiondesk.data.driver_statements import autocommit_execute, sqlite_execute
 from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
@@ -289,7 +289,10 @@ class RunsService(RunReads):
 
         async def write(conn: AsyncConnection) -> None:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
-            check_one_finished(run_id, (await conn.execute(*finishing(started_at))).rowcount)
+            statement, params = finishing(started_at)
+            done = (await autocommit_execute(conn, statement, params) if statement is _FINISH
+                    else (await conn.execute(statement, params)).rowcount)
+            check_one_finished(run_id, done)
 
         def write_inline(conn: sa.Connection) -> None:
             started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
@@ -480,7 +483,7 @@ def _inserting(
     row: dict[str, Any], background: Background | None = None, index: RecordIndex = NOT_INDEXED,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
-        await conn.execute(_INSERT, row)
+        await autocommit_execute(conn, _INSERT, row)
         await index.write(conn, row["id"], row["collection"])
         if background is not None:
             await background.enqueue(conn, row["id"])
