@@ -30,7 +30,7 @@ from actiondesk.editing.options import editing_of, problems_of
 from actiondesk.errors import ConfigurationError
 from actiondesk.execution.pipeline import ExecutionPipeline
 from actiondesk.exports.service import ExportService
-from actiondesk.http.app import build_app
+from actiondesk.http.app import ExecuteFirst, build_app
 from actiondesk.http.dependencies import Services
 from actiondesk.http.middleware.body_limit import BodyLimit
 from actiondesk.http.middleware.errors import error_response
@@ -159,6 +159,7 @@ class Desk:
             name: editing_of(options) for name, options in (collections or {}).items()
         }
         self._app: FastAPI | None = None
+        self._entry: ExecuteFirst | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
         # Every answer, the desk's own 503 included, carries the security headers.
@@ -173,6 +174,13 @@ class Desk:
         if self._app is None:
             self._app = build_app(self.services)
         return self._app
+
+    @property
+    def entry(self) -> ExecuteFirst:
+        """Where a request enters the app (the execute routes first)."""
+        if self._entry is None or self._entry.app is not self.app:
+            self._entry = ExecuteFirst(self.app)
+        return self._entry
 
     @property
     def services(self) -> Services:
@@ -448,7 +456,7 @@ class Desk:
                     response = error_response(503, "actiondesk cannot start", detail=str(exc))
                     await response(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await self.entry(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
