@@ -542,7 +542,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="seconds each batch sleeps after its UPDATE (--quick: 0.2, so "
                              "that the kills land mid-run)")
     parser.add_argument("--no-kill", dest="kill", action="store_false",
-                        help="skip the run with a SIGKILLed worker")
+                        help="skip the run with a SIGKILLed worker and a restarted server")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 20,000 rows, 1 and 2 workers, 4 partitions, batches "
                              "of 1,000 with 0.2 s of sleep")
