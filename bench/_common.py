@@ -83,12 +83,13 @@ def server_process(
     env: Mapping[str, str] | None = None,
     stderr: IO[str] | None = None,
     prefix: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``script`` (a uvicorn server) with our interpreter on a free port; yield (base URL,
-    process); always stop it on the way out. ``stderr`` takes the server's log; ``prefix``
-    goes before the interpreter (``taskset -c 0``: a command that execs it, so the process is
-    the server's)."""
-    port = free_port()
+    """Run ``script`` (a uvicorn server) with our interpreter on ``port`` (a free one if not
+    given); yield (base URL, process); always stop it on the way out. ``stderr`` takes the
+    server's log; ``prefix`` goes before the interpreter (``taskset -c 0``: a command that
+    execs it, so the process is the server's)."""
+    port = port or free_port()
     command = [*prefix, sys.executable, str(script), port_option, str(port), *options]
     # Our own interpreter running our own script; nothing comes from outside.
     process = subprocess.Popen(command, cwd=workdir, env=env, stderr=stderr)  # noqa: S603

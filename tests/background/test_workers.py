@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from tests.background.background_app import (
     ITEMS,
+    OPS,
     api_of,
     build_desk,
     counters,
@@ -23,7 +24,15 @@ from tests.background.background_app import (
     lease,
     tokens_for,
 )
-from tests.background.processes import CLI, ROOT, TARGET, environment, kill, process
+from tests.background.processes import (
+    CLI,
+    ROOT,
+    TARGET,
+    environment,
+    kill,
+    process,
+    server,
+)
 from tests.databases import scratch_database
 from tests.live_server import live_server
 
@@ -133,6 +142,54 @@ def test_partitions_run_on_several_workers_and_a_killed_worker_s_resume(
     assert len(running) >= 2 and {p["status"] for p in parts} == {"succeeded"}
     assert any(p["attempts"] == 2 for p in parts), parts
     assert {p["done_count"] for p in parts} == {count // 4}
+
+
+def test_a_partitioned_run_survives_a_server_restart_and_a_killed_worker(
+        pg: str, tmp_path: Path) -> None:
+    """The server that enqueued a partitioned run is SIGKILLed and started again while one
+    of the two workers is SIGKILLed too: the run succeeds, every record processed exactly
+    once, its progress read from the restarted server, which also cancels a next run."""
+    from tests.background.test_partitions import partitions
+
+    count = 200
+    asyncio.run(create_items(pg, count))
+    tokens = tokens_for(build_desk(pg, pg, runner="procrastinate"))
+    env = environment(pg, pg, ACTIONDESK_RUNNER="procrastinate", ACTIONDESK_RUN_LEASE="1")
+    log = tmp_path / "processes.log"
+
+    def held(run_id: str, pid: int) -> list[int]:
+        return [p["number"] for p in partitions(pg, run_id)
+                if p["status"] == "running" and f":{pid}:" in p["lease_owner"]]
+
+    with (process(["worker", TARGET, "--concurrency", "2"], env, log) as first,
+          process(["worker", TARGET, "--concurrency", "2"], env, log)):
+        with server(env, tokens[OPS], log) as (base, enqueuer), api_of(base, tokens) as api:
+            queued = api.start("split", values={"batch": 5, "delay": 0.1})
+            api.wait(queued["id"], lambda r: r["progress"]["done"] >= 20
+                     and held(r["id"], first.pid))
+            kill(first)
+            # Read after the kill: its rows keep its checkpoints until their lease expires.
+            resumed = held(queued["id"], first.pid)
+            kill(enqueuer)
+        with server(env, tokens[OPS], log) as (base, _), api_of(base, tokens) as api:
+            progress = api.run(queued["id"])["progress"]
+            run = api.wait(queued["id"], timeout=120)
+            assert run["status"] == "succeeded", (run, log.read_text()[-3000:])
+            after = api.start("split", values={"batch": 5, "delay": 0.1})
+            api.wait(after["id"], lambda r: r["progress"]["done"] >= 10)
+            assert api().post(f"/runs/{after['id']}/cancel").status_code == 200
+            cancelled = api.wait(after["id"])
+    assert progress["total"] == count and progress["done"] >= 20
+    assert run["progress"]["done"] == count
+    assert run["result"]["success"].startswith(f"{count} processed in 4 partitions, from ")
+    parts = {p["number"]: p for p in partitions(pg, queued["id"])}
+    assert resumed and all(parts[n]["attempts"] == 2 for n in resumed), parts
+    assert {p["done_count"] for p in parts.values()} == {count // 4}
+    assert cancelled["status"] == "cancelled", cancelled
+    done = cancelled["progress"]["done"]
+    seen = counters(pg)
+    assert 10 <= done < count and set(seen) <= {1, 2}, "every record processed exactly once"
+    assert seen.count(2) == done, "the cancelled run's records, each once"
 
 
 def test_the_worker_refuses_a_desk_without_postgresql(tmp_path: Path) -> None:

@@ -1,6 +1,10 @@
-"""A background run's control: checkpoints, progress, its lease and cancellation, on the
-runs table. ``ctx.batches()`` drives it through the ``RunControl`` protocol of
-``actiondesk.actions.batches``."""
+"""A background run's control: checkpoints, progress, its lease and cancellation. ``ctx.batches()``
+drives it through the ``RunControl`` protocol of ``actiondesk.actions.batches``.
+
+``LeaseControl`` holds what every leased unit of work shares — a whole run here, a partition of
+one in ``actiondesk.background.partition_control`` — and asks its subclass only for the
+statements: the progress write (the first statement only applies while this runner holds the
+lease), the lease extension, and the read of the lease owner and the run's cancellation."""
 
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ _t = runs_table.c
 CANCEL_CHECK_SECONDS = 0.5
 
 
-class LeasedRunControl:
-    """A background run's side of the batches: checkpoint, progress, lease and cancel."""
+class LeaseControl:
+    """The batches' side of a leased unit of work: its checkpoint and progress written with
+    each batch (in the batch's transaction when the data and the state database are the same,
+    so a batch is committed exactly once), its lease, and the run's cancellation."""
 
     def __init__(
         self,
@@ -42,6 +48,7 @@ class LeasedRunControl:
         self.lease = lease
         self.same_database = same_database
         self.done = done
+        self.recorded = done  # the done count last written to the state database
         self.total = total
         self._checkpoint = checkpoint
         self._checkpoint_taken = False
@@ -51,6 +58,23 @@ class LeasedRunControl:
         self._started = time.monotonic()
         self._done_at_start = done
 
+    # -- the statements (a subclass's) -------------------------------------------------------
+
+    def progress(self, done: int, checkpoint: str | None, total: int | None) -> list[sa.Update]:
+        """Record ``done`` (and the checkpoint, the new total): the first statement updates
+        exactly one row while this runner holds the lease, the others follow it."""
+        raise NotImplementedError
+
+    def extend(self, expires: dt.datetime) -> sa.Update:
+        """Move the lease to ``expires``: one row while this runner holds it."""
+        raise NotImplementedError
+
+    def holder(self) -> sa.Select[dt.datetime | None, str | None]:
+        """The run's ``cancel_requested_at`` and the lease's owner (no row: gone)."""
+        raise NotImplementedError
+
+    # -- the RunControl protocol -------------------------------------------------------------
+
     def take_checkpoint(self) -> str | None:
         """The checkpoint to resume from: for the first loop of the run only."""
         if self._checkpoint_taken:
@@ -58,68 +82,35 @@ class LeasedRunControl:
         self._checkpoint_taken = True
         return self._checkpoint
 
-    def _rate(self) -> float | None:
-        elapsed = time.monotonic() - self._started
-        if elapsed <= 0 or self.done <= self._done_at_start:
-            return None
-        return (self.done - self._done_at_start) / elapsed
-
-    def _update(self, values: dict[str, Any]) -> sa.Update:
-        now = dt.datetime.now(dt.UTC)
-        return (
-            sa.update(runs_table)
-            .where(_t.id == self.run_id, _t.lease_owner == self.owner, _t.status == "running")
-            .values(progress_at=now, lease_expires_at=now + self.lease, **values)
-        )
-
     async def commit(
         self, conn: AsyncConnection, transaction: AsyncTransaction, done: int,
         checkpoint: str | None,
     ) -> None:
         """Commit a batch's transaction with its checkpoint (in it when the databases are
         the same); LeaseLost, with the batch rolled back, if another runner holds the run."""
-        values: dict[str, Any] = {"done_count": done, "rate": None}
-        if checkpoint is not None:
-            values["checkpoint"] = checkpoint
-        self.done = done
-        values["rate"] = self._rate()
         if self.same_database:
-            result = await conn.execute(self._update(values))
-            if result.rowcount != 1:
+            if not await self._apply(conn, done, checkpoint, None):
                 await transaction.rollback()
                 self.lost = True
                 raise LeaseLost(self.run_id)
             await transaction.commit()
+            self.done = self.recorded = done
             return
         await transaction.commit()
-        await self._write(values)
-
-    async def _write(self, values: dict[str, Any]) -> None:
-        async with self.store.write() as state:
-            result = await state.execute(self._update(values))
-        if result.rowcount != 1:
-            self.lost = True
-            raise LeaseLost(self.run_id)
+        self.done = done
+        await self._write(done, checkpoint, None)
 
     async def report(self, done: int, total: int | None = None) -> None:
         """Progress of a handler that counts by itself (no checkpoint)."""
         self.done = done
-        values: dict[str, Any] = {"done_count": done, "rate": self._rate()}
         if total is not None:
             self.total = total
-            values["record_count"] = total
-        await self._write(values)
+        await self._write(done, None, total)
 
     async def heartbeat(self) -> bool:
-        """Extend the lease; False once another runner holds the run."""
-        now = dt.datetime.now(dt.UTC)
+        """Extend the lease; False once another runner holds it."""
         async with self.store.write() as state:
-            result = await state.execute(
-                sa.update(runs_table)
-                .where(_t.id == self.run_id, _t.lease_owner == self.owner,
-                       _t.status == "running")
-                .values(lease_expires_at=now + self.lease)
-            )
+            result = await state.execute(self.extend(dt.datetime.now(dt.UTC) + self.lease))
         if result.rowcount != 1:
             self.lost = True
         return not self.lost
@@ -134,12 +125,59 @@ class LeasedRunControl:
             return
         self._cancel_checked = now
         async with self.store.read() as state:
-            row = (await state.execute(
-                sa.select(_t.cancel_requested_at, _t.lease_owner).where(_t.id == self.run_id)
-            )).first()
-        if row is None or row.lease_owner != self.owner:
+            row = (await state.execute(self.holder())).first()
+        if row is None or row[1] != self.owner:
             self.lost = True
             raise LeaseLost(self.run_id)
-        if row.cancel_requested_at is not None:
+        if row[0] is not None:
             self.cancelled = True
             raise RunCancelled(self.run_id)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def _apply(self, conn: AsyncConnection, done: int, checkpoint: str | None,
+                     total: int | None) -> bool:
+        first, *rest = self.progress(done, checkpoint, total)
+        if (await conn.execute(first)).rowcount != 1:
+            return False
+        for statement in rest:
+            await conn.execute(statement)
+        return True
+
+    async def _write(self, done: int, checkpoint: str | None, total: int | None) -> None:
+        async with self.store.write() as state:
+            applied = await self._apply(state, done, checkpoint, total)
+        if not applied:
+            self.lost = True
+            raise LeaseLost(self.run_id)
+        self.recorded = done
+
+
+class LeasedRunControl(LeaseControl):
+    """A whole run's control, on its row of the runs table."""
+
+    def _rate(self, done: int) -> float | None:
+        elapsed = time.monotonic() - self._started
+        if elapsed <= 0 or done <= self._done_at_start:
+            return None
+        return (done - self._done_at_start) / elapsed
+
+    def _mine(self) -> sa.Update:
+        return sa.update(runs_table).where(
+            _t.id == self.run_id, _t.lease_owner == self.owner, _t.status == "running")
+
+    def progress(self, done: int, checkpoint: str | None, total: int | None) -> list[sa.Update]:
+        now = dt.datetime.now(dt.UTC)
+        values: dict[str, Any] = {"done_count": done, "rate": self._rate(done),
+                                  "progress_at": now, "lease_expires_at": now + self.lease}
+        if checkpoint is not None:
+            values["checkpoint"] = checkpoint
+        if total is not None:
+            values["record_count"] = total
+        return [self._mine().values(**values)]
+
+    def extend(self, expires: dt.datetime) -> sa.Update:
+        return self._mine().values(lease_expires_at=expires)
+
+    def holder(self) -> sa.Select[dt.datetime | None, str | None]:
+        return sa.select(_t.cancel_requested_at, _t.lease_owner).where(_t.id == self.run_id)
