@@ -162,11 +162,15 @@ class BackgroundRuns:
         try:
             begun = await self.enqueue(action, caller.to_json(), description, values, redacted,
                                        total if selection is not None else None,
-                                       idempotency_key)
+                                       idempotency_key, wake=False)
         except IdempotencyConflict as exc:
             begun = await self.runs.get(exc.detail["run_id"])
         replayed = not isinstance(begun, str)
         run = await self.runs.get(begun) if isinstance(begun, str) else begun
+        if not replayed:
+            # Woken once the run is read: the 202 always shows it queued, never already
+            # claimed by this process's runner.
+            self.runner.wake()
         if replayed:
             check_same_request(run, description, redacted)
         body = {"run": run.to_json()}
@@ -182,15 +186,18 @@ class BackgroundRuns:
         redacted: Mapping[str, Any],
         total: int | None,
         idempotency_key: str | None = None,
+        *,
+        wake: bool = True,
     ) -> str | RunRecord:
-        """Record a queued run (and enqueue it with the runner, in one transaction)."""
+        """Record a queued run (and enqueue it with the runner, in one transaction); ``wake``
+        the in-process runner for it."""
         begun = await self.executor.begin(
             action, caller=caller, selection=description, values=redacted,
             record_count=total, idempotency_key=idempotency_key,
             background=Background(self.runner.name, freeze_values(values),
                                   self.runner.enqueue),
         )
-        if isinstance(begun, str):
+        if wake and isinstance(begun, str):
             self.runner.wake()
         return begun
 
