@@ -103,23 +103,31 @@ class System:
     label: str
     kind: str  # floor | handwritten | actiondesk
     synchronous: str | None = None
+    update_with: str = "driver"  # the hand-written UPDATE: raw driver or SQLAlchemy Core
 
 
 FLOOR = "floor"
 # The hand-written endpoint actiondesk is held to ("x hand-written"): on SQLite the one whose
 # state file has actiondesk's default durability (WAL, synchronous=NORMAL).
 HANDWRITTEN_REFERENCE = {"sqlite": "handwritten-normal", "postgresql": "handwritten"}
+# The same endpoint with its UPDATE sent as an actiondesk handler sends it (SQLAlchemy Core on
+# an AsyncEngine): the framework's own cost, apart from the handler API's.
+HANDWRITTEN_SA = "handwritten-sa"
 SQLITE_SYSTEMS = (
     System(FLOOR, "bare Starlette + aiosqlite (floor)", "floor"),
     System("handwritten-full", "hand-written audited, state synchronous=FULL", "handwritten",
            "FULL"),
     System("handwritten-normal", "hand-written audited, state synchronous=NORMAL",
            "handwritten", "NORMAL"),
+    System("handwritten-sa", "hand-written audited, NORMAL, UPDATE via SQLAlchemy Core",
+           "handwritten", "NORMAL", "sqlalchemy"),
     System("actiondesk", "actiondesk (bearer token, policy, audit)", "actiondesk"),
 )
 POSTGRESQL_SYSTEMS = (
     System(FLOOR, "bare Starlette + asyncpg pool (floor)", "floor"),
     System("handwritten", "hand-written audited, state table in PostgreSQL", "handwritten"),
+    System("handwritten-sa", "hand-written audited, UPDATE via SQLAlchemy Core",
+           "handwritten", None, "sqlalchemy"),
     System("actiondesk", "actiondesk (bearer token, policy, audit)", "actiondesk"),
 )
 
@@ -254,6 +262,7 @@ def servers(backend: Backend, tokens: dict[str, str], workdir: Path,
                        "--state-url", backend.state_urls[system.key]]
             if system.synchronous:
                 options += ["--synchronous", system.synchronous]
+            options += ["--update-with", system.update_with]
             base_url, process = stack.enter_context(server_process(
                 SYSTEMS_SCRIPT, "--serve-port", options, workdir, stderr=log,
                 prefix=["taskset", "-c", SERVER_CORE],
@@ -523,7 +532,8 @@ async def count_statements(backend: Backend, system: System, token: str,
     state_url = backend.state_urls[system.key]
     if backend.name == "sqlite":
         with sqlite_trace(tally):
-            app = build_app(system.kind, backend.data_url, state_url, system.synchronous)
+            app = build_app(system.kind, backend.data_url, state_url, system.synchronous,
+                            system.update_with)
             seen = await count_with(app, token, tally, actions)
         method = SQLITE_METHOD
     else:
@@ -532,7 +542,8 @@ async def count_statements(backend: Backend, system: System, token: str,
         await proxy.start()
         try:
             proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
-            app = build_app(system.kind, proxied, proxied, system.synchronous)
+            app = build_app(system.kind, proxied, proxied, system.synchronous,
+                            system.update_with)
             seen = await count_with(app, token, tally, actions)
         finally:
             await proxy.stop()
@@ -628,6 +639,7 @@ class Figures:
     rate_max: float
     to_floor: float
     to_handwritten: float  # to HANDWRITTEN_REFERENCE's system, within each round
+    to_handwritten_sa: float  # to the hand-written one whose UPDATE is SQLAlchemy Core
     p50_ms: float
     p99_ms: float
     cpu_ms: float
@@ -646,6 +658,8 @@ def figures(result: BackendResult, system: str, concurrency: int) -> Figures:
     reference = HANDWRITTEN_REFERENCE[result.backend.name]
     handwritten = {s.round: s for s in result.samples
                    if s.system == reference and s.concurrency == concurrency}
+    handwritten_sa = {s.round: s for s in result.samples
+                      if s.system == HANDWRITTEN_SA and s.concurrency == concurrency}
     rates = [s.rate for s in mine]
 
     def med(values: Sequence[float]) -> float:
@@ -658,6 +672,8 @@ def figures(result: BackendResult, system: str, concurrency: int) -> Figures:
         to_floor=med([s.rate / floors[s.round].rate for s in mine if floors[s.round].rate]),
         to_handwritten=med([s.rate / handwritten[s.round].rate for s in mine
                             if s.round in handwritten and handwritten[s.round].rate]),
+        to_handwritten_sa=med([s.rate / handwritten_sa[s.round].rate for s in mine
+                               if s.round in handwritten_sa and handwritten_sa[s.round].rate]),
         p50_ms=med([s.p50_ms for s in mine]), p99_ms=med([s.p99_ms for s in mine]),
         cpu_ms=med([s.cpu_ms_per_request for s in mine]),
         database_cpu_ms=med([s.database_cpu_ms_per_request for s in mine]),
@@ -715,6 +731,10 @@ def summary_lines(result: BackendResult, args: argparse.Namespace) -> list[str]:
         counted = f"{statements.per_action:.1f}" if statements else "-"
         lines.append(f"| {system.label} | {f.rate:,.0f} | {ratios} | {f.p50_ms:.2f} | "
                      f"{f.p99_ms:.2f} | {f.cpu_ms:.3f} | {counted} |")
+    to_sa = ", ".join(f"{figures(result, 'actiondesk', c).to_handwritten_sa:.3f} at c={c}"
+                      for c in args.concurrency)
+    lines.append(f"\nactiondesk x the hand-written endpoint with its UPDATE in SQLAlchemy Core: "
+                 f"{to_sa}")
     return lines
 
 

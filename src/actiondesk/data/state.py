@@ -117,6 +117,7 @@ class StateStore:
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps,
             pool_reset_on_return=None, **sqlite_engine_options(self.url),
+            **pool_options(self.url),
         )
         reset_sqlite_when_needed(engine)
         synchronous = self.sqlite_synchronous
