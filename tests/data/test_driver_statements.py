@@ -16,17 +16,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from actiondesk.data.asyncpg_direct import AsyncpgDirect
 from actiondesk.data.driver_statements import (
     DriverStatement,
-    autocommit_execute,
-    autocommit_first,
     prepared,
     sqlite_execute,
     sqlite_scalar,
 )
 from actiondesk.data.sqlite_driver import engine_options
 from actiondesk.data.state import StateStore, runs_table
+from actiondesk.errors import lost_database
 from actiondesk.runs.store import _FINISH, _INSERT, RunsService
+from tests.databases import POSTGRESQL_URL
 
 ALICE = {"id": "1", "email": "alice@example.com"}
 
@@ -42,6 +43,19 @@ def run_row(run_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+async def write_one(store: StateStore, statement: Any, values: dict[str, Any]) -> int:
+    """One statement the way the audit's hot path writes it on this database: inline on a
+    SQLite file, on PostgreSQL's own asyncpg pool, through SQLAlchemy on MariaDB."""
+    inline = store.inline_writes
+    if inline is not None:
+        return int(inline.write(lambda conn: sqlite_execute(conn, statement, values).rowcount,
+                                one_statement=True))
+    if store.direct is not None:
+        return await store.direct.execute(statement, values)
+    async with store.autocommit() as conn:
+        return int((await conn.execute(statement, values)).rowcount)
+
+
 async def read_run(store: StateStore, run_id: str) -> dict[str, Any]:
     async with store.read() as conn:
         row = (await conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id))).one()
@@ -55,13 +69,7 @@ async def test_a_run_row_written_through_the_driver_reads_back_as_sqlalchemy_wro
     (asyncpg, or the SQLite file's inline connection): identical when read back."""
     async with store.write() as conn:
         await conn.execute(_INSERT, run_row("a" * 32))
-    inline = store.inline_writes
-    if inline is not None:
-        inline.write(lambda conn: sqlite_execute(conn, _INSERT, run_row("b" * 32)),
-                     one_statement=True)
-    else:
-        async with store.autocommit() as conn:
-            assert await autocommit_execute(conn, _INSERT, run_row("b" * 32)) == 1
+    assert await write_one(store, _INSERT, run_row("b" * 32)) == 1
     first, second = await read_run(store, "a" * 32), await read_run(store, "b" * 32)
     assert {**second, "id": "a" * 32} == first
     assert second["started_at"] == dt.datetime(2026, 12, 4, 5, 6, 7, 891011, dt.UTC)
@@ -76,10 +84,9 @@ async def test_finishing_through_the_driver_counts_the_rows_it_changed(
     outcome = {"running_id": "c" * 32, "owner_id": "me", "status": "succeeded",
                "result": {"success": "done"},
                "finished_at": dt.datetime(2026, 12, 4, 6, 0, tzinfo=dt.UTC)}
-    async with store.autocommit() as conn:
-        assert await autocommit_execute(conn, _FINISH, outcome) == 1
-        # Finished already: the statement's condition leaves it alone.
-        assert await autocommit_execute(conn, _FINISH, outcome) == 0
+    assert await write_one(store, _FINISH, outcome) == 1
+    # Finished already: the statement's condition leaves it alone.
+    assert await write_one(store, _FINISH, outcome) == 0
     run = await read_run(store, "c" * 32)
     assert (run["status"], run["result"]) == ("succeeded", {"success": "done"})
     assert run["finished_at"] == dt.datetime(2026, 12, 4, 6, 0, tzinfo=dt.UTC)
@@ -87,21 +94,26 @@ async def test_finishing_through_the_driver_counts_the_rows_it_changed(
 
 async def test_a_duplicate_key_is_sqlalchemys_integrity_error(store: StateStore) -> None:
     row = run_row("d" * 32)
-    async with store.autocommit() as conn:
-        await autocommit_execute(conn, _INSERT, row)
+    await write_one(store, _INSERT, row)
     with pytest.raises(sa.exc.IntegrityError):
-        async with store.autocommit() as conn:
-            await autocommit_execute(conn, _INSERT, row)
-    inline = store.inline_writes
-    if inline is not None:
-        with pytest.raises(sa.exc.IntegrityError):
-            inline.write(lambda conn: sqlite_execute(conn, _INSERT, row), one_statement=True)
-    # The connections are still good: the pool hands out working ones.
-    async with store.read() as conn:
-        found = await autocommit_first(conn, sa.select(runs_table.c.status)
-                                       .where(runs_table.c.id == sa.bindparam("run_id")),
-                                       {"run_id": "d" * 32})
-    assert found == ("running",)
+        await write_one(store, _INSERT, row)
+    # The connections are still good: the next statements go through.
+    assert await write_one(store, _INSERT, run_row("f" * 32)) == 1
+    status = sa.select(runs_table.c.status).where(runs_table.c.id == sa.bindparam("run_id"))
+    if store.direct is not None:
+        assert await store.direct.first(status, {"run_id": "d" * 32}) == ("running",)
+    assert (await read_run(store, "d" * 32))["status"] == "running"
+
+
+async def test_a_lost_postgresql_is_an_operational_error() -> None:
+    """Refused connections on the asyncpg pool come out as SQLAlchemy's OperationalError, which
+    the executor reports as an unavailable database (503), not a bug (500)."""
+    url = sa.make_url(POSTGRESQL_URL).set(drivername="postgresql+asyncpg", port=1)  # no one
+    direct = AsyncpgDirect(url, create_async_engine(url).dialect)
+    with pytest.raises(sa.exc.OperationalError) as raised:
+        await direct.first(sa.select(sa.literal(1)))
+    assert lost_database(raised.value)
+    await direct.close()
 
 
 async def test_runs_begun_and_finished_by_the_service_take_the_driver_path(

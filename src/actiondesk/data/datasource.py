@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from actiondesk.data.asyncpg_direct import AsyncpgDirect
 from actiondesk.data.collections import (
     ModelSource,
     build_collections,
@@ -22,7 +23,7 @@ from actiondesk.data.collections import (
 )
 from actiondesk.data.counts import ESTIMATE_ABOVE, CollectionCount, count_collections
 from actiondesk.data.display import CollectionDisplay, DisplayError
-from actiondesk.data.driver_statements import autocommit_first, sqlite_execute
+from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.inline_sqlite import Busy, InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
@@ -81,6 +82,7 @@ class Datasource:
         self._sync_engine: sa.Engine | None = None
         self._inline: InlineSqlite | None = None
         self._exists: dict[str, sa.Select[Any]] = {}
+        self._direct: AsyncpgDirect | None = None
         self._collections: dict[str, Collection] = {}
         self._converters: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         self._displays: dict[str, CollectionDisplay] = {}
@@ -122,6 +124,15 @@ class Datasource:
                 and is_file_url(self.url)):
             self._inline = InlineSqlite(self.url)
         return self._inline
+
+    @property
+    def direct(self) -> AsyncpgDirect | None:
+        """A PostgreSQL database's own small asyncpg pool, for the existence check of a
+        listed record (see ``data.asyncpg_direct``); None elsewhere."""
+        if (self._direct is None and self._collections and not self._engine_options
+                and self.url.get_driver_name() == "asyncpg"):
+            self._direct = AsyncpgDirect(self.url, self.engine.dialect)
+        return self._direct
 
     async def scalar(self, query: sa.Select[Any]) -> Any:
         """The one value ``query`` reads (inline on a SQLite file when nobody holds its
@@ -258,6 +269,9 @@ class Datasource:
         if self._inline is not None:
             await self._inline.close()
             self._inline = None
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -430,8 +444,11 @@ class Datasource:
                     lambda conn: sqlite_execute(conn, query, params).fetchone() is not None)
             except Busy:
                 pass
+        direct = self.direct
+        if direct is not None:
+            return await direct.first(query, params) is not None
         async with self.read() as conn:
-            return await autocommit_first(conn, query, params) is not None
+            return (await conn.execute(query, params)).first() is not None
 
     async def get_row(self, collection: Collection, pk: Sequence[Any]) -> sa.Row[Any] | None:
         query = sa.select(collection.table).where(self.pk_clause(collection, pk))

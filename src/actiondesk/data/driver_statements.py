@@ -20,7 +20,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -90,68 +89,3 @@ def sqlite_scalar(conn: sa.Connection, statement: ClauseElement,
     row = sqlite_execute(conn, statement, values).fetchone()
     return None if row is None else row[0]
 
-
-async def autocommit_execute(conn: AsyncConnection, statement: ClauseElement,
-                             values: Mapping[str, Any] | None = None) -> int:
-    """Execute a statement compiled once on ``conn`` in autocommit and return how many rows
-    it changed: straight to asyncpg, through SQLAlchemy on the other drivers (and on a
-    connection in a transaction, which SQLAlchemy's asyncpg adapter begins itself)."""
-    driver = await _asyncpg_in_autocommit(conn)
-    if driver is None:
-        done = await conn.execute(cast(sa.Executable, statement), dict(values or {}))
-        return int(done.rowcount)
-    compiled = prepared(statement, conn.dialect, _keys(values))
-    parameters = compiled.parameters(values)
-    try:
-        status: str = await driver.execute(compiled.sql, *parameters)
-    except Exception as exc:
-        raise await _translated(conn, compiled.sql, parameters, exc) from exc
-    count = status.rsplit(" ", 1)[-1]
-    return int(count) if count.isdigit() else -1
-
-
-async def autocommit_first(conn: AsyncConnection, statement: ClauseElement,
-                           values: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
-    """The first row a statement compiled once reads (as ``autocommit_execute``); values are
-    the driver's, without SQLAlchemy's result processing (for plain columns)."""
-    driver = await _asyncpg_in_autocommit(conn)
-    if driver is None:
-        row = (await conn.execute(cast(sa.Executable, statement), dict(values or {}))).first()
-        return None if row is None else tuple(row)
-    compiled = prepared(statement, conn.dialect, _keys(values))
-    parameters = compiled.parameters(values)
-    try:
-        found = await driver.fetchrow(compiled.sql, *parameters)
-    except Exception as exc:
-        raise await _translated(conn, compiled.sql, parameters, exc) from exc
-    return None if found is None else tuple(found)
-
-
-def _keys(values: Mapping[str, Any] | None) -> tuple[str, ...] | None:
-    return tuple(sorted(values)) if values else None
-
-
-async def _asyncpg_in_autocommit(conn: AsyncConnection) -> Any:
-    if conn.dialect.driver != "asyncpg":
-        return None
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    return raw.driver_connection if getattr(adapted, "autocommit", False) else None
-
-
-async def _translated(conn: AsyncConnection, sql: str, parameters: tuple[Any, ...],
-                      exc: Exception) -> Exception:
-    """The driver's error as SQLAlchemy raises it on its own path (an ``IntegrityError``,
-    an ``OperationalError`` for a lost connection, which is invalidated)."""
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        adapted._handle_exception(exc)  # type: ignore[union-attr]  # raises it translated
-    except Exception as translated:
-        lost = conn.dialect.is_disconnect(translated, adapted, None)  # type: ignore[arg-type]
-        if lost:
-            await conn.invalidate()
-        return sa.exc.DBAPIError.instance(sql, parameters, translated, dbapi.Error,
-                                          connection_invalidated=lost, dialect=conn.dialect)
-    return exc

@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from actiondesk.data.asyncpg_direct import AsyncpgDirect
 from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.sqlite_driver import engine_options as sqlite_engine_options
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
@@ -94,6 +95,7 @@ class StateStore:
             self.url = self.url.set(drivername=f"{self.url.get_backend_name()}+{async_driver}")
         self._engine: AsyncEngine | None = None
         self._inline: InlineSqlite | None = None
+        self._direct: AsyncpgDirect | None = None
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -149,6 +151,14 @@ class StateStore:
             self._inline = InlineSqlite(self.url, synchronous=self.sqlite_synchronous,
                                         json_serializer=dumps)
         return self._inline
+
+    @property
+    def direct(self) -> AsyncpgDirect | None:
+        """A PostgreSQL state database's own small asyncpg pool, for the single statements
+        of every request (see ``data.asyncpg_direct``); None elsewhere."""
+        if self._direct is None and self._started and self.url.get_driver_name() == "asyncpg":
+            self._direct = AsyncpgDirect(self.url, self.engine.dialect)
+        return self._direct
 
     @property
     def inline_writes(self) -> InlineSqlite | None:
@@ -251,6 +261,9 @@ class StateStore:
         if self._inline is not None:
             await self._inline.close()
             self._inline = None
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -76,7 +76,7 @@ def pool_options(url: URL) -> dict[str, int]:
     outlasted the busy timeout on a slow disk ("database is locked") where 15 did not."""
     if url.get_backend_name() == "sqlite":
         return {"pool_size": 15, "max_overflow": 0} if is_file_url(url) else {}
-    return {"pool_size": 20, "max_overflow": 10}
+    return {"pool_size": 20, "max_overflow": 10, "pool_use_lifo": True}
 
 
 def is_file_url(url: URL) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from actiondesk.data.driver_statements import autocommit_first, sqlite_scalar
+from actiondesk.data.driver_statements import sqlite_scalar
 from actiondesk.data.inline_sqlite import Busy
 from actiondesk.data.request_batching import FreshRead
 from actiondesk.data.state import StateStore, meta_table
@@ -47,6 +47,9 @@ class PermissionStamp:
         return await self._shared()
 
     async def _read(self) -> int:
-        async with self.store.read() as conn:
-            row = await autocommit_first(conn, _READ_STAMP)
+        direct = self.store.direct
+        if direct is not None:
+            row = await direct.first(_READ_STAMP)
             return as_int(row[0] if row else None)
+        async with self.store.read() as conn:
+            return as_int(await conn.scalar(_READ_STAMP))

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actiondesk.data.asyncpg_direct import AsyncpgDirect
 from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.inline_sqlite import Busy
 from actiondesk.data.request_batching import GroupCommit
@@ -26,6 +27,7 @@ from actiondesk.data.state import StateStore
 
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 InlineWrite = Callable[[sa.Connection], Any]
+DirectWrite = Callable[[AsyncpgDirect], Awaitable[Any]]
 # A quarter of the state pool's kept connections (``data.urls.pool_options``): the rest stay
 # for reads.
 PARALLEL_WRITES = 5
@@ -38,9 +40,10 @@ class AuditWrites:
         self._in_flight = 0
 
     async def run(self, write: Write, inline: InlineWrite | None = None, *,
-                  one_statement: bool = True) -> None:
-        """Commit ``write(conn)`` (or its twin ``inline(conn)`` on a sync connection, when
-        given); ``one_statement``: it executes a single statement."""
+                  one_statement: bool = True, direct: DirectWrite | None = None) -> None:
+        """Commit ``write(conn)`` (or its twin ``inline(conn)`` on a SQLite file's sync
+        connection, or ``direct`` on PostgreSQL's own asyncpg pool, when given);
+        ``one_statement``: it executes a single statement."""
         fast = self.store.inline_writes
         if fast is not None and inline is not None:
             try:
@@ -49,6 +52,10 @@ class AuditWrites:
                 pass
             else:
                 return
+        pool = self.store.direct
+        if pool is not None and direct is not None:
+            await direct(pool)
+            return
         if (one_statement and self.store.dialect != "sqlite"
                 and self._in_flight < PARALLEL_WRITES):
             self._in_flight += 1

@@ -320,3 +320,14 @@ def check_same_request(
             "values); use a new key",
             detail={"run_id": run.id},
         )
+
+
+def duration_ms(started: dt.datetime, finished: dt.datetime) -> int:
+    return max(0, round((finished - started).total_seconds() * 1000))
+
+
+def fit_text(text: str | None, length: int) -> str | None:
+    """Text fit for a column of ``length``: clipped, without NUL (PostgreSQL refuses it)."""
+    if text is None:
+        return None
+    return text.replace("\x00", "")[:length]

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actiondesk.data.driver_statements import autocommit_execute, sqlite_execute
+from actiondesk.data.asyncpg_direct import AsyncpgDirect
+from actiondesk.data.driver_statements import sqlite_execute
 from actiondesk.data.state import StateStore, runs_table, utcnow
 from actiondesk.errors import (
     BadRequestError,
@@ -54,6 +55,8 @@ from actiondesk.runs.records import (
     check_no_nul,
     check_run_id,
 )
+from actiondesk.runs.records import duration_ms as _duration_ms
+from actiondesk.runs.records import fit_text as _text
 
 log = logging.getLogger("actiondesk.runs")
 
@@ -189,7 +192,9 @@ class RunsService(RunReads):
                 single = background is None and not index.keys
                 inline = inserting_inline(_INSERT, row) if single else None
                 await self._writes.run(_inserting(row, background, index), inline,
-                                       one_statement=single)
+                                       one_statement=single,
+                                       direct=(lambda pool: pool.execute(_INSERT, row))
+                                       if single else None)
             else:
                 # Not shared with other runs' writes: a handover may take a while (freezing a
                 # large selection), and its errors are its own.
@@ -289,10 +294,7 @@ class RunsService(RunReads):
 
         async def write(conn: AsyncConnection) -> None:
             started_at = known_start or await conn.scalar(_STARTED_AT, {"run_id": run_id})
-            statement, params = finishing(started_at)
-            done = (await autocommit_execute(conn, statement, params) if statement is _FINISH
-                    else (await conn.execute(statement, params)).rowcount)
-            check_one_finished(run_id, done)
+            check_one_finished(run_id, (await conn.execute(*finishing(started_at))).rowcount)
 
         def write_inline(conn: sa.Connection) -> None:
             started_at = known_start or conn.scalar(_STARTED_AT, {"run_id": run_id})
@@ -301,7 +303,12 @@ class RunsService(RunReads):
                     else conn.execute(statement, params).rowcount)
             check_one_finished(run_id, done)
 
-        await self._writes.run(write, write_inline, one_statement=known_start is not None)
+        async def write_direct(pool: AsyncpgDirect) -> None:
+            check_one_finished(run_id, await pool.execute(_FINISH, finishing(known_start)[1]))
+
+        simple = known_start is not None and owner is None  # _FINISH, compiled once
+        await self._writes.run(write, write_inline, one_statement=known_start is not None,
+                               direct=write_direct if simple else None)
 
     # -- leases of inline runs ---------------------------------------------------------------
 
@@ -483,7 +490,7 @@ def _inserting(
     row: dict[str, Any], background: Background | None = None, index: RecordIndex = NOT_INDEXED,
 ) -> Callable[[AsyncConnection], Awaitable[None]]:
     async def insert(conn: AsyncConnection) -> None:
-        await autocommit_execute(conn, _INSERT, row)
+        await conn.execute(_INSERT, row)
         await index.write(conn, row["id"], row["collection"])
         if background is not None:
             await background.enqueue(conn, row["id"])
@@ -510,13 +517,3 @@ def _handing_over(
 
     return hand_over
 
-
-def _duration_ms(started: dt.datetime, finished: dt.datetime) -> int:
-    return max(0, round((finished - started).total_seconds() * 1000))
-
-
-def _text(text: str | None, length: int) -> str | None:
-    """Text fit for a column of ``length``: clipped, without NUL (PostgreSQL refuses it)."""
-    if text is None:
-        return None
-    return text.replace("\x00", "")[:length]
