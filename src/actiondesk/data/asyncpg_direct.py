@@ -23,7 +23,9 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from actiondesk.data.driver_statements import prepared
 
-MAX_CONNECTIONS = 10
+# Enough for the statements of many concurrent requests (each holds one for one round trip);
+# few, as they count in the server's max_connections beside SQLAlchemy's pools.
+MAX_CONNECTIONS = 5
 # What SQLAlchemy's asyncpg adapter takes out of the connect arguments before asyncpg's.
 _ADAPTER_ARGUMENTS = ("prepared_statement_cache_size", "prepared_statement_name_func",
                       "async_creator_fn")

@@ -69,14 +69,13 @@ def to_sync_url(url: str | URL) -> URL:
 
 def pool_options(url: URL) -> dict[str, int]:
     """Room for a busy server's concurrent requests: with the default 5, every checkout past
-    the fifth opened (and closed) a connection of its own, TLS negotiation included; 20 kept
-    (30 at most) carry 32 concurrent executions without opening any. A SQLite
+    the fifth opened (and closed) a connection of its own, TLS negotiation included. A SQLite
     file keeps the default's 15 at most, all of them kept open (opening one starts a thread
     of aiosqlite's): it has one writer at a time, and 30 connections waiting for its lock
     outlasted the busy timeout on a slow disk ("database is locked") where 15 did not."""
     if url.get_backend_name() == "sqlite":
         return {"pool_size": 15, "max_overflow": 0} if is_file_url(url) else {}
-    return {"pool_size": 20, "max_overflow": 10, "pool_use_lifo": True}
+    return {"pool_size": 10, "max_overflow": 20}
 
 
 def is_file_url(url: URL) -> bool:

@@ -28,8 +28,7 @@ from actiondesk.data.state import StateStore
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 InlineWrite = Callable[[sa.Connection], Any]
 DirectWrite = Callable[[AsyncpgDirect], Awaitable[Any]]
-# A quarter of the state pool's kept connections (``data.urls.pool_options``): the rest stay
-# for reads.
+# Half the state pool's connections (``data.urls.pool_options``): the rest stay for reads.
 PARALLEL_WRITES = 5
 
 
