@@ -109,7 +109,7 @@ async def test_a_lost_postgresql_is_an_operational_error() -> None:
     """Refused connections on the asyncpg pool come out as SQLAlchemy's OperationalError, which
     the executor reports as an unavailable database (503), not a bug (500)."""
     url = sa.make_url(POSTGRESQL_URL).set(drivername="postgresql+asyncpg", port=1)  # no one
-    direct = AsyncpgDirect(url, create_async_engine(url).dialect)
+    direct = AsyncpgDirect(url, create_async_engine(url))
     with pytest.raises(sa.exc.OperationalError) as raised:
         await direct.first(sa.select(sa.literal(1)))
     assert lost_database(raised.value)

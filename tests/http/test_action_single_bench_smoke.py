@@ -32,7 +32,8 @@ def test_the_single_action_bench_measures_every_system(tmp_path: Path) -> None:
     assert "WARNING" not in done.stdout, done.stdout[-3000:]
     (backend,) = json.loads(out.read_text())["backends"]
     systems = {system["key"]: system for system in backend["systems"]}
-    assert list(systems) == ["floor", "handwritten-full", "handwritten-normal", "actiondesk"]
+    assert list(systems) == ["floor", "handwritten-full", "handwritten-normal", "handwritten-sa",
+                            "actiondesk"]
     for system in systems.values():
         figures = system["by_concurrency"]["8"]
         assert figures["rate"] > 0 and figures["non_2xx"] == 0 and figures["updates_match"]

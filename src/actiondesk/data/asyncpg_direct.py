@@ -18,7 +18,8 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ClauseElement
 
 from actiondesk.data.driver_statements import prepared
@@ -43,8 +44,12 @@ class _Adapted:
 class AsyncpgDirect:
     """``first`` and ``execute`` of one statement in autocommit, on a pool of its own."""
 
-    def __init__(self, url: URL, dialect: Dialect) -> None:
-        self.dialect = dialect
+    def __init__(self, url: URL, engine: AsyncEngine) -> None:
+        """``engine``: SQLAlchemy's engine on the same database, whose dialect compiles the
+        statements, and whose pool is renewed when this one finds the database lost (its
+        idle connections are as dead as ours, and it would only find out on a request)."""
+        self.engine = engine
+        self.dialect = dialect = engine.dialect
         args, kwargs = dialect.create_connect_args(url)
         for name in _ADAPTER_ARGUMENTS:
             kwargs.pop(name, None)
@@ -57,12 +62,13 @@ class AsyncpgDirect:
         """The first row the statement reads (the driver's values), or None."""
         compiled = prepared(statement, self.dialect, _keys(values))
         parameters = compiled.parameters(values)
-        pool = self._pool or await self._open()
+        conn = await self._acquire()
         try:
-            async with pool.acquire() as conn:
-                row = await conn.fetchrow(compiled.sql, *parameters)
+            row = await conn.fetchrow(compiled.sql, *parameters)
         except Exception as exc:
-            raise _translated(compiled.sql, parameters, exc) from exc
+            raise await self._failed(compiled.sql, parameters, exc) from exc
+        finally:
+            await self._release(conn)
         return None if row is None else tuple(row)
 
     async def execute(self, statement: ClauseElement,
@@ -70,12 +76,13 @@ class AsyncpgDirect:
         """How many rows the statement changed."""
         compiled = prepared(statement, self.dialect, _keys(values))
         parameters = compiled.parameters(values)
-        pool = self._pool or await self._open()
+        conn = await self._acquire()
         try:
-            async with pool.acquire() as conn:
-                status: str = await conn.execute(compiled.sql, *parameters)
+            status: str = await conn.execute(compiled.sql, *parameters)
         except Exception as exc:
-            raise _translated(compiled.sql, parameters, exc) from exc
+            raise await self._failed(compiled.sql, parameters, exc) from exc
+        finally:
+            await self._release(conn)
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else -1
 
@@ -84,17 +91,42 @@ class AsyncpgDirect:
         if pool is not None:
             await pool.close()
 
+    async def _acquire(self) -> asyncpg.Connection:
+        """A connection; any failure to get one is a lost database (as SQLAlchemy reports an
+        error while connecting), whatever PostgreSQL's reason (refused, shutting down, not
+        accepting connections)."""
+        try:
+            pool = self._pool or await self._open()
+            return await pool.acquire()
+        except Exception as exc:
+            await self._lost()
+            raise sa.exc.OperationalError(None, (), exc) from exc
+
+    async def _failed(self, sql: str, parameters: tuple[Any, ...],
+                      exc: Exception) -> Exception:
+        translated = _translated(sql, parameters, exc)
+        if isinstance(translated, sa.exc.OperationalError):
+            await self._lost()
+        return translated
+
+    async def _lost(self) -> None:
+        # SQLAlchemy's pool would have been renewed by the first request to meet a dead
+        # connection; these statements met it first.
+        await self.engine.dispose()
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        pool = self._pool
+        if pool is not None:
+            await pool.release(conn)
+
     async def _open(self) -> asyncpg.Pool:
         if self._opening is None:
             self._opening = asyncio.Lock()
         async with self._opening:
             if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        *self._args, min_size=1, max_size=MAX_CONNECTIONS, init=self._codecs,
-                        reset=_no_reset, **self._kwargs)
-                except Exception as exc:
-                    raise _translated(None, (), exc) from exc
+                self._pool = await asyncpg.create_pool(
+                    *self._args, min_size=1, max_size=MAX_CONNECTIONS, init=self._codecs,
+                    reset=_no_reset, **self._kwargs)
             return self._pool
 
     async def _codecs(self, conn: asyncpg.Connection) -> None:

@@ -131,7 +131,7 @@ class Datasource:
         listed record (see ``data.asyncpg_direct``); None elsewhere."""
         if (self._direct is None and self._collections and not self._engine_options
                 and self.url.get_driver_name() == "asyncpg"):
-            self._direct = AsyncpgDirect(self.url, self.engine.dialect)
+            self._direct = AsyncpgDirect(self.url, self.engine)
         return self._direct
 
     async def scalar(self, query: sa.Select[Any]) -> Any:

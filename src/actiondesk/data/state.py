@@ -157,7 +157,7 @@ class StateStore:
         """A PostgreSQL state database's own small asyncpg pool, for the single statements
         of every request (see ``data.asyncpg_direct``); None elsewhere."""
         if self._direct is None and self._started and self.url.get_driver_name() == "asyncpg":
-            self._direct = AsyncpgDirect(self.url, self.engine.dialect)
+            self._direct = AsyncpgDirect(self.url, self.engine)
         return self._direct
 
     @property
