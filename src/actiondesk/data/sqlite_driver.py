@@ -24,6 +24,7 @@ import asyncio
 import collections
 import sqlite3
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -116,33 +117,29 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        def execute(cursor: sqlite3.Cursor) -> list[Any] | None:
+            cursor.execute(operation, () if parameters is None else parameters)
+            return cursor.fetchall() if cursor.description else None
 
-        def run() -> Executed:
-            raw = connection._conn
-            cursor = raw.cursor()
-            try:
-                cursor.execute(operation, () if parameters is None else parameters)
-                description = cursor.description
-                rows = cursor.fetchall() if description else None
-                return description, cursor.rowcount, cursor.lastrowid, rows, raw.in_transaction
-            finally:
-                cursor.close()
-
-        await self._queue_for_writes(operation)
-        async with self._adapt_connection._execute_mutex:
-            executed: Executed = await connection._execute(run)  # type: ignore[no-untyped-call]
-        self._keep(executed)
+        await self._run(operation, execute)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        def execute_many(cursor: sqlite3.Cursor) -> None:
+            cursor.executemany(operation, seq_of_parameters)
+
+        await self._run(operation, execute_many)
+
+    async def _run(self, operation: Any,
+                   execute: Callable[[sqlite3.Cursor], list[Any] | None]) -> None:
+        """``execute`` on a cursor of the connection's thread, in one call there."""
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
 
         def run() -> Executed:
             raw = connection._conn
             cursor = raw.cursor()
             try:
-                cursor.executemany(operation, seq_of_parameters)
-                return (cursor.description, cursor.rowcount, cursor.lastrowid, None,
+                rows = execute(cursor)
+                return (cursor.description, cursor.rowcount, cursor.lastrowid, rows,
                         raw.in_transaction)
             finally:
                 cursor.close()
@@ -180,33 +177,27 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
 
+def _leaving(name: str) -> Callable[[AsyncAdapt_aiosqlite_connection], None]:
+    """The adapter's ``name`` (commit, rollback, close, terminate), then out of the queue."""
+    ends = getattr(AsyncAdapt_aiosqlite_connection, name)
+
+    def method(self: AsyncAdapt_aiosqlite_connection) -> None:
+        try:
+            ends(self)
+        finally:
+            _leave(self)
+
+    method.__name__ = name
+    return method
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            _leave(self)
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            _leave(self)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            _leave(self)
-
-    def terminate(self) -> None:
-        try:
-            super().terminate()
-        finally:
-            _leave(self)
+    commit = _leaving("commit")
+    rollback = _leaving("rollback")
+    close = _leaving("close")
+    terminate = _leaving("terminate")
 
 
 def _leave(adapted: AsyncAdapt_dbapi_connection) -> None:
