@@ -32,6 +32,7 @@ from actiondesk.actions.selection import (
 )
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
+from actiondesk.data.sqlite_turns import WriteTurn, write_turn
 
 MAX_BATCH_SIZE = 100_000
 
@@ -122,6 +123,7 @@ class BatchCursor:
         self._after: Any = self._parse(token)
         self._open: tuple[AsyncConnection, AsyncTransaction, int, str | None] | None = None
         self._conn: AsyncConnection | None = None
+        self._turn: WriteTurn | None = None
         self._exhausted = False
 
     # -- where the selection is read from --------------------------------------------------
@@ -203,8 +205,17 @@ class BatchCursor:
         if self._conn is None:
             self._conn = await self.engine.connect()
         conn = self._conn
+        try:
+            await self._take_turn(conn)
+        except BaseException:
+            await self._release()
+            raise
         transaction = await conn.begin()
         try:
+            if self._turn is not None:
+                # The file's write lock for the whole batch: the handler's first write never
+                # has to upgrade a read lock (which fails at once when another holds it).
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             if self.rows:
                 batch = await self._next_rows(conn)
             else:
@@ -221,10 +232,27 @@ class BatchCursor:
         self._open = (conn, transaction, batch[0].size, batch[1])
         return batch[0]
 
+    async def _take_turn(self, conn: AsyncConnection) -> None:
+        """On a SQLite file, wait for this batch's turn among the process's writers (see
+        ``data.sqlite_turns``): a batch holds the file's write lock while its handler works,
+        and without a queue a long run's batches would keep it from everyone else."""
+        turn = write_turn(conn.engine.url)
+        if turn is not None:
+            await turn.acquire()
+            self._turn = turn
+
+    def _end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
+
     async def _release(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        try:
+            if conn is not None:
+                await conn.close()
+        finally:
+            self._end_turn()
 
     async def _next_rows(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
         rows, after, token = await self._read(conn)
@@ -278,6 +306,8 @@ class BatchCursor:
         except BaseException:
             await self._release()
             raise
+        finally:
+            self._end_turn()
 
     async def close(self, ok: bool) -> None:
         """After the handler: commit the batch it was given (``ok``) or roll it back, and

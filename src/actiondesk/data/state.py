@@ -15,7 +15,7 @@ import decimal
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
+from actiondesk.data.sqlite_turns import write_turn
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
 from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url
 from actiondesk.errors import ConfigurationError
@@ -178,8 +179,13 @@ class StateStore:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes. On SQLite it takes the write lock up front: a deferred
         transaction that reads, then writes, fails at once ("database is locked") when another
-        one holds the lock, whatever the busy timeout."""
-        async with self.engine.connect() as conn:
+        one holds the lock, whatever the busy timeout. The writers of a process wait for
+        that lock in turn (``data.sqlite_turns``), not each in its busy handler."""
+        turn = write_turn(self.url)
+        async with AsyncExitStack() as stack:
+            if turn is not None:
+                await stack.enter_async_context(turn.held())
+            conn = await stack.enter_async_context(self.engine.connect())
             if self.dialect == "sqlite":
                 await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             async with conn.begin():
