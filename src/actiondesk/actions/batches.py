@@ -30,6 +30,7 @@ from actiondesk.actions.selection import (
     pk_after,
     pk_in,
 )
+from actiondesk.data.driver_reads import execute_plain
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
 from actiondesk.data.sqlite_turns import WriteTurn, write_turn
@@ -124,6 +125,7 @@ class BatchCursor:
         self._open: tuple[AsyncConnection, AsyncTransaction, int, str | None] | None = None
         self._conn: AsyncConnection | None = None
         self._turn: WriteTurn | None = None
+        self._turns: tuple[WriteTurn | None] | None = None  # the file's queue, looked up once
         self._exhausted = False
 
     # -- where the selection is read from --------------------------------------------------
@@ -215,7 +217,7 @@ class BatchCursor:
             if self._turn is not None:
                 # The file's write lock for the whole batch: the handler's first write never
                 # has to upgrade a read lock (which fails at once when another holds it).
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await execute_plain(conn, "BEGIN IMMEDIATE")
             if self.rows:
                 batch = await self._next_rows(conn)
             else:
@@ -236,7 +238,9 @@ class BatchCursor:
         """On a SQLite file, wait for this batch's turn among the process's writers (see
         ``data.sqlite_turns``): a batch holds the file's write lock while its handler works,
         and without a queue a long run's batches would keep it from everyone else."""
-        turn = write_turn(conn.engine.url)
+        if self._turns is None:
+            self._turns = (write_turn(conn.engine.url),)
+        turn = self._turns[0]
         if turn is not None:
             await turn.acquire()
             self._turn = turn
