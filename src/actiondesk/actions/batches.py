@@ -16,8 +16,9 @@ it commits when the handler returns; an exception rolls the open batch back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from actiondesk.actions.selection import (
 from actiondesk.data.driver_reads import execute_plain
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
+from actiondesk.data.schema import Collection
 from actiondesk.data.sqlite_turns import WriteTurn, write_turn
 
 MAX_BATCH_SIZE = 100_000
@@ -59,11 +61,16 @@ class Batch:
     """
 
     rows: Rows
-    where: ColumnElement[bool]
+    _where: Callable[[], ColumnElement[bool]] = field(repr=False, compare=False)
     conn: AsyncConnection
     number: int
     size: int
     key_names: tuple[str, ...] = ()
+
+    @cached_property
+    def where(self) -> ColumnElement[bool]:
+        # Built when asked for: a handler that writes with its own clause never pays for it.
+        return self._where()
 
     @property
     def keys(self) -> list[tuple[Any, ...]]:
@@ -143,10 +150,14 @@ class BatchCursor:
 
     def _range(self, upto: tuple[Any, ...] | None) -> ColumnElement[bool]:
         """The selected records after the checkpoint, up to ``upto`` included."""
+        return self._between(self._after, upto)
+
+    def _between(self, lower: Any, upto: tuple[Any, ...] | None) -> ColumnElement[bool]:
+        """The selected records after ``lower``, up to ``upto`` included."""
         collection = self.selection.collection
         clauses = [self.selection.where]
-        if self._after is not None:
-            clauses.append(pk_after(collection, self._after))
+        if lower is not None:
+            clauses.append(pk_after(collection, lower))
         if upto is not None:
             clauses.append(sa.not_(pk_after(collection, upto)))
         return sa.and_(*clauses)
@@ -267,13 +278,14 @@ class BatchCursor:
         collection = self.selection.collection
         names = tuple(collection.primary_key)
         # A key range for a live selection (no parameter per record: any size works).
+        where: Callable[[], ColumnElement[bool]]
         if self._frozen:
-            where = pk_in(collection, [rows.key(i, names) for i in range(len(rows))])
+            where = partial(_keys_in, collection, rows, names)
         else:
-            where = self._range(after)
+            where = partial(self._between, self._after, after)
         self._after = after
         self.batches += 1
-        return Batch(rows=rows, where=where, conn=conn, number=self.batches,
+        return Batch(rows=rows, _where=where, conn=conn, number=self.batches,
                      size=len(rows), key_names=names), token
 
     async def _next_range(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
@@ -292,7 +304,7 @@ class BatchCursor:
         self._after = upto
         self.batches += 1
         token = encode_id(self.selection.collection, list(upto))
-        return Batch(rows=EMPTY, where=where, conn=conn, number=self.batches,
+        return Batch(rows=EMPTY, _where=lambda: where, conn=conn, number=self.batches,
                      size=count), token
 
     async def _commit_open(self) -> None:
@@ -327,3 +339,7 @@ class BatchCursor:
             await transaction.rollback()
         finally:
             await self._release()
+
+
+def _keys_in(collection: Collection, rows: Rows, names: tuple[str, ...]) -> ColumnElement[bool]:
+    return pk_in(collection, [rows.key(i, names) for i in range(len(rows))])
