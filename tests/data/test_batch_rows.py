@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -97,6 +98,44 @@ async def test_checkpointed_batches_give_keys_and_ranges(ledger_url: str) -> Non
     keys = [key for batch in seen for key in batch]
     assert keys == [(a, n) for a in (4, 5) for n in range(1, 8)]
     assert [len(b) for b in seen] == [5, 5, 4] and cursor.done == 14
+
+
+async def test_pages_keep_typed_filter_values_and_lists(ledger_url: str) -> None:
+    """A selection whose values are converted on the way in (a decimal, a datetime, an IN
+    list): every page, compiled once on SQLite (``data.driver_reads``), gives its rows."""
+    where = sa.and_(ledger.c.amount > Decimal("1.03"), ledger.c.booked_at == WHEN,
+                    ledger.c.account.in_([1, 2, 4]))
+    datasource, selection = await selection_of(ledger_url, where)
+    try:
+        pages = [[(r["account"], r["line"], r["amount"]) for r in batch]
+                 async for batch in selection.batches(size=2)]
+    finally:
+        await datasource.close()
+    expected = [(line["account"], line["line"], line["amount"]) for line in LINES
+                if line["amount"] > Decimal("1.03") and line["booked_at"] == WHEN
+                and line["account"] in (1, 2, 4)]
+    assert [row for page in pages for row in page] == expected
+    assert [len(page) for page in pages] == [2] * 5
+
+
+async def test_a_failed_page_is_a_sqlalchemy_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(ledger.insert(), LINES)
+    engine.dispose()
+    datasource, selection = await selection_of(url)
+    try:
+        pages = selection.batches(size=10)
+        assert len(await anext(pages)) == 10
+        async with datasource.engine.begin() as conn:
+            await conn.execute(sa.text("DROP TABLE ledger"))
+        with pytest.raises(sa.exc.OperationalError, match="no such table"):
+            await anext(pages)
+        await pages.aclose()
+    finally:
+        await datasource.close()
 
 
 def test_rows_compare_with_lists_of_dicts() -> None:

@@ -16,8 +16,9 @@ it commits when the handler returns; an exception rolls the open batch back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -32,6 +33,8 @@ from actiondesk.actions.selection import (
 )
 from actiondesk.data.record_ids import decode_id, encode_id
 from actiondesk.data.rows import EMPTY, Record, Rows, driver_rows
+from actiondesk.data.schema import Collection
+from actiondesk.data.urls import is_file_url
 
 MAX_BATCH_SIZE = 100_000
 
@@ -57,11 +60,16 @@ class Batch:
     """
 
     rows: Rows
-    where: ColumnElement[bool]
+    _where: Callable[[], ColumnElement[bool]] = field(repr=False, compare=False)
     conn: AsyncConnection
     number: int
     size: int
     key_names: tuple[str, ...] = ()
+
+    @cached_property
+    def where(self) -> ColumnElement[bool]:
+        # Built when asked for: a handler that writes with its own clause never pays for it.
+        return self._where()
 
     @property
     def keys(self) -> list[tuple[Any, ...]]:
@@ -122,6 +130,7 @@ class BatchCursor:
         self._after: Any = self._parse(token)
         self._open: tuple[AsyncConnection, AsyncTransaction, int, str | None] | None = None
         self._conn: AsyncConnection | None = None
+        self._immediate: bool | None = None  # a SQLite file: BEGIN IMMEDIATE (looked up once)
         self._exhausted = False
 
     # -- where the selection is read from --------------------------------------------------
@@ -139,10 +148,14 @@ class BatchCursor:
 
     def _range(self, upto: tuple[Any, ...] | None) -> ColumnElement[bool]:
         """The selected records after the checkpoint, up to ``upto`` included."""
+        return self._between(self._after, upto)
+
+    def _between(self, lower: Any, upto: tuple[Any, ...] | None) -> ColumnElement[bool]:
+        """The selected records after ``lower``, up to ``upto`` included."""
         collection = self.selection.collection
         clauses = [self.selection.where]
-        if self._after is not None:
-            clauses.append(pk_after(collection, self._after))
+        if lower is not None:
+            clauses.append(pk_after(collection, lower))
         if upto is not None:
             clauses.append(sa.not_(pk_after(collection, upto)))
         return sa.and_(*clauses)
@@ -203,8 +216,15 @@ class BatchCursor:
         if self._conn is None:
             self._conn = await self.engine.connect()
         conn = self._conn
+        if self._immediate is None:
+            self._immediate = is_file_url(conn.engine.url)
         transaction = await conn.begin()
         try:
+            if self._immediate:
+                # The file's write lock for the whole batch, taken in this process's turn
+                # (``data.sqlite_driver``): the handler's first write never has to upgrade a
+                # read lock (which fails at once when another connection holds it).
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             if self.rows:
                 batch = await self._next_rows(conn)
             else:
@@ -235,13 +255,14 @@ class BatchCursor:
         collection = self.selection.collection
         names = tuple(collection.primary_key)
         # A key range for a live selection (no parameter per record: any size works).
+        where: Callable[[], ColumnElement[bool]]
         if self._frozen:
-            where = pk_in(collection, [rows.key(i, names) for i in range(len(rows))])
+            where = partial(_keys_in, collection, rows, names)
         else:
-            where = self._range(after)
+            where = partial(self._between, self._after, after)
         self._after = after
         self.batches += 1
-        return Batch(rows=rows, where=where, conn=conn, number=self.batches,
+        return Batch(rows=rows, _where=where, conn=conn, number=self.batches,
                      size=len(rows), key_names=names), token
 
     async def _next_range(self, conn: AsyncConnection) -> tuple[Batch, str] | None:
@@ -260,7 +281,7 @@ class BatchCursor:
         self._after = upto
         self.batches += 1
         token = encode_id(self.selection.collection, list(upto))
-        return Batch(rows=EMPTY, where=where, conn=conn, number=self.batches,
+        return Batch(rows=EMPTY, _where=lambda: where, conn=conn, number=self.batches,
                      size=count), token
 
     async def _commit_open(self) -> None:
@@ -293,3 +314,7 @@ class BatchCursor:
             await transaction.rollback()
         finally:
             await self._release()
+
+
+def _keys_in(collection: Collection, rows: Rows, names: tuple[str, ...]) -> ColumnElement[bool]:
+    return pk_in(collection, [rows.key(i, names) for i in range(len(rows))])

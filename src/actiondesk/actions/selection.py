@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from actiondesk.data.driver_reads import DriverRead
 from actiondesk.data.rows import Rows, driver_rows
 from actiondesk.data.schema import Collection
 
@@ -88,6 +89,7 @@ class Selection:
         self.description = description
         self._id_count = id_count
         self._pages: dict[tuple[int, bool], sa.Select[Any]] = {}
+        self._driver_pages: dict[tuple[int, bool], DriverRead | None] = {}
 
     @property
     def is_id_list(self) -> bool:
@@ -117,8 +119,18 @@ class Selection:
 
     async def page(self, conn: AsyncConnection, size: int, after: tuple[Any, ...] | None
                    ) -> Rows:
-        """Up to ``size`` selected records after the key ``after``, straight from the driver."""
-        return driver_rows(await conn.execute(self.page_query(size, after is None),
+        """Up to ``size`` selected records after the key ``after``, straight from the driver
+        (on aiosqlite, one call to its thread per page: ``data.driver_reads``)."""
+        first = after is None
+        key = (size, first)
+        if key not in self._driver_pages:
+            changing = [] if first else [f"after_{i}" for i in range(len(after or ()))]
+            self._driver_pages[key] = DriverRead.compile(self.page_query(size, first), conn,
+                                                         changing)
+        read = self._driver_pages[key]
+        if read is not None:
+            return await read.fetch(conn, self.page_params(after))
+        return driver_rows(await conn.execute(self.page_query(size, first),
                                               self.page_params(after)))
 
     def batch_query(self, size: int, after: tuple[Any, ...] | None) -> sa.Select[Any]:

@@ -190,7 +190,8 @@ class StateStore:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes. On SQLite it takes the write lock up front: a deferred
         transaction that reads, then writes, fails at once ("database is locked") when another
-        one holds the lock, whatever the busy timeout."""
+        one holds the lock, whatever the busy timeout. The writers of a process wait for
+        that lock in turn (``data.sqlite_driver``), not each in its busy handler."""
         async with self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
