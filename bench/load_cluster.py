@@ -125,7 +125,7 @@ async def setup(admin_dsn: str, url: str, rows: int, operators: int) -> dict[str
     data = await connect(url)
     try:
         print(f"filling {TABLE} with {rows:,} rows ...", flush=True)
-        await data.execute(FILL_SQL.replace("$1::bigint", str(int(rows))))
+        await data.execute(FILL_SQL.replace("$1", str(int(rows))))
         await data.execute(f"VACUUM (FREEZE, ANALYZE) {TABLE}")
     finally:
         await data.close()
