@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 DATABASE = "actiondesk_cluster"
 TABLE = "bench_big"
+MAX_CONNECTIONS_PER_PROCESS = 8
 SERVERS, WORKERS = 3, 2
 BATCH = 5000
 FILL_SQL = f"""
@@ -73,8 +74,11 @@ def make_desk(url: str) -> Any:
     big = sa.MetaData()
     sa.Table(TABLE, big, sa.Column("id", sa.BigInteger, primary_key=True),
              sa.Column("status", sa.Text), sa.Column("amount", sa.Numeric(12, 2)))
+    # 3 servers and 2 workers, each with two engines on the server: 5 x 2 x 8 = 80
+    # connections at most, within PostgreSQL's default max_connections (100).
     desk = Desk(database_url=url, state_url=url, secret_key=SECRET_KEY, models=[DemoBase, big],
-                runner="procrastinate", runner_concurrency=1)
+                runner="procrastinate", runner_concurrency=1,
+                db_max_connections=MAX_CONNECTIONS_PER_PROCESS)
     register_demo_actions(desk)
 
     @desk.action(TABLE, name="Score each", scope="bulk", background=True)

@@ -106,6 +106,7 @@ class Desk:
             relationship_names=relationship_names,
             schema=schema,
             engine_options=engine_options,
+            max_connections=self.settings.db_max_connections,
         )
         self.records = RecordsService(
             self.datasource,
@@ -116,6 +117,7 @@ class Desk:
             self.settings.state_url,
             async_driver="psycopg" if runner_config.runner == "procrastinate" else None,
             sqlite_synchronous=self.settings.state_sqlite_synchronous,
+            max_connections=self.settings.db_max_connections,
         )
         self.runs = RunsService(self.state, lease=runner_config.lease)
         self.users = UsersService(self.state)

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     ] = Field("NORMAL", description="a SQLite state database's durability (it runs in WAL "
                                     "mode): NORMAL survives a crash of the process, FULL also "
                                     "a power loss, at the cost of a sync per commit")
+    db_max_connections: int = Field(
+        30, ge=2, le=1000,
+        description="the most connections one process opens to each server database (your "
+                    "database and the state database, PostgreSQL or MariaDB): all processes "
+                    "together must fit in the server's own limit (max_connections)")
     dev_mode: bool = Field(
         False, description="every signed-in user may trigger every action (shown as such)")
     allow_weak_secret_key: bool = Field(

@@ -44,7 +44,8 @@ class _Adapted:
 class AsyncpgDirect:
     """``first`` and ``execute`` of one statement in autocommit, on a pool of its own."""
 
-    def __init__(self, url: URL, engine: AsyncEngine) -> None:
+    def __init__(self, url: URL, engine: AsyncEngine,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         """``engine``: SQLAlchemy's engine on the same database, whose dialect compiles the
         statements, and whose pool is renewed when this one finds the database lost (its
         idle connections are as dead as ours, and it would only find out on a request)."""
@@ -54,6 +55,7 @@ class AsyncpgDirect:
         for name in _ADAPTER_ARGUMENTS:
             kwargs.pop(name, None)
         self._args, self._kwargs = args, kwargs
+        self.max_connections = max_connections
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
 
@@ -125,7 +127,7 @@ class AsyncpgDirect:
         async with self._opening:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    *self._args, min_size=1, max_size=MAX_CONNECTIONS, init=self._codecs,
+                    *self._args, min_size=1, max_size=self.max_connections, init=self._codecs,
                     reset=_no_reset, **self._kwargs)
             return self._pool
 

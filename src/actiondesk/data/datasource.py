@@ -29,7 +29,15 @@ from actiondesk.data.presentation import Presentation, resolve
 from actiondesk.data.record_ids import encode_id
 from actiondesk.data.schema import Collection, FieldType, RelationshipKind
 from actiondesk.data.sqlite_driver import engine_options as sqlite_engine_options
-from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url, to_sync_url
+from actiondesk.data.urls import (
+    DEFAULT_MAX_CONNECTIONS,
+    direct_connections,
+    is_file_url,
+    pool_options,
+    redact,
+    to_async_url,
+    to_sync_url,
+)
 from actiondesk.data.values import json_converter
 from actiondesk.errors import BadRequestError, ConfigurationError, NotFoundError
 
@@ -70,8 +78,10 @@ class Datasource:
         relationship_names: Mapping[str, str] | None = None,
         schema: str | None = None,
         engine_options: Mapping[str, Any] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.url = to_async_url(url)
+        self.max_connections = max_connections
         self._models = tuple(models)
         self._include = tuple(include) if include is not None else None
         self._exclude = tuple(exclude)
@@ -96,8 +106,9 @@ class Datasource:
         if self._engine is None:
             # No pre-ping (three round trips per checkout): a dropped connection is
             # invalidated on its first error and the pool reconnects.
-            options: dict[str, Any] = {"pool_recycle": 1800, **pool_options(self.url),
-                                       **sqlite_engine_options(self.url)}
+            options: dict[str, Any] = {
+                "pool_recycle": 1800, **pool_options(self.url, self.max_connections),
+                **sqlite_engine_options(self.url)}
             if self.dialect == "sqlite":
                 options["pool_reset_on_return"] = None  # see reset_sqlite_when_needed
             options.update(self._engine_options)
@@ -131,7 +142,8 @@ class Datasource:
         listed record (see ``data.asyncpg_direct``); None elsewhere."""
         if (self._direct is None and self._collections and not self._engine_options
                 and self.url.get_driver_name() == "asyncpg"):
-            self._direct = AsyncpgDirect(self.url, self.engine)
+            self._direct = AsyncpgDirect(self.url, self.engine,
+                                         direct_connections(self.max_connections))
         return self._direct
 
     async def scalar(self, query: sa.Select[Any]) -> Any:

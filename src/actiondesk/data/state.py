@@ -33,7 +33,14 @@ from actiondesk.data.asyncpg_direct import AsyncpgDirect
 from actiondesk.data.inline_sqlite import InlineSqlite, reset_sqlite_when_needed
 from actiondesk.data.sqlite_driver import engine_options as sqlite_engine_options
 from actiondesk.data.state_schema import meta_table, runs_table, state_metadata
-from actiondesk.data.urls import is_file_url, pool_options, redact, to_async_url
+from actiondesk.data.urls import (
+    DEFAULT_MAX_CONNECTIONS,
+    direct_connections,
+    is_file_url,
+    pool_options,
+    redact,
+    to_async_url,
+)
 from actiondesk.errors import ConfigurationError
 
 VERSION_TABLE = "actiondesk_alembic_version"
@@ -84,11 +91,13 @@ class StateStore:
     """The connection to the state database, migrated to the latest schema on ``start``."""
 
     def __init__(self, url: str, *, async_driver: str | None = None,
-                 sqlite_synchronous: str = "NORMAL") -> None:
+                 sqlite_synchronous: str = "NORMAL",
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
             raise ConfigurationError(f"sqlite_synchronous must be one of "
                                      f"{', '.join(SQLITE_SYNCHRONOUS)}")
         self.sqlite_synchronous = sqlite_synchronous
+        self.max_connections = max_connections
         self.url = to_async_url(url)
         if async_driver is not None:
             # The Procrastinate runner enqueues its job on the state connection: psycopg.
@@ -114,7 +123,7 @@ class StateStore:
             # No pre-ping: it costs three round trips per checkout; a dropped connection is
             # invalidated on its first error and the pool reconnects.
             return create_async_engine(self.url, pool_recycle=1800, json_serializer=dumps,
-                                       **pool_options(self.url))
+                                       **pool_options(self.url, self.max_connections))
         # Another process (the CLI, a second worker) may hold the file's lock for a moment.
         engine = create_async_engine(
             self.url, connect_args={"timeout": 30}, json_serializer=dumps,
@@ -157,7 +166,8 @@ class StateStore:
         """A PostgreSQL state database's own small asyncpg pool, for the single statements
         of every request (see ``data.asyncpg_direct``); None elsewhere."""
         if self._direct is None and self._started and self.url.get_driver_name() == "asyncpg":
-            self._direct = AsyncpgDirect(self.url, self.engine)
+            self._direct = AsyncpgDirect(self.url, self.engine,
+                                         direct_connections(self.max_connections))
         return self._direct
 
     @property

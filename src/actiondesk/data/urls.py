@@ -67,15 +67,31 @@ def to_sync_url(url: str | URL) -> URL:
     parsed = to_async_url(url)
     return parsed.set(drivername=_SYNC_DRIVERS[parsed.get_backend_name()])
 
-def pool_options(url: URL) -> dict[str, int]:
+
+DEFAULT_MAX_CONNECTIONS = 30
+
+
+def direct_connections(max_connections: int) -> int:
+    """Of a process's ``max_connections`` to a server database, those of its small asyncpg
+    pool for the hottest statements (``data.asyncpg_direct``); the rest are SQLAlchemy's."""
+    return max(1, min(5, max_connections // 6))
+
+
+def pool_options(url: URL, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> dict[str, int]:
     """Room for a busy server's concurrent requests: with the default 5, every checkout past
     the fifth opened (and closed) a connection of its own, TLS negotiation included. A SQLite
     file keeps the default's 15 at most, all of them kept open (opening one starts a thread
     of aiosqlite's): it has one writer at a time, and 30 connections waiting for its lock
-    outlasted the busy timeout on a slow disk ("database is locked") where 15 did not."""
+    outlasted the busy timeout on a slow disk ("database is locked") where 15 did not.
+    A server database gets at most ``max_connections`` from this process, counting the
+    direct pool's (the setting ``db_max_connections``: several processes on one server must
+    fit in its own limit, or it refuses them, "too many clients")."""
     if url.get_backend_name() == "sqlite":
         return {"pool_size": 15, "max_overflow": 0} if is_file_url(url) else {}
-    return {"pool_size": 10, "max_overflow": 20}
+    pooled = max(1, max_connections - (direct_connections(max_connections)
+                                       if url.get_driver_name() == "asyncpg" else 0))
+    kept = min(10, pooled)
+    return {"pool_size": kept, "max_overflow": pooled - kept}
 
 
 def is_file_url(url: URL) -> bool:
