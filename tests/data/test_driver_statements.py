@@ -25,6 +25,7 @@ from actiondesk.data.driver_statements import (
 )
 from actiondesk.data.sqlite_driver import engine_options
 from actiondesk.data.state import StateStore, runs_table
+from actiondesk.data.urls import direct_connections, pool_options
 from actiondesk.errors import lost_database
 from actiondesk.runs.store import _FINISH, _INSERT, RunsService
 from tests.databases import POSTGRESQL_URL
@@ -256,5 +257,33 @@ async def test_the_inline_connection_reads_the_stamp_through_the_driver(tmp_path
         assert inline is not None
         value = inline.read(lambda conn: sqlite_scalar(conn, sa.select(sa.literal(41) + 1)))
         assert value == 42
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("limit", [2, 8, 30])
+def test_a_process_opens_at_most_db_max_connections_per_server_database(limit: int) -> None:
+    for url, direct in (("postgresql+asyncpg://h/db", True), ("mysql+asyncmy://h/db", False)):
+        options = pool_options(sa.make_url(url), limit)
+        pooled = options["pool_size"] + options["max_overflow"]
+        assert pooled + (direct_connections(limit) if direct else 0) == limit
+        assert options["pool_size"] <= 10
+
+
+async def test_requests_beyond_the_limit_wait_for_a_connection() -> None:
+    """With 2 connections for a process, 20 concurrent reads all succeed: they wait for the
+    pool (the direct one included) instead of asking PostgreSQL for more."""
+    store = StateStore(POSTGRESQL_URL, max_connections=2)
+    await store.start()
+    try:
+        assert store.direct is not None and store.direct.max_connections == 1
+
+        async def both() -> None:
+            assert store.direct is not None
+            assert await store.direct.first(sa.select(sa.literal(1))) == (1,)
+            async with store.read() as conn:
+                assert await conn.scalar(sa.select(sa.literal(2))) == 2
+
+        await asyncio.gather(*(both() for _ in range(20)))
     finally:
         await store.close()
